@@ -1,0 +1,5 @@
+//! kernel-packer core library: crawl, manifest, archive reading, packing and bundle writing.
+//!
+//! See `ARCHITECTURE.md` for the map of stages and modules.
+
+pub mod names;
