@@ -3,3 +3,4 @@
 //! See `ARCHITECTURE.md` for the map of stages and modules.
 
 pub mod names;
+pub mod pack;
