@@ -4,3 +4,5 @@
 
 pub mod names;
 pub mod pack;
+pub mod cli;
+pub mod logging;

@@ -1,3 +1,34 @@
-fn main() {
-    println!("kernel-packer");
+//! `kernel-packer` CLI: parses arguments and dispatches to `kernel_packer::cli`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kernel_packer::cli;
+
+#[derive(Parser)]
+#[command(name = "kernel-packer", version, about = "Kernel header bundles for every distribution kernel")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pack kernel header packages into a bundle.
+    Pack(cli::pack::PackArgs),
+}
+
+fn main() -> ExitCode {
+    kernel_packer::logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pack(args) => cli::pack::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,56 @@
+//! `kernel-packer pack`: local packages → bundle (`--type`), or manifest ids → bundle store.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `kernel-packer pack`.
+///
+/// Two modes:
+/// - local: `--type <type> --out <dir> <package>...` packs the given files;
+/// - manifest: `(--id <id> | --kernel <uname> | --missing) --packages <store> --bundles <store>`
+///   looks the set up in `--manifest` and packs it from the package store into the bundle store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PackArgs {
+    /// Packer type (debian, garden, ubuntu, redhat, oracle, suse, ...): local mode.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<String>,
+    /// Output directory for the bundle (local mode).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Package files (local mode).
+    #[arg(value_name = "PACKAGE")]
+    pub packages_files: Vec<PathBuf>,
+    /// Override BUNDLE_CHECKSUM.
+    #[arg(long)]
+    pub checksum: Option<String>,
+    /// Manifest id(s) to pack (manifest mode).
+    #[arg(long)]
+    pub id: Vec<String>,
+    /// Kernel uname(s) to pack, looked up in the manifest (manifest mode).
+    #[arg(long)]
+    pub kernel: Vec<String>,
+    /// Pack every manifest id that has no bundle yet (manifest mode).
+    #[arg(long)]
+    pub missing: bool,
+    /// Manifest file (manifest mode).
+    #[arg(long, default_value = "kernel-package-lists/manifest.yml")]
+    pub manifest: PathBuf,
+    /// Package store: a directory or `s3://bucket/prefix` (manifest mode).
+    #[arg(long, value_name = "STORE")]
+    pub packages: Option<String>,
+    /// Bundle store: a directory or `s3://bucket/prefix` (manifest mode).
+    #[arg(long, value_name = "STORE")]
+    pub bundles: Option<String>,
+    /// Parallel packs for `--missing`.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Print results as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `kernel-packer pack`.
+pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("pack: not implemented yet")
+}
