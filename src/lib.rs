@@ -6,3 +6,5 @@ pub mod names;
 pub mod pack;
 pub mod cli;
 pub mod logging;
+pub mod crawl;
+pub mod lists;

@@ -2,3 +2,4 @@
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
 pub mod pack;
+pub mod crawl;
