@@ -42,17 +42,18 @@ impl Signer {
         Signer { secret, public }
     }
 
-    /// A clear-signed message (`InRelease`).
+    /// A clear-signed message (`InRelease`), signed by the signing subkey (as Debian does).
     pub fn clearsign(&self, text: &str) -> String {
-        let msg = CleartextSignedMessage::sign(rand::thread_rng(), text, &self.secret, &Password::from("")).unwrap();
+        let subkey = &self.secret.secret_subkeys[0].key;
+        let msg = CleartextSignedMessage::sign(rand::thread_rng(), text, subkey, &Password::from("")).unwrap();
         msg.to_armored_string(Default::default()).unwrap()
     }
 
-    /// An armored detached signature (`Release.gpg`, `repomd.xml.asc`).
+    /// An armored detached signature (`Release.gpg`, `repomd.xml.asc`), by the primary key.
     pub fn detached(&self, data: &[u8]) -> Vec<u8> {
         let sig = DetachedSignature::sign_binary_data(
             rand::thread_rng(),
-            &self.secret,
+            &self.secret.primary_key,
             &Password::from(""),
             HashAlgorithm::Sha256,
             data,
