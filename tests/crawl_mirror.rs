@@ -57,6 +57,7 @@ fn full_crawl_then_conditional_repeat() {
     let w = World::build();
     let http = w.http();
     let r1 = crawl_with(&w, &http, SOURCES);
+    eprintln!("{}", r1.summary());
     assert!(r1.ok(), "first crawl failed:\n{}", r1.summary());
     assert_expected(&w);
 
