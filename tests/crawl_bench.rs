@@ -15,28 +15,54 @@ use kernel_packer::lists::DirStore;
 fn benchmark_first_and_repeat_crawl_with_latency() {
     let w = World::build();
     w.mirror.set_latency(Duration::from_millis(50));
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let selection = Selection::Sources(SOURCES.iter().map(|s| s.to_string()).collect());
     let store = DirStore::new(w.lists.path());
     let mut rows = Vec::new();
     for pass in ["first", "repeat"] {
         let http = w.http();
-        let (req0, bytes0) = (w.mirror.requests.load(Ordering::SeqCst), w.mirror.bytes.load(Ordering::SeqCst));
+        let (req0, bytes0) = (
+            w.mirror.requests.load(Ordering::SeqCst),
+            w.mirror.bytes.load(Ordering::SeqCst),
+        );
         let t = Instant::now();
-        let report = rt.block_on(crawl::run(&w.config, &store, &selection, &http)).unwrap();
+        let report = rt
+            .block_on(crawl::run(&w.config, &store, &selection, &http))
+            .unwrap();
         let wall = t.elapsed();
         assert!(report.ok(), "{pass}: {}", report.summary());
         let requests = w.mirror.requests.load(Ordering::SeqCst) - req0;
         let bytes = w.mirror.bytes.load(Ordering::SeqCst) - bytes0;
-        assert_eq!(requests, report.http.requests, "client and server agree on requests");
+        assert_eq!(
+            requests, report.http.requests,
+            "client and server agree on requests"
+        );
         rows.push((pass, requests, bytes, report.http.not_modified, wall));
     }
-    eprintln!("files served by the fixture mirror: {}", w.mirror.file_count());
-    eprintln!("{:<8} {:>9} {:>12} {:>13} {:>9}", "pass", "requests", "body bytes", "not modified", "wall s");
+    eprintln!(
+        "files served by the fixture mirror: {}",
+        w.mirror.file_count()
+    );
+    eprintln!(
+        "{:<8} {:>9} {:>12} {:>13} {:>9}",
+        "pass", "requests", "body bytes", "not modified", "wall s"
+    );
     for (pass, req, bytes, nm, wall) in &rows {
-        eprintln!("{pass:<8} {req:>9} {bytes:>12} {nm:>13} {:>9.2}", wall.as_secs_f64());
+        eprintln!(
+            "{pass:<8} {req:>9} {bytes:>12} {nm:>13} {:>9.2}",
+            wall.as_secs_f64()
+        );
     }
     let (first, repeat) = (&rows[0], &rows[1]);
-    assert!(repeat.2 * 20 < first.2, "the repeat crawl must fetch little");
-    assert!(repeat.3 * 2 > repeat.1, "most repeat requests are answered 304 (the rest are 404s)");
+    assert!(
+        repeat.2 * 20 < first.2,
+        "the repeat crawl must fetch little"
+    );
+    assert!(
+        repeat.3 * 2 > repeat.1,
+        "most repeat requests are answered 304 (the rest are 404s)"
+    );
 }

@@ -16,13 +16,26 @@ use kernel_packer::crawl::{self, CrawlReport, Outcome, Selection};
 use kernel_packer::lists::DirStore;
 
 fn crawl_with(w: &World, http: &Http, sources: &[&str]) -> CrawlReport {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let selection = Selection::Sources(sources.iter().map(|s| s.to_string()).collect());
-    rt.block_on(crawl::run(&w.config, &DirStore::new(w.lists.path()), &selection, http)).unwrap()
+    rt.block_on(crawl::run(
+        &w.config,
+        &DirStore::new(w.lists.path()),
+        &selection,
+        http,
+    ))
+    .unwrap()
 }
 
 fn outcome<'a>(r: &'a CrawlReport, source: &str) -> &'a Outcome {
-    &r.sources.iter().find(|s| s.name == source).unwrap_or_else(|| panic!("{source} not in report")).outcome
+    &r.sources
+        .iter()
+        .find(|s| s.name == source)
+        .unwrap_or_else(|| panic!("{source} not in report"))
+        .outcome
 }
 
 fn snapshot(w: &World) -> Vec<(String, Vec<u8>)> {
@@ -30,7 +43,10 @@ fn snapshot(w: &World) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
         })
         .collect();
     files.sort();
@@ -42,9 +58,16 @@ fn assert_expected(w: &World) {
         let got = w.list(list);
         let missing: Vec<_> = want.difference(&got).take(5).collect();
         let extra: Vec<_> = got.difference(want).take(5).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "{list}: missing {missing:?}, unexpected {extra:?}");
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{list}: missing {missing:?}, unexpected {extra:?}"
+        );
         let text = w.list_text(list).unwrap();
-        assert_eq!(text, kernel_packer::lists::parse(&text).render(), "{list} is not in canonical form");
+        assert_eq!(
+            text,
+            kernel_packer::lists::parse(&text).render(),
+            "{list} is not in canonical form"
+        );
     }
     for (list, want) in &w.expected_uncrawled {
         let got = w.list(list);
@@ -65,14 +88,22 @@ fn full_crawl_then_conditional_repeat() {
     match outcome(&r1, "debian") {
         Outcome::Updated { added, moved, .. } => {
             assert_eq!(added, &vec![w.added["debian"].clone()]);
-            assert!(!moved.is_empty() && moved.iter().all(|u| u.contains("4.19")), "{moved:?}");
+            assert!(
+                !moved.is_empty() && moved.iter().all(|u| u.contains("4.19")),
+                "{moved:?}"
+            );
         }
         other => panic!("{other:?}"),
     }
     // CentOS: ELRepo kernels came back from centos-uncrawled.txt.
     let centos_unc = w.list("centos-uncrawled.txt");
-    assert!(!centos_unc.iter().any(|u| u.contains("linux-mirrors.fnal.gov")));
-    assert!(w.list("centos.txt").iter().any(|u| u.contains("linux-mirrors.fnal.gov")));
+    assert!(!centos_unc
+        .iter()
+        .any(|u| u.contains("linux-mirrors.fnal.gov")));
+    assert!(w
+        .list("centos.txt")
+        .iter()
+        .any(|u| u.contains("linux-mirrors.fnal.gov")));
     let after_first = snapshot(&w);
 
     // Repeat with a fresh client but the same on-disk cache: everything answers 304.
@@ -81,15 +112,34 @@ fn full_crawl_then_conditional_repeat() {
     assert!(r2.ok(), "repeat crawl failed:\n{}", r2.summary());
     for s in &r2.sources {
         match &s.outcome {
-            Outcome::Updated { added, moved, written, .. } => {
-                assert!(added.is_empty() && moved.is_empty() && !written, "{}: {:?}", s.name, s.outcome)
+            Outcome::Updated {
+                added,
+                moved,
+                written,
+                ..
+            } => {
+                assert!(
+                    added.is_empty() && moved.is_empty() && !written,
+                    "{}: {:?}",
+                    s.name,
+                    s.outcome
+                )
             }
             other => panic!("{}: {other:?}", s.name),
         }
     }
-    assert_eq!(snapshot(&w), after_first, "a repeat crawl changed list files");
+    assert_eq!(
+        snapshot(&w),
+        after_first,
+        "a repeat crawl changed list files"
+    );
     assert!(r2.http.not_modified > 0);
-    assert!(r2.http.bytes * 20 < r1.http.bytes, "repeat fetched {} bytes vs {}", r2.http.bytes, r1.http.bytes);
+    assert!(
+        r2.http.bytes * 20 < r1.http.bytes,
+        "repeat fetched {} bytes vs {}",
+        r2.http.bytes,
+        r1.http.bytes
+    );
     eprintln!("first: {:?}\nrepeat: {:?}", r1.http, r2.http);
 }
 
@@ -103,14 +153,29 @@ fn vanished_urls_move_to_uncrawled_and_come_back() {
     let html = String::from_utf8(index.clone()).unwrap();
     let victim = w.expected["flatcar.txt"].iter().next().unwrap().clone();
     let version = victim.strip_prefix(dir).unwrap().split('/').next().unwrap();
-    let pruned: String = html.lines().filter(|l| !l.contains(&format!("\"{version}/\""))).collect::<Vec<_>>().join("\n");
+    let pruned: String = html
+        .lines()
+        .filter(|l| !l.contains(&format!("\"{version}/\"")))
+        .collect::<Vec<_>>()
+        .join("\n");
     assert_ne!(pruned.len(), html.len());
     w.mirror.put(dir, pruned.into_bytes());
 
     let r = crawl_with(&w, &http, &["flatcar"]);
-    assert_eq!(outcome(&r, "flatcar"), &Outcome::Updated { added: vec![], moved: vec![victim.clone()], unchanged: w.expected["flatcar.txt"].len() - 1, written: true });
+    assert_eq!(
+        outcome(&r, "flatcar"),
+        &Outcome::Updated {
+            added: vec![],
+            moved: vec![victim.clone()],
+            unchanged: w.expected["flatcar.txt"].len() - 1,
+            written: true
+        }
+    );
     assert!(!w.list("flatcar.txt").contains(&victim));
-    assert_eq!(w.list("flatcar-uncrawled.txt"), BTreeSet::from([victim.clone()]));
+    assert_eq!(
+        w.list("flatcar-uncrawled.txt"),
+        BTreeSet::from([victim.clone()])
+    );
 
     w.mirror.put(dir, index);
     let r = crawl_with(&w, &http, &["flatcar"]);
@@ -133,7 +198,8 @@ fn flip_byte(b: &mut [u8], at: usize) {
 
 fn scenarios() -> Vec<Scenario> {
     let inrelease = "http://security.debian.org/dists/bookworm-security/InRelease";
-    let bookworm_xz = "http://debian.csail.mit.edu/debian/dists/bookworm/main/binary-amd64/Packages.xz";
+    let bookworm_xz =
+        "http://debian.csail.mit.edu/debian/dists/bookworm/main/binary-amd64/Packages.xz";
     let centos_root = "http://vault.centos.org/7.9.2009/updates/x86_64/";
     let amazon_root = "http://amazonlinux.us-west-2.amazonaws.com/2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/";
     vec![
@@ -147,15 +213,32 @@ fn scenarios() -> Vec<Scenario> {
             name: "slow repomd.xml past the request timeout",
             source: "centos",
             reason: "timed out",
-            apply: Box::new(move |w| w.mirror.fault(&format!("{centos_root}repodata/repomd.xml"), Fault::Delay(Duration::from_secs(3)))),
+            apply: Box::new(move |w| {
+                w.mirror.fault(
+                    &format!("{centos_root}repodata/repomd.xml"),
+                    Fault::Delay(Duration::from_secs(3)),
+                )
+            }),
         },
         Scenario {
             name: "truncated primary.xml.gz (repomd unchanged)",
             source: "amazon",
             reason: "checksum mismatch",
             apply: Box::new(move |w| {
-                let repomd = String::from_utf8(w.mirror.get(&format!("{amazon_root}repodata/repomd.xml")).unwrap()).unwrap();
-                let href = repomd.split("<location href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+                let repomd = String::from_utf8(
+                    w.mirror
+                        .get(&format!("{amazon_root}repodata/repomd.xml"))
+                        .unwrap(),
+                )
+                .unwrap();
+                let href = repomd
+                    .split("<location href=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 let url = format!("{amazon_root}{href}");
                 let data = w.mirror.get(&url).unwrap();
                 w.mirror.put(&url, data[..data.len() / 2].to_vec());
@@ -168,15 +251,26 @@ fn scenarios() -> Vec<Scenario> {
             apply: Box::new(move |w| {
                 let repomd_url = format!("{amazon_root}repodata/repomd.xml");
                 let repomd = String::from_utf8(w.mirror.get(&repomd_url).unwrap()).unwrap();
-                let href = repomd.split("<location href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+                let href = repomd
+                    .split("<location href=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 let data = w.mirror.get(&format!("{amazon_root}{href}")).unwrap();
                 let cut = data[..data.len() / 2].to_vec();
                 let old_sum = kernel_packer::names::sha256_hex(&data);
                 let new_sum = kernel_packer::names::sha256_hex(&cut);
-                let new = repomd
-                    .replace(&old_sum, &new_sum)
-                    .replace(&format!("<size>{}</size>", data.len()), &format!("<size>{}</size>", cut.len()));
-                w.mirror.put(&format!("{amazon_root}{}", href.replace(&old_sum, &new_sum)), cut);
+                let new = repomd.replace(&old_sum, &new_sum).replace(
+                    &format!("<size>{}</size>", data.len()),
+                    &format!("<size>{}</size>", cut.len()),
+                );
+                w.mirror.put(
+                    &format!("{amazon_root}{}", href.replace(&old_sum, &new_sum)),
+                    cut,
+                );
                 w.mirror.put(&repomd_url, new.into_bytes());
             }),
         },
@@ -185,7 +279,9 @@ fn scenarios() -> Vec<Scenario> {
             source: "debian",
             reason: "checksum mismatch",
             apply: Box::new(move |w| {
-                let other = fixtures::xz(b"Package: evil\nVersion: 1\nArchitecture: amd64\nFilename: pool/evil.deb\n");
+                let other = fixtures::xz(
+                    b"Package: evil\nVersion: 1\nArchitecture: amd64\nFilename: pool/evil.deb\n",
+                );
                 w.mirror.put(bookworm_xz, other);
             }),
         },
@@ -205,16 +301,29 @@ fn scenarios() -> Vec<Scenario> {
             source: "debian",
             reason: "bad signature",
             apply: Box::new(move |w| {
-                let release = w.mirror.get("http://security.debian.org/dists/bookworm-security/Release").unwrap();
+                let release = w
+                    .mirror
+                    .get("http://security.debian.org/dists/bookworm-security/Release")
+                    .unwrap();
                 let stranger = Signer::new("Someone Else <x@invalid>");
-                w.mirror.put(inrelease, stranger.clearsign(&String::from_utf8(release).unwrap()).into_bytes());
+                w.mirror.put(
+                    inrelease,
+                    stranger
+                        .clearsign(&String::from_utf8(release).unwrap())
+                        .into_bytes(),
+                );
             }),
         },
         Scenario {
             name: "empty Koji index page",
             source: "fedora-coreos",
             reason: "empty or unparseable directory index",
-            apply: Box::new(|w| w.mirror.put("https://kojipkgs.fedoraproject.org/packages/kernel/", Vec::new())),
+            apply: Box::new(|w| {
+                w.mirror.put(
+                    "https://kojipkgs.fedoraproject.org/packages/kernel/",
+                    Vec::new(),
+                )
+            }),
         },
         Scenario {
             name: "empty bucket listing",
@@ -236,8 +345,16 @@ fn scenarios() -> Vec<Scenario> {
                 let mut url = "https://storage.googleapis.com/cos-tools".to_string();
                 for _ in 0..2 {
                     let xml = String::from_utf8(w.mirror.get(&url).unwrap()).unwrap();
-                    let marker = xml.split("<NextMarker>").nth(1).unwrap().split('<').next().unwrap().to_string();
-                    let mut u = reqwest::Url::parse("https://storage.googleapis.com/cos-tools").unwrap();
+                    let marker = xml
+                        .split("<NextMarker>")
+                        .nth(1)
+                        .unwrap()
+                        .split('<')
+                        .next()
+                        .unwrap()
+                        .to_string();
+                    let mut u =
+                        reqwest::Url::parse("https://storage.googleapis.com/cos-tools").unwrap();
                     u.query_pairs_mut().append_pair("marker", &marker);
                     url = u.to_string();
                 }
@@ -262,16 +379,44 @@ fn scenarios() -> Vec<Scenario> {
             apply: Box::new(move |w| {
                 let signer: Option<&Signer> = None;
                 fixtures::yum_repo(&w.mirror, signer, centos_root, &[], "gz");
-                let repomd = String::from_utf8(w.mirror.get(&format!("{centos_root}repodata/repomd.xml")).unwrap()).unwrap();
-                let href = repomd.split("<location href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-                let bad = fixtures::gz(b"<metadata><package><name>kernel-devel</name><oops></metadata>");
+                let repomd = String::from_utf8(
+                    w.mirror
+                        .get(&format!("{centos_root}repodata/repomd.xml"))
+                        .unwrap(),
+                )
+                .unwrap();
+                let href = repomd
+                    .split("<location href=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_string();
+                let bad =
+                    fixtures::gz(b"<metadata><package><name>kernel-devel</name><oops></metadata>");
                 let sum = kernel_packer::names::sha256_hex(&bad);
-                let old = href.split('/').nth(1).unwrap().split('-').next().unwrap().to_string();
+                let old = href
+                    .split('/')
+                    .nth(1)
+                    .unwrap()
+                    .split('-')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 let newhref = href.replace(&old, &sum);
                 let re = regex::Regex::new(r"<size>\d+</size>").unwrap();
-                let repomd = re.replace(&repomd.replacen(&old, &sum, 2), format!("<size>{}</size>", bad.len()).as_str()).into_owned();
+                let repomd = re
+                    .replace(
+                        &repomd.replacen(&old, &sum, 2),
+                        format!("<size>{}</size>", bad.len()).as_str(),
+                    )
+                    .into_owned();
                 w.mirror.put(&format!("{centos_root}{newhref}"), bad);
-                w.mirror.put(&format!("{centos_root}repodata/repomd.xml"), repomd.into_bytes());
+                w.mirror.put(
+                    &format!("{centos_root}repodata/repomd.xml"),
+                    repomd.into_bytes(),
+                );
             }),
         },
     ]
@@ -290,15 +435,29 @@ fn failures_leave_lists_byte_identical() {
         (sc.apply)(&w);
         let r = crawl_with(&w, &http, &[sc.source, "linuxkit"]);
         match outcome(&r, sc.source) {
-            Outcome::Failed { reason } => assert!(reason.contains(sc.reason), "{}: reason {reason:?} lacks {:?}", sc.name, sc.reason),
+            Outcome::Failed { reason } => assert!(
+                reason.contains(sc.reason),
+                "{}: reason {reason:?} lacks {:?}",
+                sc.name,
+                sc.reason
+            ),
             other => panic!("{}: expected failure, got {other:?}", sc.name),
         }
         assert!(!r.ok(), "{}", sc.name);
         let after = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
         assert_eq!(before, after, "{}: lists changed", sc.name);
         // The healthy source still completed.
-        assert!(matches!(outcome(&r, "linuxkit"), Outcome::Updated { .. }), "{}", sc.name);
-        assert_eq!(w.list("linuxkit.txt"), w.expected["linuxkit.txt"], "{}", sc.name);
+        assert!(
+            matches!(outcome(&r, "linuxkit"), Outcome::Updated { .. }),
+            "{}",
+            sc.name
+        );
+        assert_eq!(
+            w.list("linuxkit.txt"),
+            w.expected["linuxkit.txt"],
+            "{}",
+            sc.name
+        );
         eprintln!("ok: {} -> {}", sc.name, r.summary().lines().next().unwrap());
     }
 }
@@ -329,31 +488,59 @@ fn credentials_never_leak_into_errors_or_lists() {
     );
     let config = kernel_packer::crawl::config::Config::parse(&yaml, "test").unwrap();
     let mut c = kernel_packer::crawl::http_config(&config);
-    c.overrides = w.mirror.overrides(&["https://updates.suse.com/".to_string()]);
+    c.overrides = w
+        .mirror
+        .overrides(&["https://updates.suse.com/".to_string()]);
     let http = Http::new(c).unwrap();
     // Served only with the token: the request must carry it.
-    let rpm = fixtures::Rpm::from_file("kernel-default-devel-5.14.21-150500.55.65.1.x86_64.rpm", "x86_64/kernel-default-devel-5.14.21-150500.55.65.1.x86_64.rpm");
+    let rpm = fixtures::Rpm::from_file(
+        "kernel-default-devel-5.14.21-150500.55.65.1.x86_64.rpm",
+        "x86_64/kernel-default-devel-5.14.21-150500.55.65.1.x86_64.rpm",
+    );
     fixtures::yum_repo(&w.mirror, None, root, &[rpm], "xz");
     let repomd = w.mirror.get(&format!("{root}repodata/repomd.xml")).unwrap();
     w.mirror.remove(&format!("{root}repodata/repomd.xml"));
-    w.mirror.put(&format!("{root}repodata/repomd.xml?s3cr3t-T0KEN"), repomd);
+    w.mirror
+        .put(&format!("{root}repodata/repomd.xml?s3cr3t-T0KEN"), repomd);
     let primary_href = {
-        let t = String::from_utf8(w.mirror.get(&format!("{root}repodata/repomd.xml?s3cr3t-T0KEN")).unwrap()).unwrap();
-        t.split("<location href=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+        let t = String::from_utf8(
+            w.mirror
+                .get(&format!("{root}repodata/repomd.xml?s3cr3t-T0KEN"))
+                .unwrap(),
+        )
+        .unwrap();
+        t.split("<location href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
     };
     let primary = w.mirror.get(&format!("{root}{primary_href}")).unwrap();
-    w.mirror.put(&format!("{root}{primary_href}?s3cr3t-T0KEN"), primary);
+    w.mirror
+        .put(&format!("{root}{primary_href}?s3cr3t-T0KEN"), primary);
 
     let store = DirStore::new(w.lists.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let r = rt.block_on(crawl::run(&config, &store, &Selection::All, &http)).unwrap();
+    let r = rt
+        .block_on(crawl::run(&config, &store, &Selection::All, &http))
+        .unwrap();
     assert!(r.ok(), "{}", r.summary());
     let list = w.list_text("suse.txt").unwrap();
-    assert_eq!(list, format!("{root}x86_64/kernel-default-devel-5.14.21-150500.55.65.1.x86_64.rpm\n"));
+    assert_eq!(
+        list,
+        format!("{root}x86_64/kernel-default-devel-5.14.21-150500.55.65.1.x86_64.rpm\n")
+    );
 
     // Now the server fails: the error names the URL but not the token.
-    w.mirror.fault(&format!("{root}repodata/repomd.xml?s3cr3t-T0KEN"), Fault::Status(500));
-    let r = rt.block_on(crawl::run(&config, &store, &Selection::All, &http)).unwrap();
+    w.mirror.fault(
+        &format!("{root}repodata/repomd.xml?s3cr3t-T0KEN"),
+        Fault::Status(500),
+    );
+    let r = rt
+        .block_on(crawl::run(&config, &store, &Selection::All, &http))
+        .unwrap();
     let text = format!("{}{}", r.summary(), serde_json::to_string(&r).unwrap());
     assert!(!r.ok());
     assert!(text.contains("updates.suse.com"), "{text}");

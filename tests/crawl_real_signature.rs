@@ -17,8 +17,9 @@ const LISTS: &str = "/var/lib/apt/lists";
 /// Copies the system's InRelease files and keyring into a temporary directory.
 fn copy_real_files(dir: &Path) -> (Vec<PathBuf>, PathBuf) {
     let key = dir.join("debian-archive-keyring.gpg");
-    std::fs::copy(KEYRING, &key)
-        .unwrap_or_else(|e| panic!("{KEYRING}: {e} (run scripts/setup.d/50-crawl-signed-apt-metadata.sh)"));
+    std::fs::copy(KEYRING, &key).unwrap_or_else(|e| {
+        panic!("{KEYRING}: {e} (run scripts/setup.d/50-crawl-signed-apt-metadata.sh)")
+    });
     let mut files = Vec::new();
     for entry in std::fs::read_dir(LISTS).unwrap_or_else(|e| panic!("{LISTS}: {e}")) {
         let entry = entry.unwrap();
@@ -46,9 +47,14 @@ fn genuine_inrelease_verifies_and_one_changed_byte_is_rejected() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         let what = file.display().to_string();
-        let signed = keyring.verify_cleartext(&text, &what).unwrap_or_else(|e| panic!("{e:#}"));
+        let signed = keyring
+            .verify_cleartext(&text, &what)
+            .unwrap_or_else(|e| panic!("{e:#}"));
         let index = parse_release(&signed).unwrap();
-        assert!(index.keys().any(|p| p.contains("/binary-")), "{what}: no Packages entries");
+        assert!(
+            index.keys().any(|p| p.contains("/binary-")),
+            "{what}: no Packages entries"
+        );
 
         // Change one byte inside the signed text: a digit of the first SHA256 entry.
         let at = text.find("SHA256:\n").expect("SHA256 section") + 9;
@@ -56,7 +62,10 @@ fn genuine_inrelease_verifies_and_one_changed_byte_is_rejected() {
         bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
         let tampered = String::from_utf8(bytes).unwrap();
         assert_ne!(tampered, text);
-        let err = keyring.verify_cleartext(&tampered, &what).unwrap_err().to_string();
+        let err = keyring
+            .verify_cleartext(&tampered, &what)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad signature"), "{err}");
     }
 }
@@ -68,6 +77,9 @@ fn genuine_inrelease_is_rejected_by_another_key() {
     let other = crawl_support::fixtures::Signer::new("Not Debian <x@invalid>");
     let keyring = Keyring::from_bytes(&other.public, "test key").unwrap();
     let text = std::fs::read_to_string(&files[0]).unwrap();
-    let err = keyring.verify_cleartext(&text, "InRelease").unwrap_err().to_string();
+    let err = keyring
+        .verify_cleartext(&text, "InRelease")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bad signature"), "{err}");
 }

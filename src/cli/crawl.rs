@@ -61,7 +61,9 @@ pub struct CrawlArgs {
 /// Parses `FROM=TO`.
 pub fn parse_override(s: &str) -> Result<(String, String)> {
     match s.split_once('=') {
-        Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok((from.to_string(), to.to_string())),
+        Some((from, to)) if !from.is_empty() && !to.is_empty() => {
+            Ok((from.to_string(), to.to_string()))
+        }
         _ => bail!("mirror override {s:?} must be FROM=TO"),
     }
 }
@@ -78,7 +80,10 @@ pub fn run(args: CrawlArgs) -> Result<ExitCode> {
     if !args.all && args.sources.is_empty() {
         bail!("say which sources to crawl: --source <name>... or --all");
     }
-    let config_path = args.config.clone().unwrap_or_else(|| args.lists.join("sources.yml"));
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| args.lists.join("sources.yml"));
     let mut config = Config::load(&config_path)?;
     if let Some(t) = args.request_timeout {
         config.defaults.request_timeout_secs = t;
@@ -125,5 +130,9 @@ pub fn run(args: CrawlArgs) -> Result<ExitCode> {
     } else {
         print!("{}", report.summary());
     }
-    Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

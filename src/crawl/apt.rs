@@ -35,7 +35,13 @@ pub fn parse_release(text: &str) -> Result<HashMap<String, ReleaseFile>> {
                 let size = size
                     .parse()
                     .map_err(|_| anyhow!("malformed size in Release line {line:?}"))?;
-                files.insert(path.to_string(), ReleaseFile { sha256: hash.to_ascii_lowercase(), size });
+                files.insert(
+                    path.to_string(),
+                    ReleaseFile {
+                        sha256: hash.to_ascii_lowercase(),
+                        size,
+                    },
+                );
             }
         } else {
             in_sha256 = line.trim_end() == "SHA256:";
@@ -121,11 +127,12 @@ async fn release_text(ctx: &RepoCtx, dists: &str) -> Result<Option<String>> {
     };
     if let Some(k) = &ctx.keyring {
         let sig_url = format!("{dists}Release.gpg");
-        let sig = ctx
-            .http
-            .get(&sig_url, &ctx.auth)
-            .await
-            .with_context(|| format!("{}: signature required by the source's key", super::http::redact(&release_url)))?;
+        let sig = ctx.http.get(&sig_url, &ctx.auth).await.with_context(|| {
+            format!(
+                "{}: signature required by the source's key",
+                super::http::redact(&release_url)
+            )
+        })?;
         k.verify_detached(&bytes, &sig, &super::http::redact(&release_url))?;
     }
     String::from_utf8(bytes)
@@ -140,7 +147,9 @@ pub async fn crawl(repo: &AptRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     let mut urls = Vec::new();
     let mut suites = repo.suites.clone();
     if let Some(gh) = &repo.suites_from_github {
-        let found = super::github::crawl(gh, ctx).await.context("discovering suites")?;
+        let found = super::github::crawl(gh, ctx)
+            .await
+            .context("discovering suites")?;
         for s in found {
             if !suites.contains(&s) {
                 suites.push(s);
@@ -151,13 +160,19 @@ pub async fn crawl(repo: &AptRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         let dists = format!("{root}dists/{suite}/");
         let Some(release) = release_text(ctx, &dists).await? else {
             if repo.optional_suites {
-                tracing::info!("{}: suite {suite} not found, skipped", super::http::redact(&root));
+                tracing::info!(
+                    "{}: suite {suite} not found, skipped",
+                    super::http::redact(&root)
+                );
                 continue;
             }
-            bail!("{}: suite {suite} has neither InRelease nor Release", super::http::redact(&root));
+            bail!(
+                "{}: suite {suite} has neither InRelease nor Release",
+                super::http::redact(&root)
+            );
         };
         let files = parse_release(&release)
-            .with_context(|| format!("{}", super::http::redact(&format!("{dists}InRelease"))))?;
+            .with_context(|| super::http::redact(&format!("{dists}InRelease")))?;
         for component in &repo.components {
             for arch in &repo.architectures {
                 let base = format!("{component}/binary-{arch}/Packages");
@@ -166,14 +181,21 @@ pub async fn crawl(repo: &AptRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
                     .map(|ext| format!("{base}{ext}"))
                     .find_map(|p| files.get(&p).map(|f| (p, f)))
                 else {
-                    bail!("{}: Release of {suite} lists no {base} index", super::http::redact(&root));
+                    bail!(
+                        "{}: Release of {suite} lists no {base} index",
+                        super::http::redact(&root)
+                    );
                 };
                 let url = format!("{dists}{path}");
                 let what = super::http::redact(&url);
                 let data = ctx.http.get(&url, &ctx.auth).await?;
                 check_digest(&data, "sha256", &expected.sha256, &what)?;
                 if data.len() as u64 != expected.size {
-                    bail!("{what}: size mismatch (Release says {}, got {})", expected.size, data.len());
+                    bail!(
+                        "{what}: size mismatch (Release says {}, got {})",
+                        expected.size,
+                        data.len()
+                    );
                 }
                 let text = decompress(&path, &data, &what)?;
                 let text = String::from_utf8(text).map_err(|_| anyhow!("{what}: not UTF-8"))?;
@@ -202,7 +224,13 @@ mod tests {
         let text = "Origin: Debian\nMD5Sum:\n 00 1 main/binary-amd64/Packages\nSHA256:\n abcd 12 main/binary-amd64/Packages.xz\n ef01 34 main/binary-amd64/Packages.gz\n";
         let files = parse_release(text).unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!(files["main/binary-amd64/Packages.gz"], ReleaseFile { sha256: "ef01".into(), size: 34 });
+        assert_eq!(
+            files["main/binary-amd64/Packages.gz"],
+            ReleaseFile {
+                sha256: "ef01".into(),
+                size: 34
+            }
+        );
         assert!(parse_release("Origin: x\n").is_err());
     }
 

@@ -28,7 +28,10 @@ pub fn parse_list_page(xml: &str) -> Result<ListPage> {
     let mut text = String::new();
     let mut saw_root = false;
     loop {
-        match reader.read_event().map_err(|e| anyhow!("malformed bucket listing: {e}"))? {
+        match reader
+            .read_event()
+            .map_err(|e| anyhow!("malformed bucket listing: {e}"))?
+        {
             Event::Start(e) => {
                 let name = e.local_name().into_inner().to_string();
                 if name == "ListBucketResult" {
@@ -41,8 +44,12 @@ pub fn parse_list_page(xml: &str) -> Result<ListPage> {
                 let parent = path.get(path.len().wrapping_sub(2)).map(String::as_str);
                 match (parent, path.last().map(String::as_str)) {
                     (Some("Contents"), Some("Key")) => page.keys.push(text.clone()),
-                    (Some("ListBucketResult"), Some("IsTruncated")) => page.truncated = text.trim() == "true",
-                    (Some("ListBucketResult"), Some("NextMarker")) => page.next_marker = Some(text.clone()),
+                    (Some("ListBucketResult"), Some("IsTruncated")) => {
+                        page.truncated = text.trim() == "true"
+                    }
+                    (Some("ListBucketResult"), Some("NextMarker")) => {
+                        page.next_marker = Some(text.clone())
+                    }
                     _ => {}
                 }
                 path.pop();
@@ -78,11 +85,15 @@ pub async fn crawl(repo: &BucketRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     let mut urls = Vec::new();
     let mut total_keys = 0usize;
     for page_no in 0..repo.max_pages {
-        let mut url = reqwest::Url::parse(&base).with_context(|| format!("invalid bucket URL {base}"))?;
-        let pairs: Vec<(&str, &str)> = [("prefix", repo.prefix.as_deref()), ("marker", marker.as_deref())]
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
+        let mut url =
+            reqwest::Url::parse(&base).with_context(|| format!("invalid bucket URL {base}"))?;
+        let pairs: Vec<(&str, &str)> = [
+            ("prefix", repo.prefix.as_deref()),
+            ("marker", marker.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
         if !pairs.is_empty() {
             url.query_pairs_mut().extend_pairs(pairs);
         }
@@ -92,7 +103,10 @@ pub async fn crawl(repo: &BucketRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         let page = parse_list_page(&xml).with_context(|| redact(&url))?;
         total_keys += page.keys.len();
         for key in &page.keys {
-            let (dir, name) = key.rsplit_once('/').map(|(d, n)| (format!("{d}/"), n)).unwrap_or((String::new(), key));
+            let (dir, name) = key
+                .rsplit_once('/')
+                .map(|(d, n)| (format!("{d}/"), n))
+                .unwrap_or((String::new(), key));
             let url = format!("{base}/{key}");
             if matcher.matches(name, Some(&dir), None, &url) {
                 urls.push(url);
@@ -106,11 +120,18 @@ pub async fn crawl(repo: &BucketRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         }
         let next = page.next_marker.or_else(|| page.keys.last().cloned());
         if next.is_none() || next == marker {
-            bail!("{}: listing page {page_no} is truncated but gives no new marker", redact(&base));
+            bail!(
+                "{}: listing page {page_no} is truncated but gives no new marker",
+                redact(&base)
+            );
         }
         marker = next;
     }
-    bail!("{}: more than {} listing pages", redact(&base), repo.max_pages)
+    bail!(
+        "{}: more than {} listing pages",
+        redact(&base),
+        repo.max_pages
+    )
 }
 
 #[cfg(test)]
@@ -121,9 +142,19 @@ mod tests {
     fn gcs_page() {
         let xml = r#"<?xml version='1.0' encoding='UTF-8'?><ListBucketResult xmlns='http://doc.s3.amazonaws.com/2006-03-01'><Name>cos-tools</Name><Prefix></Prefix><Marker></Marker><NextMarker>17400.0.0/kernel-src.tar.gz</NextMarker><IsTruncated>true</IsTruncated><Contents><Key>17400.0.0/kernel-headers.tgz</Key><Generation>1</Generation><Size>10</Size></Contents><Contents><Key>17400.0.0/kernel-src.tar.gz</Key></Contents><Contents><Key>a&amp;b</Key><Size>20</Size></Contents></ListBucketResult>"#;
         let p = parse_list_page(xml).unwrap();
-        assert_eq!(p.keys, vec!["17400.0.0/kernel-headers.tgz", "17400.0.0/kernel-src.tar.gz", "a&b"]);
+        assert_eq!(
+            p.keys,
+            vec![
+                "17400.0.0/kernel-headers.tgz",
+                "17400.0.0/kernel-src.tar.gz",
+                "a&b"
+            ]
+        );
         assert!(p.truncated);
-        assert_eq!(p.next_marker.as_deref(), Some("17400.0.0/kernel-src.tar.gz"));
+        assert_eq!(
+            p.next_marker.as_deref(),
+            Some("17400.0.0/kernel-src.tar.gz")
+        );
         assert!(parse_list_page("<Error><Code>AccessDenied</Code></Error>").is_err());
     }
 }

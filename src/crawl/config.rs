@@ -207,7 +207,7 @@ pub struct AptRepo {
     pub optional_suites: bool,
     /// More suites, discovered from GitHub releases/tags: each emitted string is a suite name.
     #[serde(default)]
-    pub suites_from_github: Option<GithubRepo>,
+    pub suites_from_github: Option<Box<GithubRepo>>,
 }
 
 fn main_component() -> Vec<String> {
@@ -340,14 +340,16 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let config: Config =
             serde_norway::from_str(text).with_context(|| format!("parsing {origin}"))?;
-        config.validate().with_context(|| format!("validating {origin}"))?;
+        config
+            .validate()
+            .with_context(|| format!("validating {origin}"))?;
         Ok(config)
     }
 
     /// Reads and validates a `sources.yml` file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config = Config::parse(&text, &path.display().to_string())?;
         config.keys_dir = Some(path.parent().unwrap_or(Path::new(".")).join("keys"));
         Ok(config)
@@ -359,13 +361,19 @@ impl Config {
         for source in &self.sources {
             let ctx = || format!("source {}", source.list);
             if !source.list.ends_with(".txt") || source.list.contains('/') {
-                bail!("source list {:?} must be a plain `<name>.txt` file name", source.list);
+                bail!(
+                    "source list {:?} must be a plain `<name>.txt` file name",
+                    source.list
+                );
             }
             if !names.insert(source.list.clone()) {
                 bail!("source list {} appears twice", source.list);
             }
             if source.uncrawled_list() == source.list {
-                bail!("source {}: uncrawled list must differ from the list", source.list);
+                bail!(
+                    "source {}: uncrawled list must differ from the list",
+                    source.list
+                );
             }
             if source.repositories.is_empty() {
                 bail!("source {} has no repositories", source.list);
@@ -397,7 +405,10 @@ impl Repository {
                     || r.components.is_empty()
                     || r.architectures.is_empty()
                 {
-                    bail!("apt repository {} needs suites, components and architectures", r.url);
+                    bail!(
+                        "apt repository {} needs suites, components and architectures",
+                        r.url
+                    );
                 }
                 &r.select
             }
@@ -422,10 +433,14 @@ impl Repository {
                     Regex::new(t).with_context(|| format!("tag regex {t:?}"))?;
                 }
                 for p in &r.probes {
-                    Regex::new(&p.pattern).with_context(|| format!("probe regex {:?}", p.pattern))?;
+                    Regex::new(&p.pattern)
+                        .with_context(|| format!("probe regex {:?}", p.pattern))?;
                 }
                 if r.what != "releases" && r.what != "tags" {
-                    bail!("github `what` must be `releases` or `tags`, not {:?}", r.what);
+                    bail!(
+                        "github `what` must be `releases` or `tags`, not {:?}",
+                        r.what
+                    );
                 }
                 if r.emit.is_empty() {
                     bail!("github repository {} has no `emit` templates", r.api);
@@ -439,7 +454,10 @@ impl Repository {
                 Matcher::new(s)?;
             }
             None if needs_select && !source_selects => {
-                bail!("{} repository has no `select` and neither has its source", self.kind())
+                bail!(
+                    "{} repository has no `select` and neither has its source",
+                    self.kind()
+                )
             }
             None => {}
         }
@@ -496,7 +514,13 @@ impl Matcher {
     }
 
     /// Whether a candidate is wanted.
-    pub fn matches(&self, name: &str, version: Option<&str>, arch: Option<&str>, url: &str) -> bool {
+    pub fn matches(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        arch: Option<&str>,
+        url: &str,
+    ) -> bool {
         if !self.urls.is_empty() && !self.urls.iter().any(|r| r.is_match(url)) {
             return false;
         }
@@ -564,23 +588,53 @@ sources:
             other => panic!("unexpected {other:?}"),
         }
         let m = Matcher::new(d.select.as_ref().unwrap()).unwrap();
-        assert!(m.matches("linux-headers-6.1.0-21-amd64", Some("6.1.90-1"), Some("amd64"), "u"));
-        assert!(!m.matches("linux-headers-6.1.0-21-amd64", Some("6.1.90-1~bpo11+1"), Some("amd64"), "u"));
-        assert!(!m.matches("linux-headers-6.1.0-21-arm64", Some("6.1.90-1"), Some("arm64"), "u"));
-        assert!(!m.matches("linux-image-6.1.0-21-amd64", Some("6.1.90-1"), Some("amd64"), "u"));
+        assert!(m.matches(
+            "linux-headers-6.1.0-21-amd64",
+            Some("6.1.90-1"),
+            Some("amd64"),
+            "u"
+        ));
+        assert!(!m.matches(
+            "linux-headers-6.1.0-21-amd64",
+            Some("6.1.90-1~bpo11+1"),
+            Some("amd64"),
+            "u"
+        ));
+        assert!(!m.matches(
+            "linux-headers-6.1.0-21-arm64",
+            Some("6.1.90-1"),
+            Some("arm64"),
+            "u"
+        ));
+        assert!(!m.matches(
+            "linux-image-6.1.0-21-amd64",
+            Some("6.1.90-1"),
+            Some("amd64"),
+            "u"
+        ));
     }
 
     #[test]
     fn rejects_bad_configs() {
         let dup = YAML.replace("linuxkit.txt", "debian.txt");
-        assert!(Config::parse(&dup, "t").unwrap_err().to_string().contains("validating t"));
+        assert!(Config::parse(&dup, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("validating t"));
         let bad_regex = YAML.replace(r"^\d+$", "(");
         assert!(Config::parse(&bad_regex, "t").is_err());
         let unknown = YAML.replace("suites:", "suitez:");
         assert!(Config::parse(&unknown, "t").is_err());
         let no_names = YAML.replace(r"names: ['^linux-headers-\d']", "names: []");
         assert!(Config::parse(&no_names, "t").is_err());
-        let no_select = YAML.replace("kind: fixed", "kind: html").replace("urls: [http://example.org/a", "urls: [http://example.org/a/");
-        assert!(Config::parse(&no_select, "t").unwrap_err().root_cause().to_string().contains("no `select`"));
+        let no_select = YAML.replace("kind: fixed", "kind: html").replace(
+            "urls: [http://example.org/a",
+            "urls: [http://example.org/a/",
+        );
+        assert!(Config::parse(&no_select, "t")
+            .unwrap_err()
+            .root_cause()
+            .to_string()
+            .contains("no `select`"));
     }
 }

@@ -82,13 +82,17 @@ pub fn index_entries(page_url: &str, html: &str) -> Result<Vec<IndexEntry>> {
         if href.starts_with('?') || href.starts_with('#') {
             continue;
         }
-        let Ok(mut url) = base.join(href) else { continue };
+        let Ok(mut url) = base.join(href) else {
+            continue;
+        };
         url.set_fragment(None);
         if url.query().is_some() {
             continue;
         }
         let s = url.to_string();
-        let Some(rest) = s.strip_prefix(&page) else { continue };
+        let Some(rest) = s.strip_prefix(&page) else {
+            continue;
+        };
         let (seg, is_dir) = match rest.strip_suffix('/') {
             Some(seg) => (seg, true),
             None => (rest, false),
@@ -102,7 +106,11 @@ pub fn index_entries(page_url: &str, html: &str) -> Result<Vec<IndexEntry>> {
         }
         // Canonical form: only what must be escaped in a path segment is escaped, so the same
         // file gets the same URL whatever escaping the server used (`~`, `+`, ...).
-        let url = format!("{page}{}{}", escape_segment(&name), if is_dir { "/" } else { "" });
+        let url = format!(
+            "{page}{}{}",
+            escape_segment(&name),
+            if is_dir { "/" } else { "" }
+        );
         if !seen.insert(url.clone()) {
             continue;
         }
@@ -151,7 +159,9 @@ mod tests {
     fn digest_mismatch_is_reported() {
         let sha = hex::encode(sha2::Sha256::digest(b"abc"));
         check_digest(b"abc", "sha256", &sha, "x").unwrap();
-        let err = check_digest(b"abd", "sha256", &sha, "x").unwrap_err().to_string();
+        let err = check_digest(b"abd", "sha256", &sha, "x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("checksum mismatch"), "{err}");
         assert!(check_digest(b"abc", "md5", &sha, "x").is_err());
     }
@@ -162,14 +172,20 @@ mod tests {
         std::io::Write::write_all(&mut enc, &[b'x'; 10_000]).unwrap();
         let gz = enc.finish().unwrap();
         assert_eq!(decompress("a.gz", &gz, "a").unwrap().len(), 10_000);
-        let err = decompress("a.gz", &gz[..gz.len() / 2], "a").unwrap_err().to_string();
+        let err = decompress("a.gz", &gz[..gz.len() / 2], "a")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("truncated"), "{err}");
     }
 
     #[test]
     fn joins_dot_dot() {
         assert_eq!(
-            join("http://h/2/core/2.0/x86_64/abc/", "../../../../../blobstore/x/k.rpm").unwrap(),
+            join(
+                "http://h/2/core/2.0/x86_64/abc/",
+                "../../../../../blobstore/x/k.rpm"
+            )
+            .unwrap(),
             "http://h/blobstore/x/k.rpm"
         );
     }
@@ -188,9 +204,21 @@ mod tests {
         assert_eq!(
             e,
             vec![
-                IndexEntry { url: "http://h/packages/kernel/6.9.1/".into(), name: "6.9.1".into(), is_dir: true },
-                IndexEntry { url: "http://h/packages/kernel/k+v~1.rpm".into(), name: "k+v~1.rpm".into(), is_dir: false },
-                IndexEntry { url: "http://h/packages/kernel/a%20b.rpm".into(), name: "a b.rpm".into(), is_dir: false },
+                IndexEntry {
+                    url: "http://h/packages/kernel/6.9.1/".into(),
+                    name: "6.9.1".into(),
+                    is_dir: true
+                },
+                IndexEntry {
+                    url: "http://h/packages/kernel/k+v~1.rpm".into(),
+                    name: "k+v~1.rpm".into(),
+                    is_dir: false
+                },
+                IndexEntry {
+                    url: "http://h/packages/kernel/a%20b.rpm".into(),
+                    name: "a b.rpm".into(),
+                    is_dir: false
+                },
             ]
         );
     }

@@ -60,8 +60,16 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> Result<String> {
 /// Lists tags and emits the templated URLs.
 pub async fn crawl(repo: &GithubRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     let api = repo.api.trim_end_matches('/');
-    let include: Vec<Regex> = repo.tags.iter().map(|t| Regex::new(t)).collect::<Result<_, _>>()?;
-    let exclude: Vec<Regex> = repo.exclude_tags.iter().map(|t| Regex::new(t)).collect::<Result<_, _>>()?;
+    let include: Vec<Regex> = repo
+        .tags
+        .iter()
+        .map(|t| Regex::new(t))
+        .collect::<Result<_, _>>()?;
+    let exclude: Vec<Regex> = repo
+        .exclude_tags
+        .iter()
+        .map(|t| Regex::new(t))
+        .collect::<Result<_, _>>()?;
     let mut tags = Vec::new();
     let mut complete = false;
     for page in 1..=repo.max_pages {
@@ -69,7 +77,10 @@ pub async fn crawl(repo: &GithubRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         let body = ctx.http.get(&url, &ctx.auth).await?;
         let raw: serde_json::Value =
             serde_json::from_slice(&body).with_context(|| format!("{}: not JSON", redact(&url)))?;
-        let n = raw.as_array().map(Vec::len).ok_or_else(|| anyhow!("{}: not a JSON array", redact(&url)))?;
+        let n = raw
+            .as_array()
+            .map(Vec::len)
+            .ok_or_else(|| anyhow!("{}: not a JSON array", redact(&url)))?;
         if page == 1 && n == 0 {
             bail!("{}: no {} at all", redact(&url), repo.what);
         }
@@ -82,7 +93,11 @@ pub async fn crawl(repo: &GithubRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     if !complete {
         bail!("{api}: more than {} pages of {}", repo.max_pages, repo.what);
     }
-    let probe_res: Vec<Regex> = repo.probes.iter().map(|p| Regex::new(&p.pattern)).collect::<Result<_, _>>()?;
+    let probe_res: Vec<Regex> = repo
+        .probes
+        .iter()
+        .map(|p| Regex::new(&p.pattern))
+        .collect::<Result<_, _>>()?;
     let mut urls = Vec::new();
     for tag in tags {
         if !include.iter().any(|r| r.is_match(&tag)) || exclude.iter().any(|r| r.is_match(&tag)) {
@@ -90,13 +105,18 @@ pub async fn crawl(repo: &GithubRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         }
         let mut vars = BTreeMap::new();
         vars.insert("tag".to_string(), tag.clone());
-        vars.insert("version".to_string(), tag.trim_start_matches('v').to_string());
+        vars.insert(
+            "version".to_string(),
+            tag.trim_start_matches('v').to_string(),
+        );
         let mut skip = false;
         for (probe, re) in repo.probes.iter().zip(&probe_res) {
             let mut found = false;
             for t in &probe.urls {
                 let url = fill(t, &vars)?;
-                let Some(body) = ctx.http.get_optional(&url, &ctx.auth).await? else { continue };
+                let Some(body) = ctx.http.get_optional(&url, &ctx.auth).await? else {
+                    continue;
+                };
                 let text = String::from_utf8_lossy(&body);
                 if let Some(c) = re.captures(&text) {
                     for name in re.capture_names().flatten() {
@@ -135,8 +155,14 @@ mod tests {
     fn releases_skip_drafts_and_prereleases() {
         let json = br#"[{"tag_name":"v1.2.0","draft":false,"prerelease":false},{"tag_name":"v1.3.0-beta.0","draft":false,"prerelease":true},{"tag_name":"v9","draft":true,"prerelease":false}]"#;
         assert_eq!(parse_page(json, "releases", false).unwrap(), vec!["v1.2.0"]);
-        assert_eq!(parse_page(json, "releases", true).unwrap(), vec!["v1.2.0", "v1.3.0-beta.0"]);
-        assert_eq!(parse_page(br#"[{"name":"1443.3"}]"#, "tags", false).unwrap(), vec!["1443.3"]);
+        assert_eq!(
+            parse_page(json, "releases", true).unwrap(),
+            vec!["v1.2.0", "v1.3.0-beta.0"]
+        );
+        assert_eq!(
+            parse_page(br#"[{"name":"1443.3"}]"#, "tags", false).unwrap(),
+            vec!["1443.3"]
+        );
     }
 
     #[test]
@@ -144,7 +170,10 @@ mod tests {
         let mut v = BTreeMap::new();
         v.insert("tag".to_string(), "v1.24.0".to_string());
         v.insert("kernel".to_string(), "4.19.202".to_string());
-        assert_eq!(fill("x/{tag}/c?kernel={kernel}", &v).unwrap(), "x/v1.24.0/c?kernel=4.19.202");
+        assert_eq!(
+            fill("x/{tag}/c?kernel={kernel}", &v).unwrap(),
+            "x/v1.24.0/c?kernel=4.19.202"
+        );
         assert!(fill("{nope}", &v).is_err());
     }
 }

@@ -25,10 +25,18 @@ async fn fetch_index(ctx: &RepoCtx, url: &str) -> Result<Vec<IndexEntry>> {
 
 /// Crawls an HTML index tree and returns the selected file URLs.
 pub async fn crawl(repo: &HtmlRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
-    let levels: Vec<Regex> = repo.descend.iter().map(|d| Regex::new(d)).collect::<Result<_, _>>()?;
+    let levels: Vec<Regex> = repo
+        .descend
+        .iter()
+        .map(|d| Regex::new(d))
+        .collect::<Result<_, _>>()?;
     let matcher = ctx.matcher()?;
     // (page URL, path below the start URL)
-    let mut pages: Vec<(String, String)> = repo.urls.iter().map(|u| (dir_url(u), String::new())).collect();
+    let mut pages: Vec<(String, String)> = repo
+        .urls
+        .iter()
+        .map(|u| (dir_url(u), String::new()))
+        .collect();
     let ctx = Arc::new(ctx.clone());
     let mut urls = Vec::new();
     for depth in 0..=levels.len() {

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    HeaderMap, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
@@ -144,7 +146,9 @@ pub struct Http {
 
 impl std::fmt::Debug for Http {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Http").field("config", &self.inner.config).finish()
+        f.debug_struct("Http")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -210,11 +214,19 @@ impl Http {
     }
 
     fn semaphore(&self, url: &reqwest::Url) -> Arc<Semaphore> {
-        let key = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
         let mut hosts = self.inner.hosts.lock().expect("host map poisoned");
         hosts
             .entry(key)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.config.per_host_concurrency.max(1))))
+            .or_insert_with(|| {
+                Arc::new(Semaphore::new(
+                    self.inner.config.per_host_concurrency.max(1),
+                ))
+            })
             .clone()
     }
 
@@ -243,7 +255,10 @@ impl Http {
     fn cache_paths(&self, wire_url: &str) -> Option<(PathBuf, PathBuf)> {
         let dir = self.inner.config.cache_dir.as_ref()?;
         let key = crate::names::sha256_hex(wire_url.as_bytes());
-        Some((dir.join(format!("{key}.meta")), dir.join(format!("{key}.body"))))
+        Some((
+            dir.join(format!("{key}.meta")),
+            dir.join(format!("{key}.body")),
+        ))
     }
 
     fn cached(&self, wire_url: &str) -> Option<(CacheMeta, PathBuf)> {
@@ -256,7 +271,12 @@ impl Http {
         let Some((meta_path, body_path)) = self.cache_paths(wire_url) else {
             return;
         };
-        let get = |h| headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let get = |h| {
+            headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let meta = CacheMeta {
             etag: get(ETAG),
             last_modified: get(LAST_MODIFIED),
@@ -273,8 +293,12 @@ impl Http {
             Ok(())
         };
         // Body first: a meta file without its body is never used.
-        let ok = write(&body_path, body)
-            .and_then(|_| write(&meta_path, &serde_json::to_vec(&meta).expect("meta serializes")));
+        let ok = write(&body_path, body).and_then(|_| {
+            write(
+                &meta_path,
+                &serde_json::to_vec(&meta).expect("meta serializes"),
+            )
+        });
         if let Err(e) = ok {
             tracing::warn!("conditional cache write failed: {e}");
         }
@@ -317,7 +341,9 @@ impl Http {
             }
             req = match auth {
                 Auth::Bearer(t) => req.header(AUTHORIZATION, format!("Bearer {}", t.expose())),
-                Auth::Basic { user, password } => req.basic_auth(user.expose(), Some(password.expose())),
+                Auth::Basic { user, password } => {
+                    req.basic_auth(user.expose(), Some(password.expose()))
+                }
                 _ => req,
             };
             let outcome = {
@@ -329,7 +355,9 @@ impl Http {
                         let headers = resp.headers().clone();
                         match resp.bytes().await {
                             Ok(body) => {
-                                counters.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                                counters
+                                    .bytes
+                                    .fetch_add(body.len() as u64, Ordering::Relaxed);
                                 Ok((status, headers, body))
                             }
                             Err(e) => Err(e),
@@ -356,21 +384,33 @@ impl Http {
                         if retryable {
                             continue;
                         }
-                        return Err(FetchError::Status { url: shown, status: 304, attempts });
+                        return Err(FetchError::Status {
+                            url: shown,
+                            status: 304,
+                            attempts,
+                        });
                     }
                     if status.is_success() {
                         self.store_cache(&wire, &headers, &body);
                         return Ok(body.to_vec());
                     }
                     if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-                        return Err(FetchError::NotFound { url: shown, status: status.as_u16() });
+                        return Err(FetchError::NotFound {
+                            url: shown,
+                            status: status.as_u16(),
+                        });
                     }
-                    let transient = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+                    let transient =
+                        status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
                     if transient && retryable {
                         tracing::debug!("{shown}: HTTP {status}, retrying");
                         continue;
                     }
-                    return Err(FetchError::Status { url: shown, status: status.as_u16(), attempts });
+                    return Err(FetchError::Status {
+                        url: shown,
+                        status: status.as_u16(),
+                        attempts,
+                    });
                 }
                 Err(e) => {
                     let message = if e.is_timeout() {
@@ -387,14 +427,22 @@ impl Http {
                         tracing::debug!("{shown}: {message}, retrying");
                         continue;
                     }
-                    return Err(FetchError::Transport { url: shown, message, attempts });
+                    return Err(FetchError::Transport {
+                        url: shown,
+                        message,
+                        attempts,
+                    });
                 }
             }
         }
     }
 
     /// Like [`Http::get`] but a 404/410 is `Ok(None)`.
-    pub async fn get_optional(&self, url: &str, auth: &Auth) -> Result<Option<Vec<u8>>, FetchError> {
+    pub async fn get_optional(
+        &self,
+        url: &str,
+        auth: &Auth,
+    ) -> Result<Option<Vec<u8>>, FetchError> {
         match self.get(url, auth).await {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -409,7 +457,10 @@ mod tests {
 
     #[test]
     fn redact_strips_userinfo_and_query() {
-        assert_eq!(redact("https://u:p@h.example/a?marker=x"), "https://h.example/a?marker=x");
+        assert_eq!(
+            redact("https://u:p@h.example/a?marker=x"),
+            "https://h.example/a?marker=x"
+        );
         assert_eq!(redact("http://h.example/a"), "http://h.example/a");
     }
 
@@ -420,7 +471,13 @@ mod tests {
             ..HttpConfig::default()
         })
         .unwrap();
-        assert_eq!(http.effective_url("http://a.example/x/y"), "http://127.0.0.1:9/a/x/y");
-        assert_eq!(http.effective_url("http://b.example/x"), "http://b.example/x");
+        assert_eq!(
+            http.effective_url("http://a.example/x/y"),
+            "http://127.0.0.1:9/a/x/y"
+        );
+        assert_eq!(
+            http.effective_url("http://b.example/x"),
+            "http://b.example/x"
+        );
     }
 }

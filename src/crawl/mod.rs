@@ -121,7 +121,9 @@ impl CrawlReport {
 
     /// The failed sources.
     pub fn failed(&self) -> impl Iterator<Item = &SourceReport> {
-        self.sources.iter().filter(|s| matches!(s.outcome, Outcome::Failed { .. }))
+        self.sources
+            .iter()
+            .filter(|s| matches!(s.outcome, Outcome::Failed { .. }))
     }
 
     /// A human summary, one line per list.
@@ -129,7 +131,12 @@ impl CrawlReport {
         let mut out = String::new();
         for s in &self.sources {
             let line = match &s.outcome {
-                Outcome::Updated { added, moved, unchanged, .. } => format!(
+                Outcome::Updated {
+                    added,
+                    moved,
+                    unchanged,
+                    ..
+                } => format!(
                     "{}: {} added, {} moved to {}, {} unchanged",
                     s.list,
                     added.len(),
@@ -155,7 +162,11 @@ impl CrawlReport {
     }
 }
 
-fn load_keyring(config: &Config, name: &str, cache: &mut HashMap<String, Arc<Keyring>>) -> Result<Arc<Keyring>> {
+fn load_keyring(
+    config: &Config,
+    name: &str,
+    cache: &mut HashMap<String, Arc<Keyring>>,
+) -> Result<Arc<Keyring>> {
     if let Some(k) = cache.get(name) {
         return Ok(k.clone());
     }
@@ -183,7 +194,11 @@ async fn crawl_repo(repo: Repository, ctx: RepoCtx) -> Result<Vec<String>> {
 }
 
 /// Crawls every repository of one source and returns the union of the URLs found.
-pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Result<BTreeSet<String>> {
+pub async fn crawl_source(
+    config: &Config,
+    source: &Source,
+    http: &Http,
+) -> Result<BTreeSet<String>> {
     let auth = match &source.credential {
         Some(spec) => credentials::resolve(spec)?,
         None => Auth::None,
@@ -196,7 +211,9 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
             Repository::Yum(r) => r.key.as_ref().or(source.key.as_ref()),
             _ => None,
         };
-        let keyring = key.map(|k| load_keyring(config, k, &mut keys)).transpose()?;
+        let keyring = key
+            .map(|k| load_keyring(config, k, &mut keys))
+            .transpose()?;
         let select = match repo {
             Repository::Apt(r) => r.select.as_ref(),
             Repository::Yum(r) => r.select.as_ref(),
@@ -215,7 +232,12 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
         let repo = repo.clone();
         set.spawn(async move {
             let kind = repo.kind();
-            (i, crawl_repo(repo, ctx).await.with_context(|| format!("{kind} repository #{}", i + 1)))
+            (
+                i,
+                crawl_repo(repo, ctx)
+                    .await
+                    .with_context(|| format!("{kind} repository #{}", i + 1)),
+            )
         });
     }
     let mut found = BTreeSet::new();
@@ -239,7 +261,9 @@ fn selected<'a>(config: &'a Config, selection: &Selection) -> Result<Vec<&'a Sou
         Selection::Sources(names) => {
             let mut out: Vec<&Source> = Vec::new();
             for n in names {
-                let s = config.source(n).ok_or_else(|| anyhow!("unknown source {n:?} (not in sources.yml)"))?;
+                let s = config
+                    .source(n)
+                    .ok_or_else(|| anyhow!("unknown source {n:?} (not in sources.yml)"))?;
                 if !out.iter().any(|o| o.list == s.list) {
                     out.push(s);
                 }
@@ -258,7 +282,11 @@ fn read_list(store: &dyn ListStore, name: &str) -> Result<(Option<String>, Packa
 }
 
 /// Merges one source's crawl result into its lists. Nothing is written unless the text changes.
-fn merge_into_store(store: &dyn ListStore, source: &Source, found: &BTreeSet<String>) -> Result<Outcome> {
+fn merge_into_store(
+    store: &dyn ListStore,
+    source: &Source,
+    found: &BTreeSet<String>,
+) -> Result<Outcome> {
     let uncrawled_name = source.uncrawled_list();
     let (list_text, current) = read_list(store, &source.list)?;
     let (uncrawled_text, uncrawled) = read_list(store, &uncrawled_name)?;
@@ -289,7 +317,12 @@ fn merge_into_store(store: &dyn ListStore, source: &Source, found: &BTreeSet<Str
 /// failure is reported in [`CrawlReport::sources`] and leaves that source's lists untouched.
 /// Sources run concurrently (`defaults.source_concurrency`), each bounded by
 /// `defaults.source_timeout_secs`; list writes happen afterwards, one source at a time.
-pub async fn run(config: &Config, store: &dyn ListStore, selection: &Selection, http: &Http) -> Result<CrawlReport> {
+pub async fn run(
+    config: &Config,
+    store: &dyn ListStore,
+    selection: &Selection,
+    http: &Http,
+) -> Result<CrawlReport> {
     let started = Instant::now();
     let before = http.stats();
     let sources = selected(config, selection)?;
@@ -306,10 +339,14 @@ pub async fn run(config: &Config, store: &dyn ListStore, selection: &Selection, 
             let _permit = limit.acquire_owned().await.expect("semaphore never closed");
             let t = Instant::now();
             tracing::info!("crawling {}", source.name());
-            let result = match tokio::time::timeout(timeout, crawl_source(&config, &source, &http)).await {
-                Ok(r) => r,
-                Err(_) => Err(anyhow!("source timed out after {:.1} s", timeout.as_secs_f64())),
-            };
+            let result =
+                match tokio::time::timeout(timeout, crawl_source(&config, &source, &http)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(anyhow!(
+                        "source timed out after {:.1} s",
+                        timeout.as_secs_f64()
+                    )),
+                };
             (i, result, t.elapsed().as_secs_f64())
         });
     }

@@ -37,7 +37,8 @@ impl Keyring {
 
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<Keyring> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading key file {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading key file {}", path.display()))?;
         Keyring::from_bytes(&bytes, &path.display().to_string())
     }
 
@@ -54,7 +55,9 @@ impl Keyring {
     fn accepts(&self, sig: &Signature, data: &[u8]) -> bool {
         self.keys.iter().any(|k| {
             sig.verify(&k.primary_key, data).is_ok()
-                || k.public_subkeys.iter().any(|s| sig.verify(&s.key, data).is_ok())
+                || k.public_subkeys
+                    .iter()
+                    .any(|s| sig.verify(&s.key, data).is_ok())
         })
     }
 
@@ -65,10 +68,17 @@ impl Keyring {
         let (msg, _) = CleartextSignedMessage::from_string(text)
             .map_err(|e| anyhow!("{what}: not a clear-signed OpenPGP message: {e}"))?;
         let signed = msg.signed_text();
-        if msg.signatures().iter().any(|s| self.accepts(s, signed.as_bytes())) {
+        if msg
+            .signatures()
+            .iter()
+            .any(|s| self.accepts(s, signed.as_bytes()))
+        {
             Ok(signed.replace("\r\n", "\n"))
         } else {
-            bail!("{what}: bad signature: no signature verifies against {}", self.origin)
+            bail!(
+                "{what}: bad signature: no signature verifies against {}",
+                self.origin
+            )
         }
     }
 
@@ -87,14 +97,20 @@ impl Keyring {
         if !any {
             bail!("{what}: no signature found");
         }
-        bail!("{what}: bad signature: no signature verifies against {}", self.origin)
+        bail!(
+            "{what}: bad signature: no signature verifies against {}",
+            self.origin
+        )
     }
 }
 
 /// Extracts the text of a clear-signed message *without* verifying it (for sources that name
 /// no key). Plain (unsigned) text is returned as is.
 pub fn strip_cleartext(text: &str, what: &str) -> Result<String> {
-    if !text.trim_start().starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+    if !text
+        .trim_start()
+        .starts_with("-----BEGIN PGP SIGNED MESSAGE-----")
+    {
         return Ok(text.to_string());
     }
     let (msg, _) = CleartextSignedMessage::from_string(text)

@@ -26,7 +26,10 @@ pub struct PrimaryRef {
 
 fn attr(e: &BytesStart<'_>, name: &str) -> Result<Option<String>> {
     match e.try_get_attribute(name)? {
-        Some(a) => Ok(Some(a.normalized_value(quick_xml::XmlVersion::default())?.into_owned())),
+        Some(a) => Ok(Some(
+            a.normalized_value(quick_xml::XmlVersion::default())?
+                .into_owned(),
+        )),
         None => Ok(None),
     }
 }
@@ -43,16 +46,15 @@ pub fn parse_repomd(xml: &str) -> Result<PrimaryRef> {
     let (mut href, mut ctype, mut sum, mut size) = (None, None, None, None);
     let mut saw_root = false;
     loop {
-        match reader.read_event().map_err(|e| anyhow!("malformed repomd.xml: {e}"))? {
+        match reader
+            .read_event()
+            .map_err(|e| anyhow!("malformed repomd.xml: {e}"))?
+        {
             Event::Start(e) | Event::Empty(e) if local(&e) == "repomd" => saw_root = true,
             Event::Start(e) if local(&e) == "data" => {
                 in_primary = attr(&e, "type")?.as_deref() == Some("primary");
             }
-            Event::End(e) if e.local_name().into_inner() == "data" => {
-                if in_primary {
-                    break;
-                }
-            }
+            Event::End(e) if in_primary && e.local_name().into_inner() == "data" => break,
             Event::Start(e) | Event::Empty(e) if in_primary => {
                 let name = local(&e);
                 if name == "location" {
@@ -79,7 +81,12 @@ pub fn parse_repomd(xml: &str) -> Result<PrimaryRef> {
         bail!("not a repomd.xml document");
     }
     match (href, ctype, sum) {
-        (Some(href), Some(checksum_type), Some(checksum)) => Ok(PrimaryRef { href, checksum_type, checksum, size }),
+        (Some(href), Some(checksum_type), Some(checksum)) => Ok(PrimaryRef {
+            href,
+            checksum_type,
+            checksum,
+            size,
+        }),
         _ => bail!("repomd.xml has no complete primary entry (location, checksum)"),
     }
 }
@@ -108,7 +115,10 @@ pub fn parse_primary(xml: &str) -> Result<Vec<RpmEntry>> {
     let mut saw_root = false;
     loop {
         let event = reader.read_event().map_err(|e| {
-            anyhow!("malformed primary.xml at byte {}: {e}", reader.buffer_position())
+            anyhow!(
+                "malformed primary.xml at byte {}: {e}",
+                reader.buffer_position()
+            )
         })?;
         match event {
             Event::Start(e) | Event::Empty(e) => {
@@ -136,8 +146,12 @@ pub fn parse_primary(xml: &str) -> Result<Vec<RpmEntry>> {
             Event::Text(t) => {
                 if let Some(c) = cur.as_mut() {
                     match field.as_str() {
-                        "name" if c.name.is_empty() => c.name = t.xml10_content().trim().to_string(),
-                        "arch" if c.arch.is_empty() => c.arch = t.xml10_content().trim().to_string(),
+                        "name" if c.name.is_empty() => {
+                            c.name = t.xml10_content().trim().to_string()
+                        }
+                        "arch" if c.arch.is_empty() => {
+                            c.arch = t.xml10_content().trim().to_string()
+                        }
                         _ => {}
                     }
                 }
@@ -195,7 +209,10 @@ async fn crawl_root(root: &str, ctx: &RepoCtx) -> Result<Option<Vec<String>>> {
     check_digest(&data, &primary.checksum_type, &primary.checksum, &pwhat)?;
     if let Some(size) = primary.size {
         if size != data.len() as u64 {
-            bail!("{pwhat}: size mismatch (repomd.xml says {size}, got {})", data.len());
+            bail!(
+                "{pwhat}: size mismatch (repomd.xml says {size}, got {})",
+                data.len()
+            );
         }
     }
     let xml = decompress(&primary.href, &data, &pwhat)?;
@@ -204,7 +221,11 @@ async fn crawl_root(root: &str, ctx: &RepoCtx) -> Result<Option<Vec<String>>> {
     let matcher = ctx.matcher()?;
     let mut urls = Vec::new();
     for e in entries {
-        let base = e.base.as_deref().map(dir_url).unwrap_or_else(|| root.clone());
+        let base = e
+            .base
+            .as_deref()
+            .map(dir_url)
+            .unwrap_or_else(|| root.clone());
         let url = join(&base, &e.href)?;
         if matcher.matches(&e.name, Some(&e.version), Some(&e.arch), &url) {
             urls.push(url);
@@ -225,7 +246,8 @@ pub async fn crawl(repo: &YumRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     }
     if let Some(list_url) = &repo.mirrorlist {
         let text = ctx.http.get(list_url, &ctx.auth).await?;
-        let text = String::from_utf8(text).map_err(|_| anyhow!("{}: not UTF-8", redact(list_url)))?;
+        let text =
+            String::from_utf8(text).map_err(|_| anyhow!("{}: not UTF-8", redact(list_url)))?;
         let mirrors = parse_mirrorlist(&text);
         if mirrors.is_empty() {
             bail!("{}: empty mirror list", redact(list_url));
@@ -244,7 +266,11 @@ pub async fn crawl(repo: &YumRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
             }
         }
         if !done {
-            bail!("{}: no mirror worked: {}", redact(list_url), errors.join("; "));
+            bail!(
+                "{}: no mirror worked: {}",
+                redact(list_url),
+                errors.join("; ")
+            );
         }
     }
     Ok(urls)
@@ -303,13 +329,19 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].name, "kernel-devel");
         assert_eq!(p[0].version, "3.10.0-1160.el7");
-        assert_eq!(p[0].base.as_deref(), Some("http://mirror.example/centos/7/"));
+        assert_eq!(
+            p[0].base.as_deref(),
+            Some("http://mirror.example/centos/7/")
+        );
         assert_eq!(p[1].href, "Packages/bash-4.2-1.x86_64.rpm");
         assert!(parse_primary("<metadata><package><name>x</name></package></metadata>").is_err());
     }
 
     #[test]
     fn mirrorlist_lines() {
-        assert_eq!(parse_mirrorlist("# c\n\nhttp://a/\n http://b/ \n"), vec!["http://a/", "http://b/"]);
+        assert_eq!(
+            parse_mirrorlist("# c\n\nhttp://a/\n http://b/ \n"),
+            vec!["http://a/", "http://b/"]
+        );
     }
 }

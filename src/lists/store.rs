@@ -36,7 +36,11 @@ impl DirStore {
 
     fn path(&self, name: &str) -> Result<PathBuf> {
         anyhow::ensure!(
-            !name.is_empty() && !name.contains('/') && !name.contains('\\') && name != ".." && name != ".",
+            !name.is_empty()
+                && !name.contains('/')
+                && !name.contains('\\')
+                && name != ".."
+                && name != ".",
             "invalid list file name {name:?}"
         );
         Ok(self.dir.join(name))

@@ -6,8 +6,8 @@
 use std::io::Write;
 
 use pgp::composed::{
-    CleartextSignedMessage, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
-    SubkeyParamsBuilder,
+    CleartextSignedMessage, DetachedSignature, KeyType, SecretKeyParamsBuilder, SignedPublicKey,
+    SignedSecretKey, SubkeyParamsBuilder,
 };
 use pgp::crypto::hash::HashAlgorithm;
 use pgp::ser::Serialize;
@@ -27,7 +27,10 @@ impl Signer {
     /// Generates a fresh key.
     pub fn new(uid: &str) -> Signer {
         let mut sub = SubkeyParamsBuilder::default();
-        sub.key_type(KeyType::Ed25519Legacy).can_sign(true).can_encrypt(false).can_authenticate(false);
+        sub.key_type(KeyType::Ed25519Legacy)
+            .can_sign(true)
+            .can_encrypt(false)
+            .can_authenticate(false);
         let mut params = SecretKeyParamsBuilder::default();
         params
             .key_type(KeyType::Ed25519Legacy)
@@ -36,8 +39,14 @@ impl Signer {
             .can_encrypt(false)
             .primary_user_id(uid.into())
             .subkeys(vec![sub.build().unwrap()]);
-        let key = params.build().unwrap().generate(rand::thread_rng()).unwrap();
-        let secret = key.sign(&mut rand::thread_rng(), &Password::from("")).unwrap();
+        let key = params
+            .build()
+            .unwrap()
+            .generate(rand::thread_rng())
+            .unwrap();
+        let secret = key
+            .sign(&mut rand::thread_rng(), &Password::from(""))
+            .unwrap();
         let public = SignedPublicKey::from(secret.clone()).to_bytes().unwrap();
         Signer { secret, public }
     }
@@ -45,7 +54,9 @@ impl Signer {
     /// A clear-signed message (`InRelease`), signed by the signing subkey (as Debian does).
     pub fn clearsign(&self, text: &str) -> String {
         let subkey = &self.secret.secret_subkeys[0].key;
-        let msg = CleartextSignedMessage::sign(rand::thread_rng(), text, subkey, &Password::from("")).unwrap();
+        let msg =
+            CleartextSignedMessage::sign(rand::thread_rng(), text, subkey, &Password::from(""))
+                .unwrap();
         msg.to_armored_string(Default::default()).unwrap()
     }
 
@@ -99,14 +110,22 @@ pub struct Deb {
 impl Deb {
     /// From a pool URL `…/pool/…/name_version_arch.deb` under `root`.
     pub fn from_url(root: &str, url: &str) -> Deb {
-        let filename = url.strip_prefix(root).unwrap_or_else(|| panic!("{url} not under {root}")).to_string();
+        let filename = url
+            .strip_prefix(root)
+            .unwrap_or_else(|| panic!("{url} not under {root}"))
+            .to_string();
         let file = filename.rsplit('/').next().unwrap();
         let stem = file.strip_suffix(".deb").unwrap();
         let mut parts = stem.splitn(3, '_');
         let package = parts.next().unwrap().to_string();
         let version = parts.next().unwrap().replace("%3a", ":");
         let arch = parts.next().unwrap().to_string();
-        Deb { package, version, arch, filename }
+        Deb {
+            package,
+            version,
+            arch,
+            filename,
+        }
     }
 }
 
@@ -130,13 +149,23 @@ pub fn packages_text(debs: &[Deb]) -> String {
 
 /// Serves one apt suite: `dists/<suite>/{Release,InRelease,Release.gpg}` and per component
 /// `binary-<arch>/Packages.{gz,xz}` (the same packages in every component listed).
-pub fn apt_suite(m: &Mirror, signer: &Signer, root: &str, suite: &str, components: &[(&str, Vec<Deb>)], arch: &str) {
+pub fn apt_suite(
+    m: &Mirror,
+    signer: &Signer,
+    root: &str,
+    suite: &str,
+    components: &[(&str, Vec<Deb>)],
+    arch: &str,
+) {
     let dists = format!("{root}dists/{suite}/");
     let mut sha_lines = String::new();
     let mut md5_lines = String::new();
     for (component, debs) in components {
         let text = packages_text(debs);
-        for (name, data) in [("Packages.gz", gz(text.as_bytes())), ("Packages.xz", xz(text.as_bytes()))] {
+        for (name, data) in [
+            ("Packages.gz", gz(text.as_bytes())),
+            ("Packages.xz", xz(text.as_bytes())),
+        ] {
             let rel = format!("{component}/binary-{arch}/{name}");
             sha_lines.push_str(&format!(" {} {:>16} {rel}\n", sha256(&data), data.len()));
             md5_lines.push_str(&format!(" {:x} {:>16} {rel}\n", md5ish(&data), data.len()));
@@ -144,7 +173,11 @@ pub fn apt_suite(m: &Mirror, signer: &Signer, root: &str, suite: &str, component
         }
         let rel = format!("{component}/binary-{arch}/Release");
         let body = format!("Archive: {suite}\nComponent: {component}\nArchitecture: {arch}\n");
-        sha_lines.push_str(&format!(" {} {:>16} {rel}\n", sha256(body.as_bytes()), body.len()));
+        sha_lines.push_str(&format!(
+            " {} {:>16} {rel}\n",
+            sha256(body.as_bytes()),
+            body.len()
+        ));
         m.put(&format!("{dists}{rel}"), body.into_bytes());
     }
     let comps: Vec<&str> = components.iter().map(|(c, _)| *c).collect();
@@ -153,8 +186,14 @@ pub fn apt_suite(m: &Mirror, signer: &Signer, root: &str, suite: &str, component
         comps.join(" ")
     );
     m.put(&format!("{dists}Release"), release.clone().into_bytes());
-    m.put(&format!("{dists}Release.gpg"), signer.detached(release.as_bytes()));
-    m.put(&format!("{dists}InRelease"), signer.clearsign(&release).into_bytes());
+    m.put(
+        &format!("{dists}Release.gpg"),
+        signer.detached(release.as_bytes()),
+    );
+    m.put(
+        &format!("{dists}InRelease"),
+        signer.clearsign(&release).into_bytes(),
+    );
 }
 
 fn md5ish(b: &[u8]) -> u128 {
@@ -277,7 +316,10 @@ pub fn yum_repo(m: &Mirror, signer: Option<&Signer>, root: &str, rpms: &[Rpm], c
         fsum = sha256(b"filelists"),
     );
     if let Some(s) = signer {
-        m.put(&format!("{root}repodata/repomd.xml.asc"), s.detached(repomd.as_bytes()));
+        m.put(
+            &format!("{root}repodata/repomd.xml.asc"),
+            s.detached(repomd.as_bytes()),
+        );
     }
     m.put(&format!("{root}repodata/repomd.xml"), repomd.into_bytes());
 }
@@ -287,7 +329,11 @@ pub fn apache_index(url: &str, entries: &[String]) -> Vec<u8> {
     let path = reqwest::Url::parse(url).unwrap().path().to_string();
     let mut rows = String::new();
     for e in entries {
-        let icon = if e.ends_with('/') { "folder.gif" } else { "unknown.gif" };
+        let icon = if e.ends_with('/') {
+            "folder.gif"
+        } else {
+            "unknown.gif"
+        };
         let size = if e.ends_with('/') { "  - " } else { " 12M" };
         rows.push_str(&format!(
             "<tr><td valign=\"top\"><img src=\"/icons/{icon}\" alt=\"[   ]\"></td><td><a href=\"{href}\">{e}</a></td><td align=\"right\">2024-06-29 09:21  </td><td align=\"right\">{size}</td><td>&nbsp;</td></tr>\n",
@@ -307,12 +353,18 @@ pub fn html_tree(m: &Mirror, root: &str, files: &[String]) {
     let mut dirs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     dirs.entry(root.to_string()).or_default();
     for f in files {
-        let rest = f.strip_prefix(root).unwrap_or_else(|| panic!("{f} not under {root}"));
+        let rest = f
+            .strip_prefix(root)
+            .unwrap_or_else(|| panic!("{f} not under {root}"));
         let mut dir = root.to_string();
         let segs: Vec<&str> = rest.split('/').collect();
         for (i, seg) in segs.iter().enumerate() {
             let last = i + 1 == segs.len();
-            let entry = if last { seg.to_string() } else { format!("{seg}/") };
+            let entry = if last {
+                seg.to_string()
+            } else {
+                format!("{seg}/")
+            };
             dirs.entry(dir.clone()).or_default().insert(entry.clone());
             if !last {
                 dir = format!("{dir}{entry}");
@@ -345,7 +397,10 @@ pub fn bucket_listing(m: &Mirror, bucket_url: &str, keys: &[String], page_size: 
             marker.clone().unwrap_or_default()
         );
         if truncated {
-            xml.push_str(&format!("<NextMarker>{}</NextMarker>", page.last().unwrap()));
+            xml.push_str(&format!(
+                "<NextMarker>{}</NextMarker>",
+                page.last().unwrap()
+            ));
         }
         xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
         for k in page.iter() {

@@ -59,7 +59,13 @@ impl Mirror {
                 });
             }
         });
-        Mirror { addr, state, stop, requests, bytes }
+        Mirror {
+            addr,
+            state,
+            stop,
+            requests,
+            bytes,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -75,7 +81,10 @@ impl Mirror {
 
     /// Mirror overrides for every upstream host given (`scheme://host/` → local prefix).
     pub fn overrides(&self, upstream_hosts: &[String]) -> Vec<(String, String)> {
-        upstream_hosts.iter().map(|h| (h.clone(), self.prefix_for(h))).collect()
+        upstream_hosts
+            .iter()
+            .map(|h| (h.clone(), self.prefix_for(h)))
+            .collect()
     }
 
     /// Serves `body` at the upstream URL `url` (path + query as the client sends it).
@@ -91,12 +100,21 @@ impl Mirror {
 
     /// The body served at `url`.
     pub fn get(&self, url: &str) -> Option<Vec<u8>> {
-        self.state.lock().unwrap().files.get(&local_key(url)).cloned()
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .get(&local_key(url))
+            .cloned()
     }
 
     /// Injects a fault at `url`.
     pub fn fault(&self, url: &str, fault: Fault) {
-        self.state.lock().unwrap().faults.insert(local_key(url), fault);
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .insert(local_key(url), fault);
     }
 
     /// Removes every fault.
@@ -106,7 +124,13 @@ impl Mirror {
 
     /// Requests seen for `url`.
     pub fn hits(&self, url: &str) -> u64 {
-        *self.state.lock().unwrap().hits.get(&local_key(url)).unwrap_or(&0)
+        *self
+            .state
+            .lock()
+            .unwrap()
+            .hits
+            .get(&local_key(url))
+            .unwrap_or(&0)
     }
 
     /// Adds latency to every response.
@@ -138,7 +162,12 @@ pub fn local_key(url: &str) -> String {
     key
 }
 
-fn handle(conn: TcpStream, state: &Mutex<State>, requests: &AtomicU64, bytes: &AtomicU64) -> std::io::Result<()> {
+fn handle(
+    conn: TcpStream,
+    state: &Mutex<State>,
+    requests: &AtomicU64,
+    bytes: &AtomicU64,
+) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
@@ -161,37 +190,57 @@ fn handle(conn: TcpStream, state: &Mutex<State>, requests: &AtomicU64, bytes: &A
     let (body, fault, latency) = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
-        (s.files.get(&target).cloned(), s.faults.get(&target).cloned(), s.latency)
+        (
+            s.files.get(&target).cloned(),
+            s.faults.get(&target).cloned(),
+            s.latency,
+        )
     };
     requests.fetch_add(1, Ordering::SeqCst);
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
     let mut conn = conn;
-    let respond = |conn: &mut TcpStream, status: &str, headers: &str, body: &[u8]| -> std::io::Result<()> {
-        let head = format!(
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
-            body.len()
-        );
-        conn.write_all(head.as_bytes())?;
-        if method != "HEAD" {
-            conn.write_all(body)?;
-        }
-        conn.flush()
-    };
+    let respond =
+        |conn: &mut TcpStream, status: &str, headers: &str, body: &[u8]| -> std::io::Result<()> {
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+                body.len()
+            );
+            conn.write_all(head.as_bytes())?;
+            if method != "HEAD" {
+                conn.write_all(body)?;
+            }
+            conn.flush()
+        };
     match fault {
         Some(Fault::Status(code)) => {
-            return respond(&mut conn, &format!("{code} Injected"), "", b"injected failure");
+            return respond(
+                &mut conn,
+                &format!("{code} Injected"),
+                "",
+                b"injected failure",
+            );
         }
         Some(Fault::Delay(d)) => std::thread::sleep(d),
         None => {}
     }
     let Some(body) = body else {
-        return respond(&mut conn, "404 Not Found", "Content-Type: text/plain\r\n", b"not found");
+        return respond(
+            &mut conn,
+            "404 Not Found",
+            "Content-Type: text/plain\r\n",
+            b"not found",
+        );
     };
     let etag = format!("\"{}\"", &hex::encode(sha2_digest(&body))[..16]);
     if if_none_match.as_deref() == Some(etag.as_str()) {
-        return respond(&mut conn, "304 Not Modified", &format!("ETag: {etag}\r\n"), b"");
+        return respond(
+            &mut conn,
+            "304 Not Modified",
+            &format!("ETag: {etag}\r\n"),
+            b"",
+        );
     }
     bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
     respond(&mut conn, "200 OK", &format!("ETag: {etag}\r\n"), &body)?;

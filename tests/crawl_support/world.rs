@@ -34,8 +34,13 @@ pub fn corpus_dir() -> PathBuf {
 /// URLs of a corpus list.
 pub fn corpus(name: &str) -> Vec<String> {
     let path = corpus_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("corpus {}: {e}", path.display()));
-    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("corpus {}: {e}", path.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
 }
 
 /// Everything a scenario needs.
@@ -70,8 +75,10 @@ impl World {
     /// and their uncrawled companions).
     pub fn build() -> World {
         let mirror = Mirror::start();
-        let signer = Signer::new("Fixture Archive Automatic Signing Key <ftpmaster@fixture.invalid>");
-        let config_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/sources.yml");
+        let signer =
+            Signer::new("Fixture Archive Automatic Signing Key <ftpmaster@fixture.invalid>");
+        let config_path =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/sources.yml");
         let mut config = Config::load(&config_path).unwrap();
         let keys = tempfile::tempdir().unwrap();
         // Every key file sources.yml names is replaced by the fixture key.
@@ -121,10 +128,11 @@ impl World {
         }
         // Every host that any served URL lives on.
         let mut hosts = BTreeSet::new();
+        let url_re = regex::Regex::new(r#"https?://[^/"\\ ]+"#).unwrap();
         for s in &w.config.sources {
             for r in &s.repositories {
                 let text = format!("{r:?}");
-                for m in regex::Regex::new(r#"https?://[^/"\\ ]+"#).unwrap().find_iter(&text) {
+                for m in url_re.find_iter(&text) {
                     hosts.insert(format!("{}/", m.as_str()));
                 }
             }
@@ -151,7 +159,13 @@ impl World {
         kernel_packer::lists::parse(&self.list_text(file).unwrap_or_default()).urls
     }
 
-    fn expect(&mut self, source: &str, list: BTreeSet<String>, moved: BTreeSet<String>, back: &BTreeSet<String>) {
+    fn expect(
+        &mut self,
+        source: &str,
+        list: BTreeSet<String>,
+        moved: BTreeSet<String>,
+        back: &BTreeSet<String>,
+    ) {
         let src = self.config.source(source).unwrap();
         let (l, u) = (src.list.clone(), src.uncrawled_list());
         let mut unc = set(corpus_uncrawled(&u));
@@ -169,12 +183,28 @@ impl World {
         let mut gone = BTreeSet::new();
         let mut kept = BTreeSet::new();
         for u in set(urls) {
-            let root = if u.starts_with(csail) { csail } else { security };
+            let root = if u.starts_with(csail) {
+                csail
+            } else {
+                security
+            };
             let d = Deb::from_url(root, &u);
             let sec = root == security;
             let suite = match &d.version {
-                v if v.starts_with("5.10") => if sec { "bullseye-security" } else { "bullseye" },
-                v if v.starts_with("6.1.") => if sec { "bookworm-security" } else { "bookworm" },
+                v if v.starts_with("5.10") => {
+                    if sec {
+                        "bullseye-security"
+                    } else {
+                        "bullseye"
+                    }
+                }
+                v if v.starts_with("6.1.") => {
+                    if sec {
+                        "bookworm-security"
+                    } else {
+                        "bookworm"
+                    }
+                }
                 v if v.starts_with("6.8") => "trixie",
                 v if v.starts_with("6.9") => "sid",
                 _ => {
@@ -185,19 +215,45 @@ impl World {
             suites.entry((root, suite)).or_default().push(d);
             kept.insert(u);
         }
-        let new = format!("{security}pool/updates/main/l/linux/linux-headers-6.1.0-23-amd64_6.1.99-1_amd64.deb");
-        suites.entry((security, "bookworm-security")).or_default().push(Deb::from_url(security, &new));
+        let new = format!(
+            "{security}pool/updates/main/l/linux/linux-headers-6.1.0-23-amd64_6.1.99-1_amd64.deb"
+        );
+        suites
+            .entry((security, "bookworm-security"))
+            .or_default()
+            .push(Deb::from_url(security, &new));
         kept.insert(new.clone());
         self.added.insert("debian".into(), new);
         let all = [
-            (csail, ["bullseye", "bullseye-updates", "bookworm", "bookworm-updates", "trixie", "sid"].as_slice()),
-            (security, ["bullseye-security", "bookworm-security"].as_slice()),
+            (
+                csail,
+                [
+                    "bullseye",
+                    "bullseye-updates",
+                    "bookworm",
+                    "bookworm-updates",
+                    "trixie",
+                    "sid",
+                ]
+                .as_slice(),
+            ),
+            (
+                security,
+                ["bullseye-security", "bookworm-security"].as_slice(),
+            ),
         ];
         for (root, names) in all {
             for suite in names {
                 let mut debs = suites.remove(&(root, *suite)).unwrap_or_default();
                 debs.extend(debian_fillers(root));
-                fixtures::apt_suite(&self.mirror, &self.signer, root, suite, &[("main", debs)], "amd64");
+                fixtures::apt_suite(
+                    &self.mirror,
+                    &self.signer,
+                    root,
+                    suite,
+                    &[("main", debs)],
+                    "amd64",
+                );
             }
         }
         self.expect("debian", kept, gone, &BTreeSet::new());
@@ -211,9 +267,15 @@ impl World {
         urls.remove(&vanished);
         let mut files: Vec<String> = urls.iter().cloned().collect();
         // Not wanted: other architectures, images, other source packages.
-        files.push(format!("{pool}linux/linux-headers-5.15.0-90-generic_5.15.0-90.100_arm64.deb"));
-        files.push(format!("{pool}linux/linux-image-5.15.0-90-generic_5.15.0-90.100_amd64.deb"));
-        files.push(format!("{pool}linux-aws/linux-headers-5.15.0-1050-aws_5.15.0-1050.55_amd64.deb"));
+        files.push(format!(
+            "{pool}linux/linux-headers-5.15.0-90-generic_5.15.0-90.100_arm64.deb"
+        ));
+        files.push(format!(
+            "{pool}linux/linux-image-5.15.0-90-generic_5.15.0-90.100_amd64.deb"
+        ));
+        files.push(format!(
+            "{pool}linux-aws/linux-headers-5.15.0-1050-aws_5.15.0-1050.55_amd64.deb"
+        ));
         fixtures::html_tree(&self.mirror, &pool, &files);
         // The jammy-security index lists the 5.15 kernels (already in the pool listing).
         let debs: Vec<Deb> = urls
@@ -224,7 +286,9 @@ impl World {
                 package: "linux-headers-5.15.0-1050-aws".into(),
                 version: "5.15.0-1050.55".into(),
                 arch: "amd64".into(),
-                filename: "pool/main/l/linux-aws/linux-headers-5.15.0-1050-aws_5.15.0-1050.55_amd64.deb".into(),
+                filename:
+                    "pool/main/l/linux-aws/linux-headers-5.15.0-1050-aws_5.15.0-1050.55_amd64.deb"
+                        .into(),
             }))
             .collect();
         fixtures::apt_suite(
@@ -247,7 +311,10 @@ impl World {
         for u in &urls {
             if u.starts_with("http://vault.centos.org/") {
                 let (root, file) = u.split_once("Packages/").unwrap();
-                by_root.entry(root.to_string()).or_default().push(Rpm::from_file(file, &format!("Packages/{file}")));
+                by_root
+                    .entry(root.to_string())
+                    .or_default()
+                    .push(Rpm::from_file(file, &format!("Packages/{file}")));
                 kept.insert(u.clone());
             } else if u.starts_with("https://buildlogs.centos.org/centos/7/virt/x86_64/xen/") {
                 xen.push(u.clone());
@@ -257,8 +324,14 @@ impl World {
             }
         }
         for (i, (root, mut rpms)) in by_root.into_iter().enumerate() {
-            rpms.push(Rpm::from_file("kernel-headers-3.10.0-1160.el7.x86_64.rpm", "Packages/kernel-headers-3.10.0-1160.el7.x86_64.rpm"));
-            rpms.push(Rpm::from_file("kernel-devel-3.10.0-1160.el7.i686.rpm", "Packages/kernel-devel-3.10.0-1160.el7.i686.rpm"));
+            rpms.push(Rpm::from_file(
+                "kernel-headers-3.10.0-1160.el7.x86_64.rpm",
+                "Packages/kernel-headers-3.10.0-1160.el7.x86_64.rpm",
+            ));
+            rpms.push(Rpm::from_file(
+                "kernel-devel-3.10.0-1160.el7.i686.rpm",
+                "Packages/kernel-devel-3.10.0-1160.el7.i686.rpm",
+            ));
             let compression = ["gz", "xz", "zst"][i % 3];
             fixtures::yum_repo(&self.mirror, None, &root, &rpms, compression);
         }
@@ -266,10 +339,16 @@ impl World {
         xen.push(format!("{xen_root}kernel-4.9.77-30.el7.x86_64.rpm"));
         fixtures::html_tree(&self.mirror, xen_root, &xen);
         // ELRepo: these were in centos-uncrawled.txt; upstream again, they come back.
-        let elrepo_root = "http://linux-mirrors.fnal.gov/linux/elrepo/archive/kernel/el7/x86_64/RPMS/";
-        let elrepo: BTreeSet<String> = corpus("centos-uncrawled.txt").into_iter().filter(|u| u.starts_with(elrepo_root)).collect();
+        let elrepo_root =
+            "http://linux-mirrors.fnal.gov/linux/elrepo/archive/kernel/el7/x86_64/RPMS/";
+        let elrepo: BTreeSet<String> = corpus("centos-uncrawled.txt")
+            .into_iter()
+            .filter(|u| u.starts_with(elrepo_root))
+            .collect();
         let mut files: Vec<String> = elrepo.iter().cloned().collect();
-        files.push(format!("{elrepo_root}kernel-lt-5.4.270-1.el7.elrepo.x86_64.rpm"));
+        files.push(format!(
+            "{elrepo_root}kernel-lt-5.4.270-1.el7.elrepo.x86_64.rpm"
+        ));
         fixtures::html_tree(&self.mirror, elrepo_root, &files);
         kept.extend(elrepo.iter().cloned());
         self.expect("centos", kept, gone, &elrepo);
@@ -287,11 +366,17 @@ impl World {
             .iter()
             .map(|u| {
                 let rest = u.strip_prefix(host).unwrap();
-                Rpm::from_file(rest.rsplit('/').next().unwrap(), &format!("../../../../../{rest}"))
+                Rpm::from_file(
+                    rest.rsplit('/').next().unwrap(),
+                    &format!("../../../../../{rest}"),
+                )
             })
             .collect();
         let other = "blobstore/aa00/kernel-devel-5.10.217-205.860.amzn2.x86_64.rpm";
-        rpms.push(Rpm::from_file(other.rsplit('/').next().unwrap(), &format!("../../../../../{other}")));
+        rpms.push(Rpm::from_file(
+            other.rsplit('/').next().unwrap(),
+            &format!("../../../../../{other}"),
+        ));
         fixtures::yum_repo(&self.mirror, None, &root, &rpms, "gz");
         self.expect("amazon", urls, BTreeSet::new(), &BTreeSet::new());
     }
@@ -302,9 +387,14 @@ impl World {
         let mut files: Vec<String> = urls.iter().cloned().collect();
         for u in urls.iter().take(50) {
             files.push(u.replace("kernel-devel-", "kernel-core-"));
-            files.push(u.replace("/x86_64/", "/aarch64/").replace(".x86_64.rpm", ".aarch64.rpm"));
+            files.push(
+                u.replace("/x86_64/", "/aarch64/")
+                    .replace(".x86_64.rpm", ".aarch64.rpm"),
+            );
         }
-        files.push(format!("{root}4.18.16/300.fc29/x86_64/kernel-devel-4.18.16-300.fc29.x86_64.rpm"));
+        files.push(format!(
+            "{root}4.18.16/300.fc29/x86_64/kernel-devel-4.18.16-300.fc29.x86_64.rpm"
+        ));
         fixtures::html_tree(&self.mirror, root, &files);
         self.expect("fedora-coreos", urls, BTreeSet::new(), &BTreeSet::new());
     }
@@ -312,8 +402,14 @@ impl World {
     fn cos(&mut self) {
         let bucket = "https://storage.googleapis.com/cos-tools";
         let urls = set(corpus("cos.txt"));
-        let mut keys: Vec<String> = urls.iter().map(|u| u.strip_prefix(&format!("{bucket}/")).unwrap().to_string()).collect();
-        let builds: BTreeSet<String> = keys.iter().map(|k| k.split('/').next().unwrap().to_string()).collect();
+        let mut keys: Vec<String> = urls
+            .iter()
+            .map(|u| u.strip_prefix(&format!("{bucket}/")).unwrap().to_string())
+            .collect();
+        let builds: BTreeSet<String> = keys
+            .iter()
+            .map(|k| k.split('/').next().unwrap().to_string())
+            .collect();
         for b in &builds {
             keys.push(format!("{b}/kernel_commit"));
             keys.push(format!("{b}/toolchain_path"));
@@ -329,11 +425,16 @@ impl World {
         let raw = "https://raw.githubusercontent.com/kubernetes/minikube/";
         let mut tags = vec!["v1.23.2".to_string()];
         for u in &urls {
-            let Some(rest) = u.strip_prefix(raw) else { continue };
+            let Some(rest) = u.strip_prefix(raw) else {
+                continue;
+            };
             let (tag, path) = rest.split_once('/').unwrap();
             let (path, kernel) = path.split_once("?kernel=").unwrap();
             tags.push(tag.to_string());
-            self.mirror.put(&format!("{raw}{tag}/{path}"), b"CONFIG_LOCALVERSION_AUTO=y\nCONFIG_KERNEL_XZ=y\n".to_vec());
+            self.mirror.put(
+                &format!("{raw}{tag}/{path}"),
+                b"CONFIG_LOCALVERSION_AUTO=y\nCONFIG_KERNEL_XZ=y\n".to_vec(),
+            );
             let br = if path.contains("board/coreos/") {
                 "deploy/iso/minikube-iso/configs/minikube_defconfig"
             } else {
@@ -353,16 +454,42 @@ impl World {
         let api = "https://api.github.com/repos/gardenlinux/gardenlinux";
         let root = "http://repo.gardenlinux.io/gardenlinux/";
         let urls = set(corpus("gardenlinux.txt"));
-        let (old, new): (Vec<String>, Vec<String>) = urls.iter().cloned().partition(|u| u.contains("/linux-5.10/"));
+        let (old, new): (Vec<String>, Vec<String>) = urls
+            .iter()
+            .cloned()
+            .partition(|u| u.contains("/linux-5.10/"));
         let debs = |v: &[String]| -> Vec<Deb> {
             let mut d: Vec<Deb> = v.iter().map(|u| Deb::from_url(root, u)).collect();
             d.extend(debian_fillers(root));
             d
         };
-        fixtures::apt_suite(&self.mirror, &self.signer, root, "576.12", &[("main", debs(&old))], "amd64");
-        fixtures::apt_suite(&self.mirror, &self.signer, root, "934.11", &[("main", debs(&new))], "amd64");
+        fixtures::apt_suite(
+            &self.mirror,
+            &self.signer,
+            root,
+            "576.12",
+            &[("main", debs(&old))],
+            "amd64",
+        );
+        fixtures::apt_suite(
+            &self.mirror,
+            &self.signer,
+            root,
+            "934.11",
+            &[("main", debs(&new))],
+            "amd64",
+        );
         // 1443.0 is tagged but has no dists yet (optional_suites); `nightly` is not a release tag.
-        fixtures::github_releases(&self.mirror, api, &["1443.0".into(), "nightly".into(), "934.11".into(), "576.12".into()]);
+        fixtures::github_releases(
+            &self.mirror,
+            api,
+            &[
+                "1443.0".into(),
+                "nightly".into(),
+                "934.11".into(),
+                "576.12".into(),
+            ],
+        );
         self.expect("gardenlinux", urls, BTreeSet::new(), &BTreeSet::new());
     }
 
@@ -376,7 +503,10 @@ impl World {
         let urls = set(corpus("flatcar.txt"));
         let mut files: Vec<String> = urls.iter().cloned().collect();
         for u in &urls {
-            files.push(u.replace("flatcar_developer_container.bin.bz2", "flatcar_production_image.bin.bz2"));
+            files.push(u.replace(
+                "flatcar_developer_container.bin.bz2",
+                "flatcar_production_image.bin.bz2",
+            ));
             files.push(u.replace("flatcar_developer_container.bin.bz2", "version.txt"));
         }
         files.push(format!("{root}current/flatcar_developer_container.bin.bz2"));
@@ -406,13 +536,17 @@ fn debian_fillers(_root: &str) -> Vec<Deb> {
             package: "linux-image-6.1.0-21-amd64".into(),
             version: "6.1.90-1".into(),
             arch: "amd64".into(),
-            filename: "pool/main/l/linux-signed-amd64/linux-image-6.1.0-21-amd64_6.1.90-1_amd64.deb".into(),
+            filename:
+                "pool/main/l/linux-signed-amd64/linux-image-6.1.0-21-amd64_6.1.90-1_amd64.deb"
+                    .into(),
         },
         Deb {
             package: "linux-headers-6.1.0-0.deb11.21-amd64".into(),
             version: "6.1.90-1~bpo11+1".into(),
             arch: "amd64".into(),
-            filename: "pool/main/l/linux/linux-headers-6.1.0-0.deb11.21-amd64_6.1.90-1~bpo11+1_amd64.deb".into(),
+            filename:
+                "pool/main/l/linux/linux-headers-6.1.0-0.deb11.21-amd64_6.1.90-1~bpo11+1_amd64.deb"
+                    .into(),
         },
     ]
 }
