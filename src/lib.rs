@@ -2,9 +2,9 @@
 //!
 //! See `ARCHITECTURE.md` for the map of stages and modules.
 
-pub mod names;
-pub mod pack;
 pub mod cli;
-pub mod logging;
 pub mod crawl;
 pub mod lists;
+pub mod logging;
+pub mod names;
+pub mod pack;

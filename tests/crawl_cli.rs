@@ -17,7 +17,12 @@ fn args(w: &World, dir: &std::path::Path, sources: &[&str]) -> CrawlArgs {
         config: Some(dir.join("sources.yml")),
         cache_dir: Some(dir.join("cache")),
         no_cache: false,
-        mirror_overrides: w.mirror.overrides(&w.hosts).into_iter().map(|(f, t)| format!("{f}={t}")).collect(),
+        mirror_overrides: w
+            .mirror
+            .overrides(&w.hosts)
+            .into_iter()
+            .map(|(f, t)| format!("{f}={t}"))
+            .collect(),
         request_timeout: Some(2.0),
         source_timeout: Some(60.0),
         retries: Some(1),
@@ -29,7 +34,8 @@ fn args(w: &World, dir: &std::path::Path, sources: &[&str]) -> CrawlArgs {
 /// The project's sources.yml copied beside a `keys/` directory holding the fixture key.
 fn config_dir(w: &World) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/sources.yml");
+    let real =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/sources.yml");
     std::fs::copy(real, dir.path().join("sources.yml")).unwrap();
     std::fs::create_dir(dir.path().join("keys")).unwrap();
     for s in &w.config.sources {
@@ -53,10 +59,16 @@ fn crawl_command_exit_status_and_lists() {
     // A failing source: non-zero exit, its list untouched, the other source still done.
     std::fs::remove_file(w.lists.path().join("linuxkit.txt")).unwrap();
     let flatcar_before = std::fs::read(w.lists.path().join("flatcar.txt")).unwrap();
-    w.mirror.fault("https://stable.release.flatcar-linux.net/amd64-usr/", Fault::Status(502));
+    w.mirror.fault(
+        "https://stable.release.flatcar-linux.net/amd64-usr/",
+        Fault::Status(502),
+    );
     let code = run(args(&w, dir.path(), &["linuxkit", "flatcar"])).unwrap();
     assert_eq!(code, ExitCode::FAILURE);
-    assert_eq!(std::fs::read(w.lists.path().join("flatcar.txt")).unwrap(), flatcar_before);
+    assert_eq!(
+        std::fs::read(w.lists.path().join("flatcar.txt")).unwrap(),
+        flatcar_before
+    );
     assert_eq!(w.list("linuxkit.txt"), w.expected["linuxkit.txt"]);
 }
 
@@ -64,7 +76,9 @@ fn crawl_command_exit_status_and_lists() {
 fn crawl_command_rejects_bad_input() {
     let w = World::build();
     let dir = config_dir(&w);
-    let err = run(args(&w, dir.path(), &["no-such-source"])).unwrap_err().to_string();
+    let err = run(args(&w, dir.path(), &["no-such-source"]))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no-such-source"), "{err}");
     let err = run(args(&w, dir.path(), &[])).unwrap_err().to_string();
     assert!(err.contains("--all"), "{err}");

@@ -547,3 +547,71 @@ fn credentials_never_leak_into_errors_or_lists() {
     assert!(!text.contains("s3cr3t"), "{text}");
     assert_eq!(w.list_text("suse.txt").unwrap(), list);
 }
+
+#[test]
+fn basic_and_bearer_credentials_are_sent_and_never_shown() {
+    let w = World::build();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("esm"), "bearer:esm-S3CRET\n").unwrap();
+    std::fs::write(dir.path().join("gh"), "ghp_S3CRET\n").unwrap();
+    let root = "https://esm.ubuntu.com/infra/ubuntu/";
+    let api = "https://api.github.com/repos/kubernetes/minikube";
+    let yaml = format!(
+        "defaults: {{retries: 0, request_timeout_secs: 2}}\nsources:\n  - list: ubuntu-esm.txt\n    credential: {{kind: basic, file: {esm}}}\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: {root}, suites: [xenial-infra-security]}}\n  - list: minikube.txt\n    credential: {{kind: bearer, file: {gh}}}\n    repositories:\n      - {{kind: github, api: '{api}', tags: ['^v1'], emit: ['x/{{tag}}']}}\n",
+        esm = dir.path().join("esm").display(),
+        gh = dir.path().join("gh").display(),
+    );
+    let config = kernel_packer::crawl::config::Config::parse(&yaml, "test").unwrap();
+    let debs = vec![fixtures::Deb::from_url(
+        root,
+        &format!("{root}pool/main/l/linux-hwe/linux-headers-4.15.0-189-generic_4.15.0-189.200~16.04.1_amd64.deb"),
+    )];
+    fixtures::apt_suite(
+        &w.mirror,
+        &w.signer,
+        root,
+        "xenial-infra-security",
+        &[("main", debs)],
+        "amd64",
+    );
+    let basic = "Basic YmVhcmVyOmVzbS1TM0NSRVQ="; // base64("bearer:esm-S3CRET")
+    for f in ["InRelease", "main/binary-amd64/Packages.xz"] {
+        w.mirror
+            .require_auth(&format!("{root}dists/xenial-infra-security/{f}"), basic);
+    }
+    w.mirror.require_auth(
+        &format!("{api}/releases?per_page=100&page=1"),
+        "Bearer ghp_S3CRET",
+    );
+    let mut c = kernel_packer::crawl::http_config(&config);
+    c.overrides = w.mirror.overrides(&w.hosts);
+    let http = Http::new(c).unwrap();
+    let store = DirStore::new(w.lists.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt
+        .block_on(crawl::run(&config, &store, &Selection::All, &http))
+        .unwrap();
+    assert!(r.ok(), "{}", r.summary());
+    assert_eq!(w.list("ubuntu-esm.txt").len(), 1);
+    assert_eq!(
+        w.list("minikube.txt").len(),
+        w.expected["minikube.txt"].len() - 3 + 1,
+        "v1 tags, one URL each"
+    );
+
+    // Wrong secret → 401 → failure whose text shows neither secret.
+    std::fs::write(dir.path().join("esm"), "bearer:wrong-S3CRET\n").unwrap();
+    std::fs::write(dir.path().join("gh"), "wrong_S3CRET\n").unwrap();
+    let before = snapshot(&w);
+    let r = rt
+        .block_on(crawl::run(&config, &store, &Selection::All, &http))
+        .unwrap();
+    assert_eq!(r.failed().count(), 2, "{}", r.summary());
+    let text = format!("{}{}", r.summary(), serde_json::to_string(&r).unwrap());
+    assert!(text.contains("HTTP 401"), "{text}");
+    assert!(
+        !text.contains("S3CRET") && !text.contains("YmVhcmVy"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&w), before);
+}

@@ -22,6 +22,7 @@ pub enum Fault {
 struct State {
     files: HashMap<String, Vec<u8>>,
     faults: HashMap<String, Fault>,
+    auth: HashMap<String, String>,
     hits: HashMap<String, u64>,
     latency: Duration,
 }
@@ -117,6 +118,15 @@ impl Mirror {
             .insert(local_key(url), fault);
     }
 
+    /// Answers 401 at `url` unless the request's `Authorization` header equals `value`.
+    pub fn require_auth(&self, url: &str, value: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .auth
+            .insert(local_key(url), value.to_string());
+    }
+
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
@@ -176,6 +186,7 @@ fn handle(
     let method = parts.next().unwrap_or("").to_string();
     let target = parts.next().unwrap_or("/").to_string();
     let mut if_none_match = None;
+    let mut authorization = None;
     loop {
         let mut h = String::new();
         if reader.read_line(&mut h)? == 0 || h == "\r\n" || h == "\n" {
@@ -185,15 +196,19 @@ fn handle(
             if k.eq_ignore_ascii_case("if-none-match") {
                 if_none_match = Some(v.trim().to_string());
             }
+            if k.eq_ignore_ascii_case("authorization") {
+                authorization = Some(v.trim().to_string());
+            }
         }
     }
-    let (body, fault, latency) = {
+    let (body, fault, latency, needed_auth) = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
         (
             s.files.get(&target).cloned(),
             s.faults.get(&target).cloned(),
             s.latency,
+            s.auth.get(&target).cloned(),
         )
     };
     requests.fetch_add(1, Ordering::SeqCst);
@@ -224,6 +239,14 @@ fn handle(
         }
         Some(Fault::Delay(d)) => std::thread::sleep(d),
         None => {}
+    }
+    if needed_auth.is_some() && needed_auth != authorization {
+        return respond(
+            &mut conn,
+            "401 Unauthorized",
+            "WWW-Authenticate: Basic realm=\"fixture\"\r\n",
+            b"unauthorized",
+        );
     }
     let Some(body) = body else {
         return respond(
