@@ -10,6 +10,11 @@ use anyhow::{Context, Result};
 ///
 /// Contract: `write` replaces the whole file atomically (readers see the old or the new text,
 /// never a mix); `read` of a file that does not exist returns `Ok(None)`.
+///
+/// [`crate::crawl::run`] calls these from async code, after all crawling is done, one source
+/// at a time. They must not block on the caller's runtime: a remote store (e.g. a GitHub
+/// branch for the scheduled crawl function) should read from a tree fetched beforehand and
+/// stage writes in memory, then commit them after `run` returns.
 pub trait ListStore: Send + Sync {
     /// The text of a list file, or `None` when it does not exist.
     fn read(&self, name: &str) -> Result<Option<String>>;
