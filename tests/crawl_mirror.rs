@@ -615,3 +615,22 @@ fn basic_and_bearer_credentials_are_sent_and_never_shown() {
     );
     assert_eq!(snapshot(&w), before);
 }
+
+#[test]
+fn source_timeout_fails_only_that_source() {
+    let mut w = World::build();
+    w.config.defaults.source_timeout_secs = 0.5;
+    // Each request stays under the request timeout (2 s), the source as a whole does not.
+    w.mirror.fault(
+        "https://stable.release.flatcar-linux.net/amd64-usr/",
+        Fault::Delay(Duration::from_millis(1200)),
+    );
+    let before = w.list_text("flatcar.txt");
+    let r = crawl_with(&w, &w.http(), &["flatcar", "linuxkit"]);
+    match outcome(&r, "flatcar") {
+        Outcome::Failed { reason } => assert!(reason.contains("source timed out"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(w.list_text("flatcar.txt"), before);
+    assert!(matches!(outcome(&r, "linuxkit"), Outcome::Updated { .. }));
+}

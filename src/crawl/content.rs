@@ -195,7 +195,14 @@ mod tests {
         let html = "<html>\r\n<head><title>Index of /amd64-usr/</title></head>\r\n<body>\r\n<h1>Index of /amd64-usr/</h1><hr><pre><a href=\"../\">../</a>\r\n<a href=\"3815.2.5/\">3815.2.5/</a>                                          17-Jul-2024 12:00       -\r\n<a href=\"current/\">current/</a>   17-Jul-2024 12:00       -\r\n<a href=\"version.txt\">version.txt</a>  17-Jul-2024 12:00     123\r\n</pre><hr></body>\r\n</html>\r\n";
         let e = index_entries("https://h/amd64-usr/", html).unwrap();
         let names: Vec<_> = e.iter().map(|e| (e.name.as_str(), e.is_dir)).collect();
-        assert_eq!(names, vec![("3815.2.5", true), ("current", true), ("version.txt", false)]);
+        assert_eq!(
+            names,
+            vec![
+                ("3815.2.5", true),
+                ("current", true),
+                ("version.txt", false)
+            ]
+        );
         assert!(index_entries("https://h/x/", "").unwrap().is_empty());
     }
 
