@@ -7,6 +7,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 dest="${KP_DEBIAN_CACHE:-$here/.cache/debian}"
 mkdir -p "$dest"
+# Concurrent test binaries may call this at once: one downloads, the others wait.
+exec 9>"$dest/.lock"
+flock 9
 if [ -f "$dest/.complete" ]; then
   echo "$dest"
   exit 0

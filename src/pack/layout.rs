@@ -122,13 +122,24 @@ pub fn plan(root: &Path, spec: &PackerSpec) -> Result<KernelLayout> {
         }
     }
     if let Some((rule, regex)) = &spec.name_extra_from_file {
-        let text = read_in_tree(root, &kernel_dir.join(&rule.path))?
-            .ok_or_else(|| anyhow!("{} is missing", kernel_dir.join(&rule.path).display()))?;
-        let capture = regex
-            .captures(&text)
-            .and_then(|c| c.get(1))
-            .ok_or_else(|| anyhow!("{} does not match {}", rule.path, rule.regex))?;
-        bundle_name.push_str(&rule.format.replace("{}", capture.as_str()));
+        let mut found = None;
+        for path in &rule.paths {
+            if let Some(text) = read_in_tree(root, &kernel_dir.join(path))? {
+                if let Some(capture) = regex.captures(&text).and_then(|c| c.get(1)) {
+                    found = Some(capture.as_str().to_string());
+                    break;
+                }
+            }
+        }
+        let capture = found.ok_or_else(|| {
+            anyhow!(
+                "none of {} in {} matches {}",
+                rule.paths.join(", "),
+                kernel_dir.display(),
+                rule.regex
+            )
+        })?;
+        bundle_name.push_str(&rule.format.replace("{}", &capture));
     }
     let kernel_dir_str = kernel_dir.to_string_lossy().to_string();
     let build_dir = spec.build_dir.replace("{kernel_dir}", &kernel_dir_str);

@@ -38,7 +38,7 @@ pub struct NameSuffixFromConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct NameExtraFromFile {
-    pub path: String,
+    pub paths: Vec<String>,
     pub regex: String,
     pub format: String,
 }
