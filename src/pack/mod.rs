@@ -138,8 +138,12 @@ pub fn pack_packages(
         "unpacked"
     );
 
-    layout::prepare(&root, spec)?;
-    let plan = layout::plan(&root, spec)?;
+    let set_name = || {
+        let names: Vec<String> = packages.iter().map(|p| p.display().to_string()).collect();
+        format!("package set {}", names.join(", "))
+    };
+    layout::prepare(&root, spec).with_context(set_name)?;
+    let plan = layout::plan(&root, spec).with_context(set_name)?;
     let (version, major, minor) = bundle::version_triplet(&plan.uname)?;
     let checksum = opts
         .checksum
@@ -157,7 +161,7 @@ pub fn pack_packages(
     let btf = layout::read_in_tree(&root, &plan.kernel_dir.join(".config"))?
         .map(|config| layout::config_value(&config, "CONFIG_DEBUG_INFO_BTF") == Some("y"))
         .unwrap_or(false);
-    let (entries, stats) = view::build_view(&root, &plan.bundle_root, spec)?;
+    let (entries, stats) = view::build_view(&root, &plan.bundle_root, spec).with_context(set_name)?;
     debug!(?stats, "bundle view");
 
     let file_name = format!("bundle-{}.tgz", plan.bundle_name);
