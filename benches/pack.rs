@@ -14,8 +14,15 @@ const ROUNDS: usize = 3;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("bash").arg(root.join("tests/fetch-debian-packages.sh")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("bash")
+        .arg(root.join("tests/fetch-debian-packages.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     let mut packages: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap()
@@ -23,15 +30,28 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|e| e == "deb"))
         .collect();
     packages.sort();
-    let input: u64 = packages.iter().map(|p| fs::metadata(p).unwrap().len()).sum();
-    println!("input: {} packages, {:.1} MB", packages.len(), input as f64 / 1e6);
+    let input: u64 = packages
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().len())
+        .sum();
+    println!(
+        "input: {} packages, {:.1} MB",
+        packages.len(),
+        input as f64 / 1e6
+    );
 
     let mut ours = Vec::new();
     let mut our_size = 0;
     for _ in 0..ROUNDS {
         let out = tempfile::tempdir().unwrap();
         let started = Instant::now();
-        let packed = pack_packages(PackerKind::Debian, &packages, out.path(), &PackOptions::default()).unwrap();
+        let packed = pack_packages(
+            PackerKind::Debian,
+            &packages,
+            out.path(),
+            &PackOptions::default(),
+        )
+        .unwrap();
         ours.push(started.elapsed());
         our_size = packed.size;
     }
@@ -46,10 +66,19 @@ fn main() {
     }
     let ours_best = *ours.iter().min().unwrap();
     let shell_best = *shell.iter().min().unwrap();
-    println!("kernel-packer: best {:.2}s of {ROUNDS} ({}), bundle {:.1} MB, peak RSS {:.0} MB",
-        ours_best.as_secs_f64(), fmt_all(&ours), our_size as f64 / 1e6, peak_rss_kb as f64 / 1024.0);
-    println!("shell way:     best {:.2}s of {ROUNDS} ({}), bundle {:.1} MB",
-        shell_best.as_secs_f64(), fmt_all(&shell), shell_size as f64 / 1e6);
+    println!(
+        "kernel-packer: best {:.2}s of {ROUNDS} ({}), bundle {:.1} MB, peak RSS {:.0} MB",
+        ours_best.as_secs_f64(),
+        fmt_all(&ours),
+        our_size as f64 / 1e6,
+        peak_rss_kb as f64 / 1024.0
+    );
+    println!(
+        "shell way:     best {:.2}s of {ROUNDS} ({}), bundle {:.1} MB",
+        shell_best.as_secs_f64(),
+        fmt_all(&shell),
+        shell_size as f64 / 1e6
+    );
     println!(
         "ratios (kernel-packer / shell): wall {:.3}x, size {:.3}x",
         ours_best.as_secs_f64() / shell_best.as_secs_f64(),
@@ -58,7 +87,11 @@ fn main() {
 }
 
 fn fmt_all(times: &[Duration]) -> String {
-    times.iter().map(|t| format!("{:.2}s", t.as_secs_f64())).collect::<Vec<_>>().join(", ")
+    times
+        .iter()
+        .map(|t| format!("{:.2}s", t.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The plain shell way the seed used; returns (wall time, bundle size).
@@ -80,7 +113,11 @@ tar --dereference --hard-dereference -cf - . | pigz -9 > {bundle}
         bundle = shell_quote(&bundle),
     );
     let started = Instant::now();
-    let status = Command::new("bash").arg("-c").arg(&script).status().unwrap();
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .unwrap();
     let elapsed = started.elapsed();
     assert!(status.success(), "shell way failed");
     (elapsed, fs::metadata(&bundle).unwrap().len())

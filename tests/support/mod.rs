@@ -177,12 +177,30 @@ pub fn tar_dir<W: Write>(root: &Path, out: W) -> W {
 }
 
 /// Builds a .deb (debian-binary, control.tar.xz, data.tar.<compression>) of the tree at `root`.
-pub fn build_deb(root: &Path, package: &str, version: &str, out: &Path, compression: DebCompression) {
-    deb_from_data_tar(tar_dir(root, Vec::new()), package, version, out, compression);
+pub fn build_deb(
+    root: &Path,
+    package: &str,
+    version: &str,
+    out: &Path,
+    compression: DebCompression,
+) {
+    deb_from_data_tar(
+        tar_dir(root, Vec::new()),
+        package,
+        version,
+        out,
+        compression,
+    );
 }
 
 /// Builds a .deb around an already made (possibly hostile) uncompressed data tar.
-pub fn deb_from_data_tar(data_tar: Vec<u8>, package: &str, version: &str, out: &Path, compression: DebCompression) {
+pub fn deb_from_data_tar(
+    data_tar: Vec<u8>,
+    package: &str,
+    version: &str,
+    out: &Path,
+    compression: DebCompression,
+) {
     let (data_name, data) = compress(data_tar, compression);
     let control_dir = tempfile::tempdir().unwrap();
     fs::write(
@@ -190,7 +208,8 @@ pub fn deb_from_data_tar(data_tar: Vec<u8>, package: &str, version: &str, out: &
         format!("Package: {package}\nVersion: {version}\nArchitecture: amd64\nMaintainer: test <t@example.org>\nDescription: fixture\n"),
     )
     .unwrap();
-    let (control_name, control) = compress(tar_dir(control_dir.path(), Vec::new()), DebCompression::Xz);
+    let (control_name, control) =
+        compress(tar_dir(control_dir.path(), Vec::new()), DebCompression::Xz);
     let file = fs::File::create(out).unwrap();
     let mut builder = ar::Builder::new(file);
     for (name, bytes) in [
@@ -223,7 +242,11 @@ pub fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
             gnu.linkname[..entry.link.len()].copy_from_slice(entry.link);
         }
         header.set_entry_type(entry.kind);
-        header.set_mode(if entry.kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+        header.set_mode(if entry.kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
         header.set_size(entry.data.len() as u64);
         header.set_mtime(0);
         header.set_cksum();
