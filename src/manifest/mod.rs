@@ -6,7 +6,7 @@
 //!   debian, suse, cos, minikube), with host partitioning.
 //! - [`generate()`]: ids, inventory filter, carry-over of failed sources, report.
 //! - [`model`]: the [`Manifest`] type, YAML reading and deterministic writing.
-//! - [`lookup`]: [`Manifest::find_by_kernel`].
+//! - [`lookup`]: lookup by kernel release, [`Manifest::find_by_kernel`].
 //! - This module: the file edges ([`generate_from_files`], [`read_inventory`], [`write_atomic`]).
 
 pub mod config;
