@@ -35,3 +35,30 @@ fn committed_manifest_matches_the_committed_lists() {
         );
     }
 }
+
+#[test]
+fn kernel_lookup_on_the_committed_manifest() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/manifest.yml");
+    let m = Manifest::load(&path).unwrap();
+    let kinds = |uname: &str| -> Vec<String> {
+        let ids = m.find_by_kernel(uname);
+        let mut kinds: Vec<String> = ids.iter().map(|id| m.entries[*id].kind.clone()).collect();
+        kinds.sort();
+        kinds
+    };
+    // Same kernel in the csail and security pools: two sets.
+    assert_eq!(kinds("5.10.0-30-amd64"), ["debian", "debian"]);
+    assert_eq!(kinds("5.4.0-1103-gke"), ["ubuntu"]);
+    assert_eq!(kinds("5.15.114-gardenlinux-cloud-amd64"), ["garden"]);
+    assert_eq!(kinds("5.14.21-150400.24.100-default"), ["suse"]);
+    assert_eq!(kinds("5.4.17-2136.300.7.el7uek.x86_64"), ["oracle"]);
+    // One internal and two OpenShift mirror copies of the same RPM.
+    assert_eq!(
+        kinds("4.18.0-372.46.1.el8_6.x86_64"),
+        ["redhat", "redhat", "redhat"]
+    );
+    // Twelve minikube releases ship kernel 5.10.57.
+    assert_eq!(kinds("5.10.57").len(), 12);
+    assert!(kinds("5.10.5").is_empty());
+    assert!(kinds("9.9.9-does-not-exist").is_empty());
+}

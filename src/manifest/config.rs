@@ -1,12 +1,16 @@
 //! The grouping config (`reformat.yml`, the seed's format, read unchanged): a YAML list of
 //! sources, each `{name, description, type, file, reformat}`; `file` is resolved relative
-//! to the config file's directory. Unknown keys are ignored so the format can grow.
+//! to the config file's directory. Our extension: an optional `options` map of rule
+//! parameters ([`RuleOptions`]: `backports`, `preferred_host`, `tarball_url`) whose
+//! defaults are the seed's behaviour. Other unknown keys are ignored so the format can grow.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
+
+use super::rules::RuleOptions;
 
 /// One list file and how to group it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -24,6 +28,9 @@ pub struct Source {
     /// Grouping rule name (see [`crate::manifest::rules::Rule`]); checked when grouping so an
     /// unknown name fails only its own source.
     pub reformat: String,
+    /// Optional rule parameters (our extension; absent in the seed's config).
+    #[serde(default)]
+    pub options: RuleOptions,
 }
 
 /// A parsed config with the directory its list files are resolved against.
@@ -96,6 +103,22 @@ mod tests {
             cfg.list_path(&cfg.sources[0]),
             Path::new("/x/lists/kops.txt")
         );
+    }
+
+    #[test]
+    fn reads_rule_options() {
+        let yaml = "- name: u\n  type: ubuntu\n  file: u.txt\n  reformat: pairs\n  options:\n    backports: ['~22.04']\n";
+        let cfg = Config::parse(yaml.as_bytes(), Path::new("c.yml")).unwrap();
+        assert_eq!(
+            cfg.sources[0].options.backports,
+            Some(vec!["~22.04".to_string()])
+        );
+        let typo = "- {name: u, type: t, file: f, reformat: pairs, options: {backport: []}}\n";
+        let err = format!(
+            "{:#}",
+            Config::parse(typo.as_bytes(), Path::new("c.yml")).unwrap_err()
+        );
+        assert!(err.contains("c.yml") && err.contains("backport"), "{err}");
     }
 
     #[test]

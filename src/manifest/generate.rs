@@ -87,7 +87,7 @@ pub fn generate(
             Ok(urls) => {
                 report.urls = urls.len();
                 Rule::from_name(&input.source.reformat)
-                    .and_then(|rule| rule.group(urls))
+                    .and_then(|rule| rule.group(urls, &input.source.options))
                     .map_err(|e| format!("{}: {e}", input.file))
             }
         };
@@ -183,6 +183,7 @@ mod tests {
             kind: kind.into(),
             file: format!("{name}.txt"),
             reformat: reformat.into(),
+            options: Default::default(),
         }
     }
 

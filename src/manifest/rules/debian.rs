@@ -5,7 +5,9 @@
 //! - `linux-kbuild-<series>_<pkgver>_<arch>.deb` are kbuild packages; two kbuilds with the
 //!   same package version are an error.
 //! - `linux-headers-<rest>_<pkgver>_<arch>.deb` are headers; duplicate file names keep the
-//!   copy from the security pool (a host containing [`SECURITY_HOST`]), else the last one.
+//!   copy from the preferred pool (a URL containing the `preferred_host` option, default
+//!   [`DEFAULT_PREFERRED_HOST`]), else the last one. (Lists are split by host first, so this
+//!   only matters for copies on one host.)
 //! - A common header names the kernel: `<kernel>-common`. An arch header belongs to the
 //!   longest such kernel that prefixes its `<rest>`; without one, the kernel is the leading
 //!   `X.Y[.Z][-ABI]` of `<rest>`.
@@ -25,8 +27,8 @@ use regex::Regex;
 use super::{GroupError, Grouped, Skipped};
 use crate::manifest::{urls, version};
 
-/// Host marker of the pool preferred for duplicate header files.
-pub const SECURITY_HOST: &str = "security.debian.org";
+/// Host marker of the pool preferred for duplicate header files unless configured.
+pub const DEFAULT_PREFERRED_HOST: &str = "security.debian.org";
 
 static KBUILD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^linux-kbuild-(\d+(?:\.\d+)*)_([^_]+)(?:_[^_]*)?\.deb$").expect("valid regex")
@@ -52,9 +54,9 @@ struct Header<'a> {
 const COMMON: &str = "-common";
 
 /// Groups one host's Debian-style kbuild and header URLs.
-pub fn group(urls: &[String]) -> Result<Grouped, GroupError> {
+pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupError> {
     let mut kbuilds: Vec<Kbuild> = Vec::new();
-    // File name → header, keeping the file order of first appearance for determinism.
+    // File name → header (sorted by file name, for determinism).
     let mut headers: BTreeMap<&str, Header> = BTreeMap::new();
     for url in urls {
         let name = urls::file_name(url);
@@ -81,7 +83,7 @@ pub fn group(urls: &[String]) -> Result<Grouped, GroupError> {
                 url,
             };
             match headers.get(name) {
-                Some(existing) if existing.url.contains(SECURITY_HOST) => {}
+                Some(existing) if existing.url.contains(preferred_host) => {}
                 _ => {
                     headers.insert(name, header);
                 }
@@ -216,7 +218,10 @@ mod tests {
     }
 
     fn run(names: &[&str]) -> Result<Grouped, GroupError> {
-        group(&names.iter().map(|n| u(n)).collect::<Vec<_>>())
+        group(
+            &names.iter().map(|n| u(n)).collect::<Vec<_>>(),
+            DEFAULT_PREFERRED_HOST,
+        )
     }
 
     #[test]
@@ -298,29 +303,32 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_header_prefers_security_pool() {
-        let sec = "http://security.debian.org/pool/updates/main/l/linux/";
-        let urls = vec![
-            format!("{sec}linux-kbuild-5.10_5.10.218-1_amd64.deb"),
-            format!("{sec}linux-headers-5.10.0-30-amd64_5.10.218-1_amd64.deb"),
-            format!("{sec}mirror/linux-headers-5.10.0-30-amd64_5.10.218-1_amd64.deb").replace(
-                "security.debian.org/pool/updates",
-                "security.debian.org/pool/other",
-            ),
-        ];
-        // Both are on the security host: the later one does not replace the first.
-        let got = group(&urls).unwrap();
-        assert_eq!(got.sets, vec![vec![urls[0].clone(), urls[1].clone()]]);
+    fn duplicate_header_file_prefers_the_preferred_host() {
+        let kbuild = "http://h/pool/linux-kbuild-5.10_5.10.218-1_amd64.deb".to_string();
+        let name = "linux-headers-5.10.0-30-amd64_5.10.218-1_amd64.deb";
+        let pool = format!("http://h/security/{name}");
+        let mirror = format!("http://h/mirror/{name}");
+        // Same file name twice: the copy whose URL contains the preferred marker wins,
+        // whatever the order; without a preferred copy the last one wins.
+        for urls in [
+            vec![kbuild.clone(), pool.clone(), mirror.clone()],
+            vec![kbuild.clone(), mirror.clone(), pool.clone()],
+        ] {
+            let got = group(&urls, "h/security/").unwrap();
+            assert_eq!(got.sets, vec![vec![kbuild.clone(), pool.clone()]]);
+        }
+        let urls = [kbuild.clone(), pool.clone(), mirror.clone()];
+        let got = group(&urls, DEFAULT_PREFERRED_HOST).unwrap();
+        assert_eq!(got.sets, vec![vec![kbuild.clone(), mirror.clone()]]);
     }
 
     #[test]
     fn two_common_headers_are_an_error() {
-        let err = group(&[
-            u("linux-kbuild-5.10_5.10.218-1_amd64.deb"),
-            u("linux-headers-5.10.0-30-common_5.10.218-1_all.deb"),
-            format!("{P}x/linux-headers-5.10.0-30-common_5.10.218-1_all.deb")
-                .replace("_all.deb", "_amd64.deb"),
-            u("linux-headers-5.10.0-30-amd64_5.10.218-1_amd64.deb"),
+        let err = run(&[
+            "linux-kbuild-5.10_5.10.218-1_amd64.deb",
+            "linux-headers-5.10.0-30-common_5.10.218-1_all.deb",
+            "linux-headers-5.10.0-30-common_5.10.218-1_amd64.deb",
+            "linux-headers-5.10.0-30-amd64_5.10.218-1_amd64.deb",
         ])
         .unwrap_err();
         assert!(err.reason.contains("two common header packages"), "{err}");
@@ -348,11 +356,11 @@ mod tests {
 
     #[test]
     fn kbuild_clash_and_foreign_files_are_errors() {
-        let err = group(&[
+        let urls = [
             u("linux-kbuild-5.10_5.10.218-1_amd64.deb"),
             format!("{P}x/linux-kbuild-5.10_5.10.218-1_amd64.deb"),
-        ])
-        .unwrap_err();
+        ];
+        let err = group(&urls, DEFAULT_PREFERRED_HOST).unwrap_err();
         assert!(err.reason.contains("two kbuild packages"), "{err}");
         let err = run(&["linux-image-5.10.0-30-amd64_5.10.218-1_amd64.deb"]).unwrap_err();
         assert!(err.reason.contains("not a Debian"), "{err}");

@@ -8,17 +8,38 @@
 //! from another host; minikube: a config URL with a kernel.org tarball).
 
 mod cos;
-mod debian;
-mod minikube;
+pub mod debian;
+pub mod minikube;
 mod one_to_each;
 mod one_to_pairs;
-mod pairs;
+pub mod pairs;
 mod single;
 mod suse;
 
 use std::fmt;
 
+use serde::Deserialize;
+
 use super::urls;
+
+/// Distro knowledge a rule needs, as data: the optional `options:` map of a config entry.
+/// Every field defaults to the seed's behaviour, so the seed's config needs none of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOptions {
+    /// `pairs`: backport suffixes kept in the version key (prefix match on `~…`).
+    /// Default: [`pairs::DEFAULT_BACKPORTS`] (`~16.04`, `~20.04`).
+    #[serde(default)]
+    pub backports: Option<Vec<String>>,
+    /// `debian`: host substring of the pool preferred for duplicate header file names.
+    /// Default: [`debian::DEFAULT_PREFERRED_HOST`] (`security.debian.org`).
+    #[serde(default)]
+    pub preferred_host: Option<String>,
+    /// `minikube`: kernel source tarball URL template with `{major}` and `{version}`.
+    /// Default: [`minikube::DEFAULT_TARBALL_URL`] (kernel.org `.tar.xz`).
+    #[serde(default)]
+    pub tarball_url: Option<String>,
+}
 
 /// A package set: URLs in the rule's order (the id does not depend on it).
 pub type Set = Vec<String>;
@@ -142,7 +163,7 @@ impl Rule {
 
     /// Groups `urls` (one list file's URLs, in file order). Every URL is first checked to
     /// be well formed; partitioning rules then run per host, in first-seen host order.
-    pub fn group(self, urls: &[String]) -> Result<Grouped, GroupError> {
+    pub fn group(self, urls: &[String], options: &RuleOptions) -> Result<Grouped, GroupError> {
         let mut pools: Vec<(&str, Vec<String>)> = Vec::new();
         for url in urls {
             let origin = urls::origin(url).map_err(|why| GroupError::at(url, why))?;
@@ -158,14 +179,14 @@ impl Rule {
         }
         let mut all = Grouped::default();
         for (_, pool) in pools {
-            let part = self.group_pool(&pool)?;
+            let part = self.group_pool(&pool, options)?;
             all.sets.extend(part.sets);
             all.skipped.extend(part.skipped);
         }
         Ok(all)
     }
 
-    fn group_pool(self, urls: &[String]) -> Result<Grouped, GroupError> {
+    fn group_pool(self, urls: &[String], options: &RuleOptions) -> Result<Grouped, GroupError> {
         let sets = |sets: Result<Vec<Set>, GroupError>| {
             sets.map(|sets| Grouped {
                 sets,
@@ -176,11 +197,29 @@ impl Rule {
             Rule::Single => sets(Ok(single::group(urls))),
             Rule::OneToEach => sets(one_to_each::group(urls)),
             Rule::OneToPairs => sets(one_to_pairs::group(urls)),
-            Rule::Pairs => sets(pairs::group(urls, pairs::SUPPORTED_BACKPORTS)),
-            Rule::Debian => debian::group(urls),
+            Rule::Pairs => {
+                let backports: Vec<&str> = match &options.backports {
+                    Some(b) => b.iter().map(String::as_str).collect(),
+                    None => pairs::DEFAULT_BACKPORTS.to_vec(),
+                };
+                sets(pairs::group(urls, &backports))
+            }
+            Rule::Debian => debian::group(
+                urls,
+                options
+                    .preferred_host
+                    .as_deref()
+                    .unwrap_or(debian::DEFAULT_PREFERRED_HOST),
+            ),
             Rule::Suse => sets(suse::group(urls)),
             Rule::Cos => sets(cos::group(urls)),
-            Rule::Minikube => sets(minikube::group(urls)),
+            Rule::Minikube => sets(minikube::group(
+                urls,
+                options
+                    .tarball_url
+                    .as_deref()
+                    .unwrap_or(minikube::DEFAULT_TARBALL_URL),
+            )),
         }
     }
 }
@@ -212,10 +251,28 @@ mod tests {
     fn malformed_url_fails_every_rule_naming_the_url() {
         for (rule, _) in Rule::ALL {
             let urls = strings(&["https://h/a.deb", "h/no-scheme.deb"]);
-            let err = rule.group(&urls).unwrap_err();
+            let err = rule.group(&urls, &RuleOptions::default()).unwrap_err();
             assert_eq!(err.url.as_deref(), Some("h/no-scheme.deb"), "{rule:?}");
             assert!(err.reason.contains("malformed URL"), "{rule:?}: {err}");
         }
+    }
+
+    #[test]
+    fn options_reach_the_rules() {
+        let urls = strings(&[
+            "http://u/linux-gcp-headers-5.4.0-1010_5.4.0-1010.10~18.04.1_all.deb",
+            "http://u/linux-headers-5.4.0-1010-gcp_5.4.0-1010.10~18.04.1_amd64.deb",
+            "http://u/linux-gcp-headers-5.4.0-1010_5.4.0-1010.10_all.deb",
+            "http://u/linux-headers-5.4.0-1010-gcp_5.4.0-1010.10_amd64.deb",
+        ]);
+        // By default ~18.04 is not a supported backport: the plain set wins alone.
+        let default = Rule::Pairs.group(&urls, &RuleOptions::default()).unwrap();
+        assert_eq!(default.sets.len(), 1);
+        let options = RuleOptions {
+            backports: Some(vec!["~18.04".into()]),
+            ..Default::default()
+        };
+        assert_eq!(Rule::Pairs.group(&urls, &options).unwrap().sets.len(), 2);
     }
 
     #[test]
@@ -226,7 +283,7 @@ mod tests {
             "https://a/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb",
             "https://b/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb",
         ]);
-        let got = Rule::Pairs.group(&urls).unwrap();
+        let got = Rule::Pairs.group(&urls, &RuleOptions::default()).unwrap();
         assert_eq!(got.sets.len(), 2);
         for set in &got.sets {
             let hosts: Vec<&str> = set.iter().map(|u| urls::origin(u).unwrap()).collect();

@@ -5,7 +5,8 @@
 //! `4.15.0-1098.109~16.04.1_` → key `4.15.0-1098`, revision 109, backport `~16.04.1`.
 //! - A higher revision of a key replaces the set collected so far.
 //! - The backport suffix is part of the key only for the supported backports
-//!   ([`SUPPORTED_BACKPORTS`]: `~16.04…`, `~20.04…`); other backports share the plain key.
+//!   (config option `backports`, default [`DEFAULT_BACKPORTS`]: `~16.04…`, `~20.04…`); other
+//!   backports share the plain key.
 //! - For the same revision a non-backport package replaces a backport set, and a package
 //!   joins a set only if it is of the same class (backport or not); a file name already in
 //!   the set is not added twice.
@@ -19,8 +20,8 @@ use regex::Regex;
 use super::{GroupError, Set};
 use crate::manifest::urls;
 
-/// Backport suffixes kept in the key (prefix match on the `~…` suffix).
-pub const SUPPORTED_BACKPORTS: &[&str] = &["~16.04", "~20.04"];
+/// Backport suffixes kept in the key (prefix match on the `~…` suffix) unless configured.
+pub const DEFAULT_BACKPORTS: &[&str] = &["~16.04", "~20.04"];
 
 static VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_").expect("valid regex"));
@@ -104,7 +105,7 @@ mod tests {
 
     fn run(names: &[&str]) -> Result<Vec<Set>, GroupError> {
         let urls: Vec<String> = names.iter().map(|n| u(n)).collect();
-        group(&urls, SUPPORTED_BACKPORTS)
+        group(&urls, DEFAULT_BACKPORTS)
     }
 
     #[test]
@@ -171,7 +172,7 @@ mod tests {
             "http://a/y/linux-headers-5.4.0-1010-gcp_5.4.0-1010.10_amd64.deb",
             "http://a/x/linux-gcp-headers-5.4.0-1010_5.4.0-1010.10_all.deb",
         ]);
-        assert_eq!(group(&urls, SUPPORTED_BACKPORTS).unwrap()[0].len(), 2);
+        assert_eq!(group(&urls, DEFAULT_BACKPORTS).unwrap()[0].len(), 2);
     }
 
     #[test]
