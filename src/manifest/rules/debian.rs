@@ -58,6 +58,7 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
     let mut kbuilds: Vec<Kbuild> = Vec::new();
     // File name → header (sorted by file name, for determinism).
     let mut headers: BTreeMap<&str, Header> = BTreeMap::new();
+    let mut duplicates: Vec<Skipped> = Vec::new();
     for url in urls {
         let name = urls::file_name(url);
         if let Some(c) = KBUILD.captures(name) {
@@ -82,11 +83,19 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
                 pkgver: c.get(2).unwrap().as_str(),
                 url,
             };
-            match headers.get(name) {
-                Some(existing) if existing.url.contains(preferred_host) => {}
-                _ => {
-                    headers.insert(name, header);
-                }
+            let keep_existing = headers
+                .get(name)
+                .is_some_and(|existing| existing.url.contains(preferred_host));
+            let dropped = if keep_existing {
+                Some(url.as_str())
+            } else {
+                headers.insert(name, header).map(|old| old.url)
+            };
+            if let Some(dropped) = dropped {
+                duplicates.push(Skipped {
+                    url: dropped.to_string(),
+                    reason: format!("duplicate of {name}, kept the other copy"),
+                });
             }
         } else {
             return Err(GroupError::at(
@@ -119,7 +128,10 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
         by_kernel.entry(kernel).or_default().push(header);
     }
 
-    let mut out = Grouped::default();
+    let mut out = Grouped {
+        sets: Vec::new(),
+        skipped: duplicates,
+    };
     for (kernel, mut hs) in by_kernel {
         hs.sort_by(|a, b| version::compare(b.pkgver, a.pkgver).then(a.url.cmp(b.url)));
         let newest = hs[0].pkgver;
@@ -316,6 +328,8 @@ mod tests {
         ] {
             let got = group(&urls, "h/security/").unwrap();
             assert_eq!(got.sets, vec![vec![kbuild.clone(), pool.clone()]]);
+            assert_eq!(got.skipped.len(), 1);
+            assert_eq!(got.skipped[0].url, mirror);
         }
         let urls = [kbuild.clone(), pool.clone(), mirror.clone()];
         let got = group(&urls, DEFAULT_PREFERRED_HOST).unwrap();
