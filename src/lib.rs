@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the map of stages and modules.
 
+pub mod archive;
 pub mod cli;
 pub mod logging;
 pub mod manifest;
