@@ -2,9 +2,12 @@
 //!
 //! See `ARCHITECTURE.md` for the map of stages and modules.
 
+pub mod archive;
 pub mod cli;
 pub mod crawl;
 pub mod lists;
 pub mod logging;
+pub mod manifest;
 pub mod names;
 pub mod pack;
+pub mod vfs;

@@ -2,4 +2,5 @@
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
 pub mod crawl;
+pub mod manifest;
 pub mod pack;
