@@ -5,6 +5,8 @@
 pub mod archive;
 pub mod cli;
 pub mod crawl;
+pub mod crawl_pr;
+pub mod github;
 pub mod lists;
 pub mod logging;
 pub mod manifest;

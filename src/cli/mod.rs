@@ -4,3 +4,4 @@
 pub mod crawl;
 pub mod manifest;
 pub mod pack;
+pub mod crawl_pr;

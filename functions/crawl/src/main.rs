@@ -1,0 +1,148 @@
+//! The scheduled crawl function (AWS Lambda, EventBridge schedule): one group of sources per
+//! event, proposed as a pull request on the target repository. Thin: it parses the event and
+//! the environment and calls [`kernel_packer::crawl_pr::run`].
+//!
+//! Event: `{"group": "ubuntu"}` or `{"sources": ["debian", ...], "group"?: "..."}`, either as
+//! the whole event (a schedule target's constant input) or in an EventBridge event's `detail`.
+//!
+//! Environment:
+//! - `KERNEL_PACKER_REPO` (required): `owner/name` of the repository holding the lists.
+//! - `GITHUB_TOKEN`, or `GITHUB_TOKEN_SECRET`: id/ARN of a Secrets Manager secret holding the
+//!   token (plain, or JSON with a `token` key). The token is never logged.
+//! - `GITHUB_API_URL` (default the public API), `KERNEL_PACKER_LISTS_DIR`
+//!   (`kernel-package-lists`), `KERNEL_PACKER_PR_TITLE`, `KERNEL_PACKER_PR_LABELS`
+//!   (comma-separated), `KERNEL_PACKER_MIRROR_OVERRIDES` (`FROM=TO,...`, as the CLI).
+//!
+//! Response: the run report as JSON (action, pull request, changed files, crawl report).
+
+use anyhow::{Context, Result};
+use kernel_packer::cli::crawl::{parse_override, MIRROR_OVERRIDES_ENV};
+use kernel_packer::crawl::{self, http::Http};
+use kernel_packer::crawl_pr::{self, CrawlRequest, Settings};
+use kernel_packer::github::{token, OctocrabGitHub, RepoId, RetryPolicy, SecretSource};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+/// Secrets Manager behind the [`SecretSource`] trait.
+struct SecretsManager(aws_sdk_secretsmanager::Client);
+
+impl SecretSource for SecretsManager {
+    async fn secret_string(&self, id: &str) -> Result<String> {
+        let out = self
+            .0
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "Secrets Manager GetSecretValue {id:?}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                )
+            })?;
+        out.secret_string()
+            .map(str::to_string)
+            .with_context(|| format!("secret {id:?} has no string value"))
+    }
+}
+
+/// The crawl request of an event: its `detail` when it has one with `group`/`sources`, else
+/// the event itself.
+fn request(event: &Value) -> Result<CrawlRequest> {
+    let body = match event.get("detail") {
+        Some(d) if d.get("group").is_some() || d.get("sources").is_some() => d.clone(),
+        _ => {
+            let mut e = event.clone();
+            if let Some(o) = e.as_object_mut() {
+                // EventBridge envelope fields, if the whole event was passed.
+                for k in [
+                    "version", "id", "detail-type", "source", "account", "time", "region",
+                    "resources", "detail",
+                ] {
+                    o.remove(k);
+                }
+            }
+            e
+        }
+    };
+    serde_json::from_value(body).context("event: expected {\"group\": ...} or {\"sources\": [...]}")
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn http_for(config: &mut crawl::config::Config) -> Result<Http> {
+    let mut c = crawl::http_config(config);
+    if let Some(v) = env(MIRROR_OVERRIDES_ENV) {
+        for o in v.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            c.overrides.push(parse_override(o)?);
+        }
+    }
+    c.cache_dir = None;
+    Http::new(c)
+}
+
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let req = request(&event.payload)?;
+    let repo = RepoId::parse(&env("KERNEL_PACKER_REPO").context("KERNEL_PACKER_REPO is not set")?)?;
+    let aws = aws_config::load_from_env().await;
+    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&aws));
+    let token = token::resolve(env, &secrets).await?;
+    let gh = OctocrabGitHub::new(
+        env("GITHUB_API_URL").as_deref(),
+        &token,
+        repo,
+        RetryPolicy::default(),
+    )?;
+    let mut settings = Settings {
+        request: req,
+        ..Settings::default()
+    };
+    if let Some(d) = env("KERNEL_PACKER_LISTS_DIR") {
+        settings.lists_dir = d;
+    }
+    if let Some(t) = env("KERNEL_PACKER_PR_TITLE") {
+        settings.title = t;
+    }
+    if let Some(l) = env("KERNEL_PACKER_PR_LABELS") {
+        settings.labels = l
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    let report = crawl_pr::run(&gh, &settings, http_for).await?;
+    tracing::info!(
+        "{}: {:?}; {} failed source(s)",
+        report.branch,
+        report.action,
+        report.crawl.failed().count()
+    );
+    Ok(serde_json::to_value(&report)?)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    kernel_packer::logging::init();
+    lambda_runtime::run(service_fn(handle)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_from_constant_input_and_eventbridge_detail() {
+        let r = request(&serde_json::json!({"group": "ubuntu"})).unwrap();
+        assert_eq!(r.group.as_deref(), Some("ubuntu"));
+        let r = request(&serde_json::json!({
+            "version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "1", "time": "2024-01-01T00:00:00Z", "region": "us-east-1",
+            "resources": [], "detail": {"sources": ["debian"]}
+        }))
+        .unwrap();
+        assert_eq!(r.sources, vec!["debian"]);
+        assert!(request(&serde_json::json!({"grup": "x"})).is_err());
+    }
+}
