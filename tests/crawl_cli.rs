@@ -23,6 +23,7 @@ fn args(w: &World, dir: &std::path::Path, sources: &[&str]) -> CrawlArgs {
             .into_iter()
             .map(|(f, t)| format!("{f}={t}"))
             .collect(),
+        ca_certs: vec![],
         request_timeout: Some(2.0),
         source_timeout: Some(60.0),
         retries: Some(1),
