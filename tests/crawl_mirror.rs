@@ -216,7 +216,7 @@ fn scenarios() -> Vec<Scenario> {
             apply: Box::new(move |w| {
                 w.mirror.fault(
                     &format!("{centos_root}repodata/repomd.xml"),
-                    Fault::Delay(Duration::from_secs(3)),
+                    Fault::Delay(Duration::from_secs(6)),
                 )
             }),
         },
@@ -483,7 +483,7 @@ fn credentials_never_leak_into_errors_or_lists() {
     std::fs::write(&token_file, "s3cr3t-T0KEN\n").unwrap();
     let root = "https://updates.suse.com/SUSE/Updates/SLE-Module-Basesystem/15-SP5/x86_64/update/";
     let yaml = format!(
-        "defaults: {{retries: 1, backoff_ms: 1, request_timeout_secs: 2}}\nsources:\n  - list: suse.txt\n    credential: {{kind: url_query, file: {}}}\n    select: {{names: ['^kernel-default-devel$']}}\n    repositories:\n      - kind: yum\n        urls: [{root}]\n",
+        "defaults: {{retries: 1, backoff_ms: 1, request_timeout_secs: 5}}\nsources:\n  - list: suse.txt\n    credential: {{kind: url_query, file: {}}}\n    select: {{names: ['^kernel-default-devel$']}}\n    repositories:\n      - kind: yum\n        urls: [{root}]\n",
         token_file.display()
     );
     let config = kernel_packer::crawl::config::Config::parse(&yaml, "test").unwrap();
@@ -557,7 +557,7 @@ fn basic_and_bearer_credentials_are_sent_and_never_shown() {
     let root = "https://esm.ubuntu.com/infra/ubuntu/";
     let api = "https://api.github.com/repos/kubernetes/minikube";
     let yaml = format!(
-        "defaults: {{retries: 0, request_timeout_secs: 2}}\nsources:\n  - list: ubuntu-esm.txt\n    credential: {{kind: basic, file: {esm}}}\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: {root}, suites: [xenial-infra-security]}}\n  - list: minikube.txt\n    credential: {{kind: bearer, file: {gh}}}\n    repositories:\n      - {{kind: github, api: '{api}', tags: ['^v1'], emit: ['x/{{tag}}']}}\n",
+        "defaults: {{retries: 0, request_timeout_secs: 5}}\nsources:\n  - list: ubuntu-esm.txt\n    credential: {{kind: basic, file: {esm}}}\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: {root}, suites: [xenial-infra-security]}}\n  - list: minikube.txt\n    credential: {{kind: bearer, file: {gh}}}\n    repositories:\n      - {{kind: github, api: '{api}', tags: ['^v1'], emit: ['x/{{tag}}']}}\n",
         esm = dir.path().join("esm").display(),
         gh = dir.path().join("gh").display(),
     );
@@ -643,7 +643,7 @@ fn detached_signatures_release_gpg_and_repomd_asc() {
     let apt_root = "http://dist.kope.io/apt/";
     let yum_root = "http://yum.oracle.com/repo/OracleLinux/OL7/UEKR6/x86_64/";
     let yaml = format!(
-        "defaults: {{retries: 0, request_timeout_secs: 2}}\nsources:\n  - list: kops.txt\n    key: fixture.asc\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: '{apt_root}', suites: [stretch]}}\n  - list: oracle-uek.txt\n    key: fixture.asc\n    select: {{names: ['^kernel-uek-devel$']}}\n    repositories:\n      - {{kind: yum, urls: ['{yum_root}']}}\n"
+        "defaults: {{retries: 0, request_timeout_secs: 5}}\nsources:\n  - list: kops.txt\n    key: fixture.asc\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: '{apt_root}', suites: [stretch]}}\n  - list: oracle-uek.txt\n    key: fixture.asc\n    select: {{names: ['^kernel-uek-devel$']}}\n    repositories:\n      - {{kind: yum, urls: ['{yum_root}']}}\n"
     );
     let mut config = kernel_packer::crawl::config::Config::parse(&yaml, "test").unwrap();
     config.keys_dir = Some(keys.path().to_path_buf());
