@@ -23,7 +23,8 @@ fn args(w: &World, dir: &std::path::Path, sources: &[&str]) -> CrawlArgs {
             .into_iter()
             .map(|(f, t)| format!("{f}={t}"))
             .collect(),
-        request_timeout: Some(2.0),
+        ca_certs: vec![],
+        request_timeout: Some(5.0),
         source_timeout: Some(60.0),
         retries: Some(1),
         backoff_ms: Some(5),

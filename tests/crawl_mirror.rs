@@ -216,7 +216,7 @@ fn scenarios() -> Vec<Scenario> {
             apply: Box::new(move |w| {
                 w.mirror.fault(
                     &format!("{centos_root}repodata/repomd.xml"),
-                    Fault::Delay(Duration::from_secs(3)),
+                    Fault::Delay(Duration::from_secs(6)),
                 )
             }),
         },
@@ -483,7 +483,7 @@ fn credentials_never_leak_into_errors_or_lists() {
     std::fs::write(&token_file, "s3cr3t-T0KEN\n").unwrap();
     let root = "https://updates.suse.com/SUSE/Updates/SLE-Module-Basesystem/15-SP5/x86_64/update/";
     let yaml = format!(
-        "defaults: {{retries: 1, backoff_ms: 1, request_timeout_secs: 2}}\nsources:\n  - list: suse.txt\n    credential: {{kind: url_query, file: {}}}\n    select: {{names: ['^kernel-default-devel$']}}\n    repositories:\n      - kind: yum\n        urls: [{root}]\n",
+        "defaults: {{retries: 1, backoff_ms: 1, request_timeout_secs: 5}}\nsources:\n  - list: suse.txt\n    credential: {{kind: url_query, file: {}}}\n    select: {{names: ['^kernel-default-devel$']}}\n    repositories:\n      - kind: yum\n        urls: [{root}]\n",
         token_file.display()
     );
     let config = kernel_packer::crawl::config::Config::parse(&yaml, "test").unwrap();
@@ -557,7 +557,7 @@ fn basic_and_bearer_credentials_are_sent_and_never_shown() {
     let root = "https://esm.ubuntu.com/infra/ubuntu/";
     let api = "https://api.github.com/repos/kubernetes/minikube";
     let yaml = format!(
-        "defaults: {{retries: 0, request_timeout_secs: 2}}\nsources:\n  - list: ubuntu-esm.txt\n    credential: {{kind: basic, file: {esm}}}\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: {root}, suites: [xenial-infra-security]}}\n  - list: minikube.txt\n    credential: {{kind: bearer, file: {gh}}}\n    repositories:\n      - {{kind: github, api: '{api}', tags: ['^v1'], emit: ['x/{{tag}}']}}\n",
+        "defaults: {{retries: 0, request_timeout_secs: 5}}\nsources:\n  - list: ubuntu-esm.txt\n    credential: {{kind: basic, file: {esm}}}\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: {root}, suites: [xenial-infra-security]}}\n  - list: minikube.txt\n    credential: {{kind: bearer, file: {gh}}}\n    repositories:\n      - {{kind: github, api: '{api}', tags: ['^v1'], emit: ['x/{{tag}}']}}\n",
         esm = dir.path().join("esm").display(),
         gh = dir.path().join("gh").display(),
     );
@@ -633,4 +633,91 @@ fn source_timeout_fails_only_that_source() {
     }
     assert_eq!(w.list_text("flatcar.txt"), before);
     assert!(matches!(outcome(&r, "linuxkit"), Outcome::Updated { .. }));
+}
+
+#[test]
+fn detached_signatures_release_gpg_and_repomd_asc() {
+    let w = World::build();
+    let keys = tempfile::tempdir().unwrap();
+    std::fs::write(keys.path().join("fixture.asc"), &w.signer.public).unwrap();
+    let apt_root = "http://dist.kope.io/apt/";
+    let yum_root = "http://yum.oracle.com/repo/OracleLinux/OL7/UEKR6/x86_64/";
+    let yaml = format!(
+        "defaults: {{retries: 0, request_timeout_secs: 5}}\nsources:\n  - list: kops.txt\n    key: fixture.asc\n    select: {{names: ['^linux-headers-']}}\n    repositories:\n      - {{kind: apt, url: '{apt_root}', suites: [stretch]}}\n  - list: oracle-uek.txt\n    key: fixture.asc\n    select: {{names: ['^kernel-uek-devel$']}}\n    repositories:\n      - {{kind: yum, urls: ['{yum_root}']}}\n"
+    );
+    let mut config = kernel_packer::crawl::config::Config::parse(&yaml, "test").unwrap();
+    config.keys_dir = Some(keys.path().to_path_buf());
+    let deb = fixtures::Deb::from_url(apt_root, &format!("{apt_root}pool/main/l/linux-4.4.115-k8s/linux-headers-4.4.115-k8s_4.4.115-20180205_amd64.deb"));
+    fixtures::apt_suite(
+        &w.mirror,
+        &w.signer,
+        apt_root,
+        "stretch",
+        &[("main", vec![deb])],
+        "amd64",
+    );
+    // Only Release + Release.gpg, as older archives publish.
+    w.mirror
+        .remove(&format!("{apt_root}dists/stretch/InRelease"));
+    let rpm = fixtures::Rpm::from_file(
+        "kernel-uek-devel-5.4.17-2136.330.7.1.el7uek.x86_64.rpm",
+        "getPackage/kernel-uek-devel-5.4.17-2136.330.7.1.el7uek.x86_64.rpm",
+    );
+    fixtures::yum_repo(&w.mirror, Some(&w.signer), yum_root, &[rpm], "xz");
+    let mut c = kernel_packer::crawl::http_config(&config);
+    c.overrides = w.mirror.overrides(&w.hosts);
+    let http = Http::new(c).unwrap();
+    let store = DirStore::new(w.lists.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let r = rt
+        .block_on(crawl::run(&config, &store, &Selection::All, &http))
+        .unwrap();
+    assert!(r.ok(), "{}", r.summary());
+    assert!(w.list("kops.txt").contains(&format!("{apt_root}pool/main/l/linux-4.4.115-k8s/linux-headers-4.4.115-k8s_4.4.115-20180205_amd64.deb")));
+    assert_eq!(
+        w.list("oracle-uek.txt"),
+        BTreeSet::from([format!(
+            "{yum_root}getPackage/kernel-uek-devel-5.4.17-2136.330.7.1.el7uek.x86_64.rpm"
+        )])
+    );
+
+    // Tamper with both signed files (one byte each): both sources fail, lists unchanged.
+    for url in [
+        format!("{apt_root}dists/stretch/Release"),
+        format!("{yum_root}repodata/repomd.xml"),
+    ] {
+        let mut b = w.mirror.get(&url).unwrap();
+        let at = b.len() / 2;
+        flip_byte(&mut b, at);
+        w.mirror.put(&url, b);
+    }
+    let before = snapshot(&w);
+    let r = rt
+        .block_on(crawl::run(&config, &store, &Selection::All, &http))
+        .unwrap();
+    for s in &r.sources {
+        match &s.outcome {
+            Outcome::Failed { reason } => {
+                assert!(reason.contains("bad signature"), "{}: {reason}", s.name)
+            }
+            other => panic!("{}: {other:?}", s.name),
+        }
+    }
+    assert_eq!(snapshot(&w), before);
+    // A missing signature file fails too (the source names a key).
+    w.mirror
+        .remove(&format!("{yum_root}repodata/repomd.xml.asc"));
+    let r = rt
+        .block_on(crawl::run(
+            &config,
+            &store,
+            &Selection::Sources(vec!["oracle-uek".into()]),
+            &http,
+        ))
+        .unwrap();
+    assert!(
+        r.summary().contains("signature required"),
+        "{}",
+        r.summary()
+    );
 }

@@ -11,3 +11,8 @@ fi
 if ! compgen -G '/var/lib/apt/lists/*_InRelease' >/dev/null; then
   apt-get update -qq
 fi
+# The openssl CLI makes certificates and runs the TLS server of tests/crawl_client_cert.rs.
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl
+fi

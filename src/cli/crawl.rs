@@ -41,6 +41,9 @@ pub struct CrawlArgs {
     /// keep the upstream URLs. Also read from `KERNEL_PACKER_MIRROR_OVERRIDES` (comma-separated).
     #[arg(long = "mirror-override", value_name = "FROM=TO")]
     pub mirror_overrides: Vec<String>,
+    /// Extra trusted CA certificate (PEM file), e.g. for a private mirror; repeatable.
+    #[arg(long = "ca-cert", value_name = "FILE")]
+    pub ca_certs: Vec<PathBuf>,
     /// Override `defaults.request_timeout_secs`.
     #[arg(long, value_name = "SECS")]
     pub request_timeout: Option<f64>,
@@ -107,6 +110,12 @@ pub fn run(args: CrawlArgs) -> Result<ExitCode> {
                 .overrides
                 .push(parse_override(o).with_context(|| format!("in {MIRROR_OVERRIDES_ENV}"))?);
         }
+    }
+    for ca in &args.ca_certs {
+        http_config.extra_root_certs.push(
+            std::fs::read(ca)
+                .with_context(|| format!("reading CA certificate {}", ca.display()))?,
+        );
     }
     http_config.cache_dir = if args.no_cache {
         None

@@ -38,6 +38,8 @@ pub struct HttpConfig {
     pub overrides: Vec<(String, String)>,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// Extra trusted root certificates (PEM), added to the system's (e.g. a private mirror's CA).
+    pub extra_root_certs: Vec<Vec<u8>>,
 }
 
 impl Default for HttpConfig {
@@ -50,6 +52,7 @@ impl Default for HttpConfig {
             cache_dir: None,
             overrides: Vec::new(),
             user_agent: concat!("kernel-packer/", env!("CARGO_PKG_VERSION")).to_string(),
+            extra_root_certs: Vec::new(),
         }
     }
 }
@@ -152,11 +155,22 @@ impl std::fmt::Debug for Http {
     }
 }
 
-fn builder(config: &HttpConfig) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+fn builder(config: &HttpConfig) -> anyhow::Result<reqwest::ClientBuilder> {
+    let mut roots = Vec::new();
+    for pem in &config.extra_root_certs {
+        roots.extend(
+            reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| anyhow::anyhow!("extra root certificate is not PEM: {e}"))?,
+        );
+    }
+    let mut b = reqwest::Client::builder()
         .user_agent(config.user_agent.clone())
         .connect_timeout(config.request_timeout)
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(reqwest::redirect::Policy::limited(10));
+    if !roots.is_empty() {
+        b = b.tls_certs_merge(roots);
+    }
+    Ok(b)
 }
 
 /// Removes user info from a URL for display. (Logical URLs never carry a query credential:
@@ -175,7 +189,7 @@ pub fn redact(url: &str) -> String {
 impl Http {
     /// Builds a client.
     pub fn new(config: HttpConfig) -> anyhow::Result<Http> {
-        let client = builder(&config).build()?;
+        let client = builder(&config)?.build()?;
         Ok(Http {
             inner: Arc::new(Inner {
                 config,
@@ -245,6 +259,7 @@ impl Http {
         let identity = reqwest::Identity::from_pem(pem.expose().as_bytes())
             .map_err(|_| setup("not a PEM certificate and key"))?;
         let client = builder(&self.inner.config)
+            .map_err(|e| setup(&format!("{e}")))?
             .identity(identity)
             .build()
             .map_err(|_| setup("TLS client setup failed"))?;
@@ -413,15 +428,27 @@ impl Http {
                     });
                 }
                 Err(e) => {
-                    let message = if e.is_timeout() {
-                        "timed out".to_string()
+                    let what = if e.is_timeout() {
+                        "timed out"
                     } else if e.is_connect() {
-                        "connection failed".to_string()
+                        "connection failed"
                     } else if e.is_body() || e.is_decode() {
-                        "response body interrupted".to_string()
+                        "response body interrupted"
                     } else {
-                        // Without the URL: it may carry a query credential.
-                        format!("request failed: {}", e.without_url())
+                        "request failed"
+                    };
+                    // The causes, never the error itself: its text names the wire URL, which
+                    // may carry a query credential.
+                    let mut causes = Vec::new();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(c) = source {
+                        causes.push(c.to_string());
+                        source = c.source();
+                    }
+                    let message = if causes.is_empty() {
+                        what.to_string()
+                    } else {
+                        format!("{what} ({})", causes.join(": "))
                     };
                     if retryable {
                         tracing::debug!("{shown}: {message}, retrying");

@@ -88,7 +88,7 @@ impl World {
             }
         }
         config.keys_dir = Some(keys.path().to_path_buf());
-        config.defaults.request_timeout_secs = 2.0;
+        config.defaults.request_timeout_secs = 4.0;
         config.defaults.source_timeout_secs = 60.0;
         config.defaults.retries = 2;
         config.defaults.backoff_ms = 10;

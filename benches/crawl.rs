@@ -1,7 +1,10 @@
-//! Benchmark: crawl the whole fixture mirror with 50 ms injected per request, then repeat
-//! (conditional requests). Prints requests, bytes and wall time of both; run with
-//! `cargo test --release --test crawl_bench -- --nocapture` for the numbers.
+//! Crawl benchmark: the whole fixture mirror (every source kind, 1,800 files from the seed
+//! corpus) with latency injected per request (`BENCH_LATENCY_MS`, default 50), then a repeat
+//! crawl with the conditional-request cache. Prints requests, body bytes, 304s and wall time
+//! of both. Run: `cargo bench --bench crawl` (the numbers are latency-bound; `--profile dev`
+//! gives the same picture without a release build).
 
+#[path = "../tests/crawl_support/mod.rs"]
 mod crawl_support;
 
 use std::sync::atomic::Ordering;
@@ -11,10 +14,17 @@ use crawl_support::world::{World, SOURCES};
 use kernel_packer::crawl::{self, Selection};
 use kernel_packer::lists::DirStore;
 
-#[test]
-fn benchmark_first_and_repeat_crawl_with_latency() {
+fn main() {
+    let latency: u64 = std::env::var("BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
     let w = World::build();
-    w.mirror.set_latency(Duration::from_millis(50));
+    w.mirror.set_latency(Duration::from_millis(latency));
+    eprintln!(
+        "latency per request: {latency} ms, per-host concurrency: {}",
+        w.config.defaults.per_host_concurrency
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
