@@ -195,10 +195,7 @@ async fn first_pr_then_no_change_then_merged_and_fresh_branch() {
     let files = c.gh.files_at(&commit);
     let mut want = expected_reads.clone();
     want.extend(pr_lookup());
-    for name in CHANGED {
-        let _ = name;
-        want.push(format!("POST {REPO}/git/blobs"));
-    }
+    want.extend(CHANGED.iter().map(|_| format!("POST {REPO}/git/blobs")));
     want.extend([
         format!("POST {REPO}/git/trees"),
         format!("POST {REPO}/git/commits"),

@@ -46,7 +46,7 @@ pub fn parse_groups(text: &str, origin: &str) -> Result<BTreeMap<String, Vec<Str
     let f: GroupsFile =
         serde_norway::from_str(text).with_context(|| format!("parsing {origin}"))?;
     for (name, sources) in &f.groups {
-        check_name(name).with_context(|| format!("{origin}"))?;
+        check_name(name).with_context(|| origin.to_string())?;
         if sources.is_empty() {
             bail!("{origin}: group {name:?} has no sources");
         }
@@ -145,5 +145,33 @@ mod tests {
         assert!(serde_json::from_str::<CrawlRequest>(r#"{"grop":"x"}"#).is_err());
         let e = resolve(&req(r#"{"group":"x"}"#), Some("groups:\n  x: []\n")).unwrap_err();
         assert!(format!("{e:#}").contains(GROUPS_FILE), "{e:#}");
+    }
+}
+
+#[cfg(test)]
+mod committed {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    /// Every group names known sources; every enabled source is in exactly one group.
+    #[test]
+    fn committed_groups_cover_enabled_sources_once() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists");
+        let config = crate::crawl::config::Config::load(&dir.join("sources.yml")).unwrap();
+        let text = std::fs::read_to_string(dir.join(GROUPS_FILE)).unwrap();
+        let groups = parse_groups(&text, GROUPS_FILE).unwrap();
+        let mut seen = BTreeSet::new();
+        for (g, sources) in &groups {
+            for s in sources {
+                let src = config
+                    .source(s)
+                    .unwrap_or_else(|| panic!("group {g}: unknown source {s}"));
+                assert!(seen.insert(src.list.clone()), "{} in two groups", src.list);
+            }
+        }
+        for s in config.sources.iter().filter(|s| s.enabled) {
+            assert!(seen.contains(&s.list), "{} is in no group", s.list);
+        }
     }
 }

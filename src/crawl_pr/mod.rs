@@ -157,8 +157,9 @@ pub fn manifest_from_files(
 
 /// The lists directory of one commit: its tree entries (relative paths) and file contents.
 struct Snapshot {
-    /// Tree id of the lists directory.
+    /// Blob entries by path relative to the lists directory.
     entries: BTreeMap<String, TreeEntry>,
+    /// Their contents.
     files: BTreeMap<String, Vec<u8>>,
 }
 
