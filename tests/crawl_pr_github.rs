@@ -50,9 +50,12 @@ fn setup() -> Case {
     let mut flatcar = w.expected["flatcar.txt"].clone();
     flatcar.insert(STALE_FLATCAR.to_string());
 
-    let sources =
-        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(DIR).join("sources.yml"))
-            .unwrap();
+    let sources = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(DIR)
+            .join("sources.yml"),
+    )
+    .unwrap();
     let mut lists: BTreeMap<String, String> = BTreeMap::from([
         (
             "reformat.yml".to_string(),
@@ -144,7 +147,10 @@ fn reads(gh: &FakeGitHub) -> Vec<String> {
         format!("GET {REPO}/git/ref/heads/main"),
         format!("GET {REPO}/git/commits/{head}"),
         format!("GET {REPO}/git/trees/{}", gh.tree_of(&head, "")),
-        format!("GET {REPO}/git/trees/{}?recursive=1", gh.tree_of(&head, DIR)),
+        format!(
+            "GET {REPO}/git/trees/{}?recursive=1",
+            gh.tree_of(&head, DIR)
+        ),
     ];
     for (p, content) in &files {
         if p.starts_with(&format!("{DIR}/")) {
@@ -207,7 +213,10 @@ async fn first_pr_then_no_change_then_merged_and_fresh_branch() {
 
     // Payloads.
     let calls = c.gh.calls();
-    let tree_call = calls.iter().find(|x| x.line() == format!("POST {REPO}/git/trees")).unwrap();
+    let tree_call = calls
+        .iter()
+        .find(|x| x.line() == format!("POST {REPO}/git/trees"))
+        .unwrap();
     assert_eq!(tree_call.body["base_tree"], json!(c.gh.tree_of(&main0, "")));
     let entries: Vec<(String, String, String)> = tree_call.body["tree"]
         .as_array()
@@ -229,40 +238,75 @@ async fn first_pr_then_no_change_then_merged_and_fresh_branch() {
         })
         .collect();
     assert_eq!(entries, want_entries);
-    let commit_call = calls.iter().find(|x| x.line() == format!("POST {REPO}/git/commits")).unwrap();
+    let commit_call = calls
+        .iter()
+        .find(|x| x.line() == format!("POST {REPO}/git/commits"))
+        .unwrap();
     assert_eq!(commit_call.body["parents"], json!([main0]));
     assert!(commit_call.body["message"]
         .as_str()
         .unwrap()
         .starts_with("kernel-packer: crawl fixture\n\n"));
-    let ref_call = calls.iter().find(|x| x.line() == format!("POST {REPO}/git/refs")).unwrap();
-    assert_eq!(ref_call.body, json!({"ref": format!("refs/heads/{BRANCH}"), "sha": commit}));
-    let pr_call = calls.iter().find(|x| x.line() == format!("POST {REPO}/pulls")).unwrap();
+    let ref_call = calls
+        .iter()
+        .find(|x| x.line() == format!("POST {REPO}/git/refs"))
+        .unwrap();
+    assert_eq!(
+        ref_call.body,
+        json!({"ref": format!("refs/heads/{BRANCH}"), "sha": commit})
+    );
+    let pr_call = calls
+        .iter()
+        .find(|x| x.line() == format!("POST {REPO}/pulls"))
+        .unwrap();
     assert_eq!(pr_call.body["head"], json!(BRANCH));
     assert_eq!(pr_call.body["base"], json!("main"));
     assert_eq!(pr_call.body["title"], json!("kernel-packer: crawl fixture"));
     let labels_call = calls.last().unwrap();
-    assert_eq!(labels_call.body, json!({"labels": ["kernel-packer", "automated"]}));
+    assert_eq!(
+        labels_call.body,
+        json!({"labels": ["kernel-packer", "automated"]})
+    );
 
     // The branch: main's files with the crawled lists and regenerated manifest.
-    assert_eq!(text(&files, "debian.txt"), render(&c.w.expected["debian.txt"]));
-    assert_eq!(text(&files, "flatcar.txt"), render(&c.w.expected["flatcar.txt"]));
+    assert_eq!(
+        text(&files, "debian.txt"),
+        render(&c.w.expected["debian.txt"])
+    );
+    assert_eq!(
+        text(&files, "flatcar.txt"),
+        render(&c.w.expected["flatcar.txt"])
+    );
     assert!(text(&files, "flatcar-uncrawled.txt").contains(STALE_FLATCAR));
     assert_eq!(files["README.md"], b"# fixture repository\n");
     let manifest = text(&files, "manifest.yml");
     let mut after: BTreeMap<String, String> = BTreeMap::new();
     for (p, b) in &files {
         if let Some(n) = p.strip_prefix(&format!("{DIR}/")) {
-            after.insert(n.to_string(), String::from_utf8(b.clone()).unwrap_or_default());
+            after.insert(
+                n.to_string(),
+                String::from_utf8(b.clone()).unwrap_or_default(),
+            );
         }
     }
-    assert_eq!(manifest, crawl_pr::manifest_from_files(&after, DIR).unwrap().manifest.to_yaml());
+    assert_eq!(
+        manifest,
+        crawl_pr::manifest_from_files(&after, DIR)
+            .unwrap()
+            .manifest
+            .to_yaml()
+    );
 
     // The PR body: kernels added/removed per list with uname and type.
     let pr = &c.gh.prs()[0];
     assert_eq!(pr.labels, ["kernel-packer", "automated"]);
     let uname = c.missing_debian.rsplit('/').next().unwrap();
-    let uname = uname.strip_prefix("linux-headers-").unwrap().split('_').next().unwrap();
+    let uname = uname
+        .strip_prefix("linux-headers-")
+        .unwrap()
+        .split('_')
+        .next()
+        .unwrap();
     for want in [
         "Automated crawl of group `fixture`".to_string(),
         "`debian.txt`: 1 URL(s) added".to_string(),
@@ -272,23 +316,34 @@ async fn first_pr_then_no_change_then_merged_and_fresh_branch() {
         format!("| `{uname}` | debian |"),
         "### Kernels removed".to_string(),
         "**flatcar.txt** (1)".to_string(),
-        "| coreos |".to_string(),
+        "| `1.0.0/flatcar_developer_container.bin.bz2` | coreos |".to_string(),
     ] {
-        assert!(pr.body.contains(&want), "{want:?} not in body:\n{}", pr.body);
+        assert!(
+            pr.body.contains(&want),
+            "{want:?} not in body:\n{}",
+            pr.body
+        );
     }
     assert!(!pr.body.contains("Failed sources"), "{}", pr.body);
 
     // 2. Same upstream, PR open: nothing to write, only reads.
     c.gh.clear_calls();
     let r = run(&c).await.unwrap();
-    assert!(matches!(r.action, Action::UpToDate { number: 1, .. }), "{:?}", r.action);
+    assert!(
+        matches!(r.action, Action::UpToDate { number: 1, .. }),
+        "{:?}",
+        r.action
+    );
     let mut want = reads(&c.gh);
     want.extend(pr_lookup());
     let bot = c.gh.ref_of(BRANCH).unwrap();
     want.extend([
         format!("GET {REPO}/git/commits/{bot}"),
         format!("GET {REPO}/git/trees/{}", c.gh.tree_of(&bot, "")),
-        format!("GET {REPO}/git/trees/{}?recursive=1", c.gh.tree_of(&bot, DIR)),
+        format!(
+            "GET {REPO}/git/trees/{}?recursive=1",
+            c.gh.tree_of(&bot, DIR)
+        ),
     ]);
     assert_eq!(lines(&c.gh), want);
 
@@ -308,10 +363,17 @@ async fn first_pr_then_no_change_then_merged_and_fresh_branch() {
     c.gh.clear_calls();
     let main1 = c.gh.ref_of("main").unwrap();
     let r = run(&c).await.unwrap();
-    assert_eq!(r.changed, ["flatcar-uncrawled.txt", "flatcar.txt", "manifest.yml"]);
-    assert!(matches!(r.action, Action::Opened { number: 2, .. }), "{:?}", r.action);
+    assert_eq!(
+        r.changed,
+        ["flatcar-uncrawled.txt", "flatcar.txt", "manifest.yml"]
+    );
+    assert!(
+        matches!(r.action, Action::Opened { number: 2, .. }),
+        "{:?}",
+        r.action
+    );
     let bot = c.gh.ref_of(BRANCH).unwrap();
-    assert_eq!(c.gh.parents(&bot), [main1.clone()]);
+    assert_eq!(c.gh.parents(&bot), [main1]);
     let mut want = reads(&c.gh);
     want.extend(pr_lookup());
     want.extend([
@@ -343,7 +405,10 @@ async fn open_pr_is_updated_after_a_merge_elsewhere_and_a_lost_ref_race() {
 
     // Meanwhile main moves on (an unrelated commit) and upstream drops a flatcar release.
     let mut main_files = c.gh.files_at(&c.gh.ref_of("main").unwrap());
-    main_files.insert("README.md".into(), b"# fixture repository, edited\n".to_vec());
+    main_files.insert(
+        "README.md".into(),
+        b"# fixture repository, edited\n".to_vec(),
+    );
     let main1 = c.gh.commit_files("main", &main_files, "edit readme");
     let mut fl: Vec<String> = c.w.expected["flatcar.txt"].iter().cloned().collect();
     let dropped = fl.remove(0);
@@ -359,10 +424,18 @@ async fn open_pr_is_updated_after_a_merge_elsewhere_and_a_lost_ref_race() {
     });
     c.gh.clear_calls();
     let r = run(&c).await.unwrap();
-    assert!(matches!(r.action, Action::Updated { number: 1, .. }), "{:?}", r.action);
+    assert!(
+        matches!(r.action, Action::Updated { number: 1, .. }),
+        "{:?}",
+        r.action
+    );
     let bot = c.gh.ref_of(BRANCH).unwrap();
     assert_ne!(bot, first);
-    assert_eq!(c.gh.parents(&bot), [main1.clone()], "rebuilt on the new main head");
+    assert_eq!(
+        c.gh.parents(&bot),
+        [main1],
+        "rebuilt on the new main head"
+    );
     let mut want = reads(&c.gh);
     want.extend(pr_lookup());
     want.extend([
@@ -381,13 +454,22 @@ async fn open_pr_is_updated_after_a_merge_elsewhere_and_a_lost_ref_race() {
     ]);
     assert_eq!(lines(&c.gh), want);
     let calls = c.gh.calls();
-    let patches: Vec<_> = calls.iter().filter(|x| x.method == "PATCH" && x.path.contains("/git/refs/")).collect();
+    let patches: Vec<_> = calls
+        .iter()
+        .filter(|x| x.method == "PATCH" && x.path.contains("/git/refs/"))
+        .collect();
     assert_eq!(patches[0].status, 422);
     assert_eq!(patches[1].status, 200);
     assert_eq!(patches[1].body, json!({"sha": bot, "force": true}));
     let prs = c.gh.prs();
     assert_eq!(prs.len(), 1, "updated, not duplicated");
-    assert!(prs[0].body.contains("`flatcar.txt`: 0 URL(s) added, 2 moved"), "{}", prs[0].body);
+    assert!(
+        prs[0]
+            .body
+            .contains("`flatcar.txt`: 0 URL(s) added, 2 moved"),
+        "{}",
+        prs[0].body
+    );
     let files = c.gh.files_at(&bot);
     assert_eq!(files["README.md"], b"# fixture repository, edited\n");
     assert!(text(&files, "flatcar-uncrawled.txt").contains(&dropped));
@@ -403,8 +485,14 @@ async fn two_concurrent_runs_end_with_one_pr() {
     let prs = c.gh.prs();
     assert_eq!(prs.len(), 1, "{prs:?}");
     assert_eq!(prs[0].state, "open");
-    let opened = [&a, &b].iter().filter(|r| matches!(r.action, Action::Opened { .. })).count();
-    let updated = [&a, &b].iter().filter(|r| matches!(r.action, Action::Updated { number: 1, .. })).count();
+    let opened = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r.action, Action::Opened { .. }))
+        .count();
+    let updated = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r.action, Action::Updated { number: 1, .. }))
+        .count();
     assert_eq!((opened, updated), (1, 1), "{:?} {:?}", a.action, b.action);
     let calls = c.gh.calls();
     let creates: Vec<u16> = calls
@@ -412,19 +500,29 @@ async fn two_concurrent_runs_end_with_one_pr() {
         .filter(|x| x.line() == format!("POST {REPO}/git/refs"))
         .map(|x| x.status)
         .collect();
-    assert_eq!(creates.iter().filter(|s| **s == 201).count(), 1, "{creates:?}");
+    assert_eq!(
+        creates.iter().filter(|s| **s == 201).count(),
+        1,
+        "{creates:?}"
+    );
     let pulls: Vec<u16> = calls
         .iter()
         .filter(|x| x.line() == format!("POST {REPO}/pulls"))
         .map(|x| x.status)
         .collect();
-    assert!(pulls.iter().filter(|s| **s == 201).count() == 1, "{pulls:?}");
+    assert!(
+        pulls.iter().filter(|s| **s == 201).count() == 1,
+        "{pulls:?}"
+    );
     // The branch holds one run's commit: the crawled lists on top of main.
     let bot = c.gh.ref_of(BRANCH).unwrap();
     assert!([a.commit.clone(), b.commit.clone()].contains(&Some(bot.clone())));
     assert_eq!(c.gh.parents(&bot), [c.gh.ref_of("main").unwrap()]);
     let files = c.gh.files_at(&bot);
-    assert_eq!(text(&files, "debian.txt"), render(&c.w.expected["debian.txt"]));
+    assert_eq!(
+        text(&files, "debian.txt"),
+        render(&c.w.expected["debian.txt"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,20 +553,40 @@ async fn server_errors_and_rate_limits_are_retried_with_backoff() {
         times: 1,
     });
     let r = run(&c).await.unwrap();
-    assert!(matches!(r.action, Action::Opened { number: 1, .. }), "{:?}", r.action);
+    assert!(
+        matches!(r.action, Action::Opened { number: 1, .. }),
+        "{:?}",
+        r.action
+    );
     let calls = c.gh.calls();
-    let commits: Vec<_> = calls.iter().filter(|x| x.path.contains("/git/commits/")).collect();
+    let commits: Vec<_> = calls
+        .iter()
+        .filter(|x| x.path.contains("/git/commits/"))
+        .collect();
     assert_eq!(commits.len(), 2);
     assert_eq!((commits[0].status, commits[1].status), (403, 200));
     let gap = commits[1].at - commits[0].at;
-    assert!(gap >= Duration::from_millis(950), "retry-after honoured: {gap:?}");
-    let blobs: Vec<_> = calls.iter().filter(|x| x.line() == format!("POST {REPO}/git/blobs")).collect();
+    assert!(
+        gap >= Duration::from_millis(950),
+        "retry-after honoured: {gap:?}"
+    );
+    let blobs: Vec<_> = calls
+        .iter()
+        .filter(|x| x.line() == format!("POST {REPO}/git/blobs"))
+        .collect();
     assert_eq!(blobs.len(), CHANGED.len() + 2);
-    assert_eq!((blobs[0].status, blobs[1].status, blobs[2].status), (502, 502, 201));
+    assert_eq!(
+        (blobs[0].status, blobs[1].status, blobs[2].status),
+        (502, 502, 201)
+    );
     // Exponential backoff: 20 ms, then 40 ms.
     assert!(blobs[1].at - blobs[0].at >= Duration::from_millis(20));
     assert!(blobs[2].at - blobs[1].at >= Duration::from_millis(40));
-    let pulls: Vec<u16> = calls.iter().filter(|x| x.line() == format!("POST {REPO}/pulls")).map(|x| x.status).collect();
+    let pulls: Vec<u16> = calls
+        .iter()
+        .filter(|x| x.line() == format!("POST {REPO}/pulls"))
+        .map(|x| x.status)
+        .collect();
     assert_eq!(pulls, [429, 201]);
     assert_eq!(c.gh.prs().len(), 1);
 }
@@ -496,8 +614,16 @@ async fn persistent_failures_fail_clearly_and_leave_no_half_updated_branch() {
     assert_eq!(c.gh.ref_of(BRANCH), None);
     assert!(c.gh.prs().is_empty());
     let calls = c.gh.calls();
-    assert_eq!(calls.iter().filter(|x| x.path.contains("/git/trees") && x.method == "POST").count(), 3);
-    assert!(calls.iter().all(|x| !x.path.contains("/git/refs") && !x.path.contains("/pulls/")));
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|x| x.path.contains("/git/trees") && x.method == "POST")
+            .count(),
+        3
+    );
+    assert!(calls
+        .iter()
+        .all(|x| !x.path.contains("/git/refs") && !x.path.contains("/pulls/")));
 
     // An open PR exists; its update hits a secondary rate limit asking for longer than the
     // policy allows: fails at once, the open PR's branch keeps its commit.
@@ -517,10 +643,16 @@ async fn persistent_failures_fail_clearly_and_leave_no_half_updated_branch() {
     });
     c.gh.clear_calls();
     let e = format!("{:#}", run(&c).await.unwrap_err());
-    assert!(e.contains("3600 s") && e.contains("secondary rate limit"), "{e}");
+    assert!(
+        e.contains("3600 s") && e.contains("secondary rate limit"),
+        "{e}"
+    );
     assert_eq!(c.gh.ref_of(BRANCH).unwrap(), before);
     assert_eq!(
-        c.gh.calls().iter().filter(|x| x.path.ends_with("/git/commits")).count(),
+        c.gh.calls()
+            .iter()
+            .filter(|x| x.path.ends_with("/git/commits"))
+            .count(),
         1,
         "no retry when the wait is too long"
     );

@@ -36,11 +36,35 @@ pub struct OpenPrArgs {
     #[arg(long, value_name = "PATH", default_value = "kernel-package-lists")]
     pub repo_lists_dir: String,
     /// Pull request title (`{group}` is replaced).
-    #[arg(long, value_name = "TEXT", default_value = "kernel-packer: crawl {group}")]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "kernel-packer: crawl {group}"
+    )]
     pub pr_title: String,
     /// Label added to the pull request; repeatable (default: `kernel-packer`).
     #[arg(long = "pr-label", value_name = "LABEL")]
     pub pr_labels: Vec<String>,
+}
+
+/// `kernel-packer crawl` with both modes: the local crawl's options plus [`OpenPrArgs`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct CrawlCommand {
+    /// The local crawl's options (also used by the pull-request mode).
+    #[command(flatten)]
+    pub crawl: CrawlArgs,
+    /// The pull-request mode.
+    #[command(flatten)]
+    pub pr: OpenPrArgs,
+}
+
+/// Dispatches `kernel-packer crawl`: `--open-pr` → [`run_open_pr`], else the local crawl.
+pub fn run(cmd: CrawlCommand) -> Result<ExitCode> {
+    if cmd.pr.open_pr {
+        run_open_pr(&cmd.crawl, &cmd.pr)
+    } else {
+        crate::cli::crawl::run(cmd.crawl)
+    }
 }
 
 /// The crawl request the arguments describe.

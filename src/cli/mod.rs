@@ -2,6 +2,6 @@
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
 pub mod crawl;
+pub mod crawl_pr;
 pub mod manifest;
 pub mod pack;
-pub mod crawl_pr;

@@ -79,11 +79,15 @@ pub fn resolve(req: &CrawlRequest, groups: Option<&str>) -> Result<(String, Sele
     if !req.sources.is_empty() {
         let group = match &req.group {
             Some(g) => g.clone(),
-            None if req.sources.len() == 1 => req.sources[0]
-                .trim_end_matches(".txt")
-                .to_ascii_lowercase(),
+            None if req.sources.len() == 1 => {
+                req.sources[0].trim_end_matches(".txt").to_ascii_lowercase()
+            }
             None => {
-                let mut names: Vec<&str> = req.sources.iter().map(|s| s.trim_end_matches(".txt")).collect();
+                let mut names: Vec<&str> = req
+                    .sources
+                    .iter()
+                    .map(|s| s.trim_end_matches(".txt"))
+                    .collect();
                 names.sort();
                 names.dedup();
                 let h = Sha256::digest(names.join("\n").as_bytes());
@@ -133,7 +137,10 @@ mod tests {
         let (g2, _) = resolve(&req(r#"{"sources":["b","a.txt"]}"#), None).unwrap();
         assert!(g1.starts_with("custom-") && g1 == g2, "{g1} {g2}");
         let (g, s) = resolve(&req(r#"{"sources":["x"],"group":"mine"}"#), None).unwrap();
-        assert_eq!((g.as_str(), s), ("mine", Selection::Sources(vec!["x".into()])));
+        assert_eq!(
+            (g.as_str(), s),
+            ("mine", Selection::Sources(vec!["x".into()]))
+        );
     }
 
     #[test]

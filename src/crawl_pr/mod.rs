@@ -126,10 +126,7 @@ pub struct RunReport {
 /// the lists directory to contents; the grouping config is `reformat.yml` and the previous
 /// manifest `manifest.yml` (for carry-over of failed sources). `lists_dir` only names files
 /// in messages.
-pub fn manifest_from_files(
-    files: &BTreeMap<String, String>,
-    lists_dir: &str,
-) -> Result<Generated> {
+pub fn manifest_from_files(files: &BTreeMap<String, String>, lists_dir: &str) -> Result<Generated> {
     let origin = format!("{lists_dir}/{REFORMAT_FILE}");
     let text = files
         .get(REFORMAT_FILE)
@@ -167,7 +164,10 @@ async fn dir_tree<G: GitHub>(gh: &G, root_tree: &str, dir: &str) -> Result<Optio
     let mut tree = root_tree.to_string();
     for part in dir.split('/').filter(|p| !p.is_empty()) {
         let entries = gh.get_tree(&tree, false).await?;
-        match entries.into_iter().find(|e| e.path == part && e.kind == "tree") {
+        match entries
+            .into_iter()
+            .find(|e| e.path == part && e.kind == "tree")
+        {
             Some(e) => tree = e.sha,
             None => return Ok(None),
         }
@@ -349,7 +349,7 @@ pub async fn run<G: GitHub>(
     }
     let tree = gh.create_tree(&head_commit.tree, &entries).await?;
     let message = summary::commit_message(&title, &summary);
-    let commit = gh.create_commit(&message, &tree, &[head.clone()]).await?;
+    let commit = gh.create_commit(&message, &tree, std::slice::from_ref(&head)).await?;
     out.commit = Some(commit.clone());
 
     let attempts = settings.ref_attempts.max(1);
@@ -381,16 +381,18 @@ pub async fn run<G: GitHub>(
 
     let (pr, opened) = match open {
         Some(pr) => (pr, false),
-        None => match gh.create_pr(&branch, &base, &title, &body).await? {
-            PrCreate::Created(pr) => (pr, true),
-            PrCreate::AlreadyExists(m) => {
-                tracing::info!("{branch}: {m}; updating the open pull request");
-                let pr = gh.find_open_pr(&branch, &base).await?.ok_or_else(|| {
+        None => {
+            match gh.create_pr(&branch, &base, &title, &body).await? {
+                PrCreate::Created(pr) => (pr, true),
+                PrCreate::AlreadyExists(m) => {
+                    tracing::info!("{branch}: {m}; updating the open pull request");
+                    let pr = gh.find_open_pr(&branch, &base).await?.ok_or_else(|| {
                     anyhow!("GitHub says a pull request from {branch} exists ({m}), but none is open")
                 })?;
-                (pr, false)
+                    (pr, false)
+                }
             }
-        },
+        }
     };
     if !opened && (pr.title != title || pr.body != body) {
         gh.update_pr(pr.number, &title, &body).await?;

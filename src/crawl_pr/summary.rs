@@ -11,7 +11,8 @@ use crate::names::simplify;
 /// One kernel (manifest entry) that appeared or disappeared.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kernel {
-    /// Kernel release derived from the package names (or the first package's name).
+    /// Kernel release derived from the package names; for packages without one (COS,
+    /// Flatcar, tarballs), the last two segments of the first package's URL.
     pub uname: String,
     /// Packer type.
     pub kind: String,
@@ -39,6 +40,11 @@ pub struct Summary {
 /// The kernel release of an entry: the longest `linux-headers-<X>_` (the flavoured
 /// package), else `-devel-<X>.rpm`, else the first package name.
 pub fn uname_of(entry: &Entry) -> String {
+    release_of(entry).unwrap_or_else(|| entry.packages.first().cloned().unwrap_or_default())
+}
+
+/// The kernel release found in an entry's package names, if any (see [`uname_of`]).
+pub fn release_of(entry: &Entry) -> Option<String> {
     let mut best: Option<String> = None;
     for p in &entry.packages {
         let cand = if let Some(i) = p.rfind("linux-headers-") {
@@ -57,10 +63,11 @@ pub fn uname_of(entry: &Entry) -> String {
             }
         }
     }
-    best.unwrap_or_else(|| entry.packages.first().cloned().unwrap_or_default())
+    best
 }
 
-fn owners(lists: &BTreeMap<String, String>) -> HashMap<String, String> {
+/// Simplified package name → (list file, URL), over the main lists (not the uncrawled ones).
+fn owners(lists: &BTreeMap<String, String>) -> HashMap<String, (String, String)> {
     let mut out = HashMap::new();
     for (name, text) in lists {
         if !name.ends_with(".txt") || name.ends_with("-uncrawled.txt") {
@@ -68,11 +75,20 @@ fn owners(lists: &BTreeMap<String, String>) -> HashMap<String, String> {
         }
         for line in text.lines().map(str::trim) {
             if !line.is_empty() && !line.starts_with('#') {
-                out.entry(simplify(line)).or_insert_with(|| name.clone());
+                out.entry(simplify(line))
+                    .or_insert_with(|| (name.clone(), line.to_string()));
             }
         }
     }
     out
+}
+
+/// The last two path segments of a URL (`1.0.0/flatcar_developer_container.bin.bz2`): the
+/// label of a kernel whose packages carry no release in their names.
+fn short_url(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let segs: Vec<&str> = path.rsplit('/').filter(|s| !s.is_empty()).take(2).collect();
+    segs.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 fn kernels(
@@ -86,14 +102,17 @@ fn kernels(
         if without.entries.contains_key(id) {
             continue;
         }
-        let list = e
-            .packages
-            .iter()
-            .find_map(|p| owner.get(p))
-            .cloned()
+        let found = e.packages.iter().find_map(|p| owner.get(p));
+        let list = found
+            .map(|(l, _)| l.clone())
             .unwrap_or_else(|| "(unknown list)".to_string());
+        let uname = match (release_of(e), found) {
+            (Some(u), _) => u,
+            (None, Some((_, url))) => short_url(url),
+            (None, None) => e.packages.first().cloned().unwrap_or_default(),
+        };
         out.entry(list).or_default().push(Kernel {
-            uname: uname_of(e),
+            uname,
             kind: e.kind.clone(),
             id: id.clone(),
         });
@@ -154,7 +173,11 @@ fn table(out: &mut String, title: &str, rows: &BTreeMap<String, Vec<Kernel>>) {
     let n: usize = rows.values().map(Vec::len).sum();
     out.push_str(&format!("\n### Kernels {title} ({n})\n"));
     for (list, ks) in rows {
-        out.push_str(&format!("\n**{}** ({})\n\n| uname | type |\n| --- | --- |\n", cell(list), ks.len()));
+        out.push_str(&format!(
+            "\n**{}** ({})\n\n| uname | type |\n| --- | --- |\n",
+            cell(list),
+            ks.len()
+        ));
         for k in ks.iter().take(MAX_ROWS) {
             out.push_str(&format!("| `{}` | {} |\n", cell(&k.uname), cell(&k.kind)));
         }
@@ -183,7 +206,10 @@ pub fn render_body(s: &Summary) -> String {
     table(&mut out, "added", &s.added);
     table(&mut out, "removed", &s.removed);
     if !s.failed.is_empty() {
-        out.push_str(&format!("\n### Failed sources ({})\n\nTheir lists are unchanged.\n\n", s.failed.len()));
+        out.push_str(&format!(
+            "\n### Failed sources ({})\n\nTheir lists are unchanged.\n\n",
+            s.failed.len()
+        ));
         for (list, reason) in &s.failed {
             out.push_str(&format!("- `{list}`: {}\n", cell(reason)));
         }
@@ -209,7 +235,9 @@ pub fn render_body(s: &Summary) -> String {
 pub fn commit_message(title: &str, s: &Summary) -> String {
     let mut m = format!("{title}\n\n");
     for (list, added, moved, _) in &s.lists {
-        m.push_str(&format!("{list}: +{added} URL(s), {moved} moved to uncrawled\n"));
+        m.push_str(&format!(
+            "{list}: +{added} URL(s), {moved} moved to uncrawled\n"
+        ));
     }
     let (a, r): (usize, usize) = (
         s.added.values().map(Vec::len).sum(),
@@ -244,10 +272,18 @@ mod tests {
             ],
         );
         assert_eq!(uname_of(&deb), "5.4.0-1103-gke");
-        let rpm = entry("redhat", &["https---h-kernel-devel-4.18.0-372.el8.x86_64.rpm"]);
+        let rpm = entry(
+            "redhat",
+            &["https---h-kernel-devel-4.18.0-372.el8.x86_64.rpm"],
+        );
         assert_eq!(uname_of(&rpm), "4.18.0-372.el8.x86_64");
         let other = entry("cos", &["https---c-cos-kernel-headers.tgz"]);
         assert_eq!(uname_of(&other), "https---c-cos-kernel-headers.tgz");
+        assert_eq!(release_of(&other), None);
+        assert_eq!(
+            short_url("https://s.example/amd64-usr/1.0.0/flatcar_developer_container.bin.bz2"),
+            "1.0.0/flatcar_developer_container.bin.bz2"
+        );
     }
 
     fn manifest(entries: &[Entry]) -> Manifest {
@@ -313,7 +349,10 @@ mod tests {
         );
         assert_eq!(s.added["r.txt"][0].uname, "2.0-1.x86_64");
         assert_eq!(s.removed["r.txt"][0].uname, "1.0-1.x86_64");
-        assert_eq!(s.lists, vec![("r.txt".into(), 1, 1, "r-uncrawled.txt".into())]);
+        assert_eq!(
+            s.lists,
+            vec![("r.txt".into(), 1, 1, "r-uncrawled.txt".into())]
+        );
         assert_eq!(s.failed.len(), 1);
         let body = render_body(&s);
         for want in [

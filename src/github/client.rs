@@ -500,7 +500,13 @@ impl GitHub for OctocrabGitHub {
             .map(PullRequest::from))
     }
 
-    async fn create_pr(&self, branch: &str, base: &str, title: &str, body: &str) -> Result<PrCreate> {
+    async fn create_pr(
+        &self,
+        branch: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<PrCreate> {
         let p = self.path("/pulls");
         let req = json!({"title": title, "head": branch, "base": base, "body": body});
         let r = self.call(Method::POST, &p, Some(req)).await?;
@@ -555,7 +561,11 @@ mod tests {
         let none = HeaderMap::new();
         assert_eq!(retry_hint(StatusCode::BAD_GATEWAY, &none, b""), Some(None));
         assert_eq!(
-            retry_hint(StatusCode::FORBIDDEN, &headers(&[("retry-after", "3")]), b"{}"),
+            retry_hint(
+                StatusCode::FORBIDDEN,
+                &headers(&[("retry-after", "3")]),
+                b"{}"
+            ),
             Some(Some(Duration::from_secs(3)))
         );
         assert_eq!(
@@ -584,8 +594,14 @@ mod tests {
 
     #[test]
     fn encodes_query_and_path() {
-        assert_eq!(encode("o:kernel-packer/crawl-x", false), "o%3Akernel-packer%2Fcrawl-x");
-        assert_eq!(encode("kernel-packer/crawl-x", true), "kernel-packer/crawl-x");
+        assert_eq!(
+            encode("o:kernel-packer/crawl-x", false),
+            "o%3Akernel-packer%2Fcrawl-x"
+        );
+        assert_eq!(
+            encode("kernel-packer/crawl-x", true),
+            "kernel-packer/crawl-x"
+        );
     }
 
     #[tokio::test]

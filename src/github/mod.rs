@@ -166,8 +166,7 @@ pub trait GitHub: Send + Sync {
         parents: &[String],
     ) -> impl Future<Output = Result<String>> + Send;
     /// Creates `refs/heads/{branch}` at `sha` (`POST /repos/{o}/{r}/git/refs`).
-    fn create_ref(&self, branch: &str, sha: &str)
-        -> impl Future<Output = Result<RefWrite>> + Send;
+    fn create_ref(&self, branch: &str, sha: &str) -> impl Future<Output = Result<RefWrite>> + Send;
     /// Moves `refs/heads/{branch}` to `sha` (`PATCH /repos/{o}/{r}/git/refs/heads/{branch}`).
     fn update_ref(
         &self,
@@ -199,7 +198,8 @@ pub trait GitHub: Send + Sync {
     ) -> impl Future<Output = Result<PullRequest>> + Send;
     /// Adds labels to a pull request, keeping the ones it has
     /// (`POST /repos/{o}/{r}/issues/{number}/labels`).
-    fn add_labels(&self, number: u64, labels: &[String]) -> impl Future<Output = Result<()>> + Send;
+    fn add_labels(&self, number: u64, labels: &[String])
+        -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The Git object id of a blob with `content` (`sha1("blob <len>\0" + content)`), as GitHub
@@ -219,7 +219,10 @@ mod tests {
     #[test]
     fn repo_id_parses_and_rejects() {
         let r = RepoId::parse("stackrox/kernel-packer").unwrap();
-        assert_eq!((r.owner.as_str(), r.name.as_str()), ("stackrox", "kernel-packer"));
+        assert_eq!(
+            (r.owner.as_str(), r.name.as_str()),
+            ("stackrox", "kernel-packer")
+        );
         assert_eq!(r.to_string(), "stackrox/kernel-packer");
         for bad in ["", "a", "a/", "/b", "a/b/c", "a b/c"] {
             assert!(RepoId::parse(bad).is_err(), "{bad}");

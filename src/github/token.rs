@@ -89,7 +89,9 @@ pub async fn resolve(
             .with_context(|| format!("reading the GitHub token from secret {:?}", id.trim()))?;
         return token_from_secret(id.trim(), &value);
     }
-    bail!("no GitHub token: set {TOKEN_ENV}, or {TOKEN_SECRET_ENV} to the id of a secret holding it")
+    bail!(
+        "no GitHub token: set {TOKEN_ENV}, or {TOKEN_SECRET_ENV} to the id of a secret holding it"
+    )
 }
 
 #[cfg(test)]
@@ -119,8 +121,14 @@ mod tests {
     async fn env_then_secret_then_error_never_leaking() {
         let secrets = Map(HashMap::from([
             ("plain".to_string(), "ghp_plainvalue\n".to_string()),
-            ("json".to_string(), r#"{"token":"ghp_jsonvalue"}"#.to_string()),
-            ("badjson".to_string(), r#"{"other":"ghp_hidden"}"#.to_string()),
+            (
+                "json".to_string(),
+                r#"{"token":"ghp_jsonvalue"}"#.to_string(),
+            ),
+            (
+                "badjson".to_string(),
+                r#"{"other":"ghp_hidden"}"#.to_string(),
+            ),
         ]));
         let t = resolve(env(&[(TOKEN_ENV, "ghp_envvalue")]), &secrets)
             .await
@@ -131,9 +139,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(t.expose(), "ghp_plainvalue");
-        let t = resolve(env(&[(TOKEN_ENV, " "), (TOKEN_SECRET_ENV, "json")]), &secrets)
-            .await
-            .unwrap();
+        let t = resolve(
+            env(&[(TOKEN_ENV, " "), (TOKEN_SECRET_ENV, "json")]),
+            &secrets,
+        )
+        .await
+        .unwrap();
         assert_eq!(t.expose(), "ghp_jsonvalue");
         let e = format!(
             "{:#}",

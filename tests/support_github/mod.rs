@@ -259,7 +259,12 @@ impl FakeGitHub {
     }
 
     /// Commits `files` (the whole tree) on top of `branch` (created if missing).
-    pub fn commit_files(&self, branch: &str, files: &BTreeMap<String, Vec<u8>>, msg: &str) -> String {
+    pub fn commit_files(
+        &self,
+        branch: &str,
+        files: &BTreeMap<String, Vec<u8>>,
+        msg: &str,
+    ) -> String {
         let mut r = self.lock();
         let mut flat = BTreeMap::new();
         for (p, c) in files {
@@ -340,7 +345,11 @@ impl FakeGitHub {
         let head = r.refs[&pr.head].clone();
         let base = r.refs[&pr.base].clone();
         let tree = r.commits[&head].tree.clone();
-        let c = r.commit(&tree, vec![base, head], &format!("Merge pull request #{number}"));
+        let c = r.commit(
+            &tree,
+            vec![base, head],
+            &format!("Merge pull request #{number}"),
+        );
         r.refs.insert(pr.base.clone(), c);
         if delete_branch {
             r.refs.remove(&pr.head);
@@ -421,7 +430,8 @@ fn handle(
     let json_body: Value = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or(Value::String(String::from_utf8_lossy(&body).into()))
+        serde_json::from_slice(&body)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&body).into()))
     };
     let (lock, cvar) = &**state;
     let mut r = lock.lock().unwrap();
@@ -506,7 +516,15 @@ fn commit_json(base: &str, repo: &str, sha: &str, c: &CommitObj) -> Value {
 
 fn tree_json(r: &Repo, base: &str, repo: &str, sha: &str, recursive: bool) -> Value {
     let mut entries = Vec::new();
-    fn walk(r: &Repo, base: &str, repo: &str, sha: &str, prefix: &str, recursive: bool, out: &mut Vec<Value>) {
+    fn walk(
+        r: &Repo,
+        base: &str,
+        repo: &str,
+        sha: &str,
+        prefix: &str,
+        recursive: bool,
+        out: &mut Vec<Value>,
+    ) {
         for (name, mode, kind, esha) in &r.trees[sha] {
             let path = format!("{prefix}{name}");
             let mut e = json!({"path": path, "mode": mode, "type": kind, "sha": esha,
@@ -610,7 +628,10 @@ fn route(
         }
         ("GET", p) if p.starts_with("/git/commits/") => {
             match r.commits.get(&p["/git/commits/".len()..]) {
-                Some(c) => (200, commit_json(base, &repo, &p["/git/commits/".len()..], c)),
+                Some(c) => (
+                    200,
+                    commit_json(base, &repo, &p["/git/commits/".len()..], c),
+                ),
                 None => not_found(),
             }
         }
@@ -619,7 +640,10 @@ fn route(
             if !r.trees.contains_key(sha) {
                 return not_found();
             }
-            (200, tree_json(r, base, &repo, sha, q.contains_key("recursive")))
+            (
+                200,
+                tree_json(r, base, &repo, sha, q.contains_key("recursive")),
+            )
         }
         ("GET", p) if p.starts_with("/git/blobs/") => {
             let sha = &p["/git/blobs/".len()..];
@@ -631,9 +655,12 @@ fn route(
                         .chunks(60)
                         .map(|c| String::from_utf8(c.to_vec()).unwrap())
                         .collect();
-                    (200, json!({"sha": sha, "node_id": "B_kwDOfixture", "size": b.len(),
+                    (
+                        200,
+                        json!({"sha": sha, "node_id": "B_kwDOfixture", "size": b.len(),
                         "url": format!("{base}{repo}/git/blobs/{sha}"),
-                        "content": wrapped.join("\n") + "\n", "encoding": "base64"}))
+                        "content": wrapped.join("\n") + "\n", "encoding": "base64"}),
+                    )
                 }
                 None => not_found(),
             }
@@ -641,13 +668,18 @@ fn route(
         ("POST", "/git/blobs") => {
             let content = s(body, "content");
             let bytes = if s(body, "encoding") == "base64" {
-                base64::engine::general_purpose::STANDARD.decode(content).unwrap()
+                base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .unwrap()
             } else {
                 content.into_bytes()
             };
             let sha = blob_sha(&bytes);
             r.blobs.insert(sha.clone(), bytes);
-            (201, json!({"url": format!("{base}{repo}/git/blobs/{sha}"), "sha": sha}))
+            (
+                201,
+                json!({"url": format!("{base}{repo}/git/blobs/{sha}"), "sha": sha}),
+            )
         }
         ("POST", "/git/trees") => {
             let mut flat = BTreeMap::new();
@@ -734,7 +766,10 @@ fn route(
                 .prs
                 .iter()
                 .filter(|p| state == "all" || p.state == state)
-                .filter(|p| head.as_ref().is_none_or(|h| *h == format!("{owner}:{}", p.head)))
+                .filter(|p| {
+                    head.as_ref()
+                        .is_none_or(|h| *h == format!("{owner}:{}", p.head))
+                })
                 .filter(|p| basef.as_ref().is_none_or(|b| *b == p.base))
                 .map(|p| pr_json(base, &repo, owner, r, p))
                 .collect();
@@ -744,10 +779,19 @@ fn route(
             let head = s(body, "head");
             let basebr = s(body, "base");
             if !r.refs.contains_key(&head) {
-                return (422, json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}], "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request", "status": "422"}));
+                return (
+                    422,
+                    json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "field": "head", "code": "invalid"}], "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request", "status": "422"}),
+                );
             }
-            if r.prs.iter().any(|p| p.state == "open" && p.head == head && p.base == basebr) {
-                return (422, json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}], "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request", "status": "422"}));
+            if r.prs
+                .iter()
+                .any(|p| p.state == "open" && p.head == head && p.base == basebr)
+            {
+                return (
+                    422,
+                    json!({"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom", "message": format!("A pull request already exists for {owner}:{head}.")}], "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request", "status": "422"}),
+                );
             }
             let number = r.prs.len() as u64 + 1;
             let pr = Pr {

@@ -56,8 +56,15 @@ fn request(event: &Value) -> Result<CrawlRequest> {
             if let Some(o) = e.as_object_mut() {
                 // EventBridge envelope fields, if the whole event was passed.
                 for k in [
-                    "version", "id", "detail-type", "source", "account", "time", "region",
-                    "resources", "detail",
+                    "version",
+                    "id",
+                    "detail-type",
+                    "source",
+                    "account",
+                    "time",
+                    "region",
+                    "resources",
+                    "detail",
                 ] {
                     o.remove(k);
                 }
