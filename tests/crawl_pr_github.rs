@@ -431,11 +431,7 @@ async fn open_pr_is_updated_after_a_merge_elsewhere_and_a_lost_ref_race() {
     );
     let bot = c.gh.ref_of(BRANCH).unwrap();
     assert_ne!(bot, first);
-    assert_eq!(
-        c.gh.parents(&bot),
-        [main1],
-        "rebuilt on the new main head"
-    );
+    assert_eq!(c.gh.parents(&bot), [main1], "rebuilt on the new main head");
     let mut want = reads(&c.gh);
     want.extend(pr_lookup());
     want.extend([

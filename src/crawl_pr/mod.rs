@@ -349,7 +349,9 @@ pub async fn run<G: GitHub>(
     }
     let tree = gh.create_tree(&head_commit.tree, &entries).await?;
     let message = summary::commit_message(&title, &summary);
-    let commit = gh.create_commit(&message, &tree, std::slice::from_ref(&head)).await?;
+    let commit = gh
+        .create_commit(&message, &tree, std::slice::from_ref(&head))
+        .await?;
     out.commit = Some(commit.clone());
 
     let attempts = settings.ref_attempts.max(1);
