@@ -77,7 +77,10 @@ fn disk_image(out: &Path, label: Label, part_mib: u64, content: Option<&Path>) -
             }
             at += n as u64;
         }
-        assert!(at - MIB <= part_mib * MIB, "file system larger than the partition");
+        assert!(
+            at - MIB <= part_mib * MIB,
+            "file system larger than the partition"
+        );
     }
     run(Command::new("bzip2").arg("-1").arg("-f").arg(out));
     let mut bz = out.as_os_str().to_owned();
@@ -90,6 +93,8 @@ fn mkfs(root: &Path, out: &Path, mib: u64) {
     run(Command::new("mkfs.ext4")
         .arg("-q")
         .arg("-F")
+        .arg("-b")
+        .arg("4096")
         .arg("-L")
         .arg("ROOT")
         .arg("-d")
@@ -147,9 +152,9 @@ fn gpt_developer_container_with_the_debian_tree_builds_a_module() {
     let fs_image = work.path().join("root.ext4");
     mkfs(&debian.root, &fs_image, size);
     let image = disk_image(
-        &work
-            .path()
-            .join("https---stable.release.example-amd64-usr-3510.2.0-flatcar_developer_container.bin"),
+        &work.path().join(
+            "https---stable.release.example-amd64-usr-3510.2.0-flatcar_developer_container.bin",
+        ),
         Label::Gpt,
         size,
         Some(&fs_image),

@@ -464,33 +464,39 @@ impl ImageLoader<'_> {
             .fs
             .symlink_metadata(abs.as_str())
             .map_err(|e| ext_err(&abs, e))?;
+        self.load_entry(rel, &abs, &meta)
+    }
+
+    /// Loads `rel` (image path `abs`) whose metadata (not following links) is `meta`.
+    fn load_entry(&mut self, rel: &Path, abs: &str, meta: &ext4_view::Metadata) -> Result<()> {
         let file_type = meta.file_type();
         if file_type.is_dir() {
             self.insert(rel.to_path_buf(), NodeKind::Dir)?;
-            let mut names = Vec::new();
-            for entry in self
-                .fs
-                .read_dir(abs.as_str())
-                .map_err(|e| ext_err(&abs, e))?
-            {
-                let entry = entry.map_err(|e| ext_err(&abs, e))?;
+            // Children's metadata comes from the directory entries: one path lookup per file.
+            let mut children = Vec::new();
+            for entry in self.fs.read_dir(abs).map_err(|e| ext_err(abs, e))? {
+                let entry = entry.map_err(|e| ext_err(abs, e))?;
                 let name = entry.file_name();
-                let name = name.as_str().map_err(|_| {
-                    anyhow!("{abs}: entry with a non-UTF-8 name {}", name.display())
-                })?;
-                if name != "." && name != ".." {
-                    names.push(name.to_string());
+                let name = name
+                    .as_str()
+                    .map_err(|_| anyhow!("{abs}: entry with a non-UTF-8 name {}", name.display()))?
+                    .to_string();
+                if name == "." || name == ".." {
+                    continue;
+                }
+                let child_meta = entry.metadata().map_err(|e| ext_err(abs, e))?;
+                children.push((name, child_meta));
+            }
+            children.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, child_meta) in children {
+                let child_rel = rel.join(&name);
+                let child_abs = format!("{}/{name}", abs.trim_end_matches('/'));
+                if self.tree.get(&child_rel).is_none() {
+                    self.load_entry(&child_rel, &child_abs, &child_meta)?;
                 }
             }
-            names.sort();
-            for name in names {
-                self.load(&rel.join(name))?;
-            }
         } else if file_type.is_symlink() {
-            let target = self
-                .fs
-                .read_link(abs.as_str())
-                .map_err(|e| ext_err(&abs, e))?;
+            let target = self.fs.read_link(abs).map_err(|e| ext_err(abs, e))?;
             let target = Path::new(std::ffi::OsStr::from_bytes(target.as_ref()));
             let destination = lexical_link_destination(rel, target)
                 .with_context(|| format!("symlink {abs} -> {}", target.display()))?;
@@ -508,7 +514,7 @@ impl ImageLoader<'_> {
                     self.limits.max_total_bytes
                 );
             }
-            let mut file = self.fs.open(abs.as_str()).map_err(|e| ext_err(&abs, e))?;
+            let mut file = self.fs.open(abs).map_err(|e| ext_err(abs, e))?;
             let offset = self.blob.len();
             let mut copied = 0u64;
             loop {
