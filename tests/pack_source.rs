@@ -12,8 +12,13 @@ use std::time::Instant;
 use kernel_packer::pack::{pack_packages, PackOptions, PackedBundle, PackerKind};
 use support::*;
 
-/// The Debian kernel source tarball (downloaded once).
+/// The Debian kernel source tarball (downloaded once). Also turns on the packer's log
+/// (`RUST_LOG=kernel_packer=debug` shows the time of each step).
 fn debian_source_tarball() -> PathBuf {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let out = Command::new("bash")
         .arg(repo_root().join("tests/fetch-debian-source.sh"))
         .output()
