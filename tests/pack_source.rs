@@ -228,3 +228,44 @@ fn missing_config_and_non_kernel_sources_fail_clearly() {
     );
     assert!(err.contains("neither a kernel source tarball"), "{err}");
 }
+
+#[test]
+fn linuxkit_bundle_with_the_shipped_config_builds_a_module() {
+    let tarball = debian_source_tarball();
+    let version = source_version(&tarball);
+    let packages = tempfile::tempdir().unwrap();
+    let src = link_as(
+        packages.path(),
+        &format!("https---cdn.example-pub-linux-kernel-v6.x-linux-{version}.tar.xz"),
+        &tarball,
+    );
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let packed = pack_packages(
+        PackerKind::Linuxkit,
+        &[src],
+        out.path(),
+        &PackOptions::default(),
+    )
+    .unwrap();
+    eprintln!(
+        "linuxkit: pack took {:?} ({} bytes)",
+        started.elapsed(),
+        packed.size
+    );
+    let uname = format!("{version}-linuxkit");
+    // The shipped fragment was applied over defconfig: every option it sets is in the config.
+    let dir = tempfile::tempdir().unwrap();
+    unpack_bundle(&packed.path, dir.path());
+    let config = fs::read_to_string(dir.path().join(".config")).unwrap();
+    let fragment =
+        fs::read_to_string(repo_root().join("kernel-package-lists/configs/linuxkit.config"))
+            .unwrap();
+    for line in fragment.lines().filter(|l| l.starts_with("CONFIG_")) {
+        assert!(
+            config.lines().any(|c| c == line),
+            "{line} missing from .config"
+        );
+    }
+    check_bundle(&packed, &uname, &format!("bundle-{uname}.tgz"), "linuxkit");
+}
