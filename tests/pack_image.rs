@@ -293,3 +293,48 @@ fn pack_err_many(images: &[PathBuf]) -> String {
     .expect_err("packing must fail");
     format!("{err:#}")
 }
+
+#[test]
+fn links_in_the_image_stay_inside_the_kernel_trees() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    let build = root.join("usr/src/linux-5.15.1-flatcar");
+    fs::create_dir_all(&build).unwrap();
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::write(root.join("etc/secret"), "do not bundle").unwrap();
+    fs::write(build.join("Makefile"), "all:\n\t@true\n").unwrap();
+    fs::write(build.join(".config"), "CONFIG_MODULES=y\n").unwrap();
+    // An absolute link out of the kernel trees: re-rooted in the image, not pulled in, dropped.
+    std::os::unix::fs::symlink("/etc/secret", build.join("secret")).unwrap();
+    let modules = root.join("lib/modules/5.15.1-flatcar");
+    fs::create_dir_all(&modules).unwrap();
+    std::os::unix::fs::symlink("/usr/src/linux-5.15.1-flatcar", modules.join("build")).unwrap();
+    let fs_image = work.path().join("fs.ext4");
+    mkfs(&root, &fs_image, 8);
+    let image = disk_image(&work.path().join("ok.bin"), Label::Gpt, 8, Some(&fs_image));
+    let out = tempfile::tempdir().unwrap();
+    let packed = pack_packages(
+        PackerKind::Coreos,
+        &[image],
+        out.path(),
+        &PackOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(packed.uname, "5.15.1-flatcar");
+    let listing = run(Command::new("tar").arg("-tzf").arg(&packed.path));
+    assert!(!listing.contains("secret"), "{listing}");
+    assert!(
+        listing.contains("lib/modules/5.15.1-flatcar/build\n"),
+        "{listing}"
+    );
+
+    // A relative link climbing out of the image's root is refused, naming the link.
+    std::os::unix::fs::symlink("../../../../../../x", build.join("up")).unwrap();
+    mkfs(&root, &fs_image, 8);
+    let image = disk_image(&work.path().join("bad.bin"), Label::Gpt, 8, Some(&fs_image));
+    let err = pack_err(&image, &PackOptions::default());
+    assert!(
+        err.contains("bad.bin.bz2") && err.contains("/usr/src/linux-5.15.1-flatcar/up"),
+        "{err}"
+    );
+}

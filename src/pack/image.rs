@@ -37,6 +37,10 @@ use crate::vfs::{BlobWriter, Node, NodeKind, Resolved, Tree};
 const SECTOR: u64 = 512;
 /// Most symlink-closure rounds when pulling in link destinations.
 const MAX_CLOSURE_ROUNDS: usize = 8;
+/// Where link destinations may be pulled in from (kernel trees, kbuild tools), and how deep they
+/// must be at least: a link to `/etc/...` or to `/usr/lib` itself is left dangling (and dropped).
+const CLOSURE_PREFIXES: &[&str] = &["usr/src", "usr/lib", "lib"];
+const CLOSURE_MIN_DEPTH: usize = 3;
 
 /// Largest decompressed image accepted: four times the per-package unpack limit (16 GiB by
 /// default; developer containers are a few GiB, mostly empty).
@@ -547,7 +551,8 @@ impl ImageLoader<'_> {
     }
 
     /// Pulls in the destinations of links that dangle in the tree but exist in the image, until
-    /// nothing changes. Destinations must be at least two levels deep (never `/` or `/usr`).
+    /// nothing changes. Destinations must lie below [`CLOSURE_PREFIXES`], at least
+    /// [`CLOSURE_MIN_DEPTH`] levels deep.
     fn close_links(&mut self) -> Result<()> {
         for _ in 0..MAX_CLOSURE_ROUNDS {
             let dangling: Vec<PathBuf> = self
@@ -562,7 +567,8 @@ impl ImageLoader<'_> {
             for link in dangling {
                 let abs = format!("/{}", link.display());
                 if let Some(destination) = canonical(self.fs, &abs)? {
-                    if destination.components().count() >= 2
+                    if destination.components().count() >= CLOSURE_MIN_DEPTH
+                        && CLOSURE_PREFIXES.iter().any(|p| destination.starts_with(p))
                         && destination
                             .components()
                             .all(|c| matches!(c, Component::Normal(_)))
