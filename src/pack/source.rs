@@ -37,6 +37,8 @@ pub const SOURCES_YAML: &str = include_str!("sources.yml");
 
 /// Longest one `make` step may run.
 const MAKE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+/// PATH for `make` when the packer has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Largest config file accepted.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -506,8 +508,9 @@ fn configure(src: &Path, spec: &SourceSpec, config: Option<&str>) -> Result<()> 
     run_make(src, &[&jobs, "modules_prepare", &localversion])
 }
 
-/// Runs `make -C src <args>` without a terminal or inherited make flags; output goes to a log file
-/// whose tail is quoted when make fails.
+/// Runs `make -C src <args>` without a terminal, in a clean environment (PATH, LC_ALL=C, HOME and
+/// TMPDIR in the work dir: no credentials reach the tarball's Makefiles); output goes to a log file
+/// in the work dir whose tail is quoted when make fails; killed after [`MAKE_TIMEOUT`].
 fn run_make(src: &Path, args: &[&str]) -> Result<()> {
     let log_path = src.with_extension("make.log");
     let log = fs::OpenOptions::new()
@@ -520,12 +523,15 @@ fn run_make(src: &Path, args: &[&str]) -> Result<()> {
         .arg("-C")
         .arg(src)
         .args(args)
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("MAKELEVEL")
-        .env_remove("KBUILD_OUTPUT")
-        .env_remove("ARCH")
-        .env_remove("CROSS_COMPILE")
+        // The tarball's Makefiles run code: they get a clean environment (no credentials, no
+        // inherited make or kbuild flags), only a PATH, a locale and a home inside the work dir.
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into()))
+        .env("LC_ALL", "C")
+        .env("HOME", src)
+        .env("TMPDIR", src.parent().unwrap_or(src))
+        .env("KBUILD_BUILD_USER", "kernel-packer")
+        .env("KBUILD_BUILD_HOST", "kernel-packer")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -646,6 +652,29 @@ mod tests {
         assert_eq!(
             bundle_name(spec, &roles, "4.19.76", "4.19.76-linuxkit").unwrap(),
             "4.19.76-linuxkit"
+        );
+    }
+
+    #[test]
+    fn make_runs_in_a_clean_environment_and_failures_quote_its_output() {
+        let work = tempfile::tempdir().unwrap();
+        let src = work.path().join("src");
+        fs::create_dir(&src).unwrap();
+        fs::write(
+            src.join("Makefile"),
+            "env:\n\tenv > env.txt\nbroken:\n\t@echo the compiler said no\n\t@false\n",
+        )
+        .unwrap();
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        run_make(&src, &["env"]).unwrap();
+        let env = fs::read_to_string(src.join("env.txt")).unwrap();
+        assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+        assert!(!env.contains("CARGO_MANIFEST_DIR"), "{env}");
+        let err = run_make(&src, &["broken"]).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("make broken failed") && text.contains("the compiler said no"),
+            "{text}"
         );
     }
 }
