@@ -721,3 +721,47 @@ fn detached_signatures_release_gpg_and_repomd_asc() {
         r.summary()
     );
 }
+
+#[test]
+fn empty_directories_and_empty_indexes() {
+    let w = World::build();
+    let http = w.http();
+    // An empty release directory (a valid Apache index with only the parent link) is fine...
+    let root = "https://stable.release.flatcar-linux.net/amd64-usr/";
+    let index = String::from_utf8(w.mirror.get(root).unwrap()).unwrap();
+    let extra = index.replace(
+        "</table>",
+        "<tr><td><a href=\"9999.0.0/\">9999.0.0/</a></td></tr></table>",
+    );
+    w.mirror.put(root, extra.into_bytes());
+    w.mirror.put(
+        &format!("{root}9999.0.0/"),
+        fixtures::apache_index(&format!("{root}9999.0.0/"), &[]),
+    );
+    let r = crawl_with(&w, &http, &["flatcar"]);
+    assert!(r.ok(), "{}", r.summary());
+    assert_eq!(w.list("flatcar.txt"), w.expected["flatcar.txt"]);
+    // ...an empty response body in its place is not.
+    w.mirror.put(&format!("{root}9999.0.0/"), Vec::new());
+    let before = w.list_text("flatcar.txt");
+    let r = crawl_with(&w, &http, &["flatcar"]);
+    assert!(
+        r.summary()
+            .contains("9999.0.0/: empty or unparseable directory index"),
+        "{}",
+        r.summary()
+    );
+    assert_eq!(w.list_text("flatcar.txt"), before);
+    // An empty but correctly signed apt index is fine too (fresh -updates suites are empty).
+    let csail = "http://debian.csail.mit.edu/debian/";
+    fixtures::apt_suite(
+        &w.mirror,
+        &w.signer,
+        csail,
+        "bookworm-updates",
+        &[("main", vec![])],
+        "amd64",
+    );
+    let r = crawl_with(&w, &http, &["debian"]);
+    assert!(r.ok(), "{}", r.summary());
+}
