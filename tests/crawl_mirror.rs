@@ -83,6 +83,16 @@ fn full_crawl_then_conditional_repeat() {
     eprintln!("{}", r1.summary());
     assert!(r1.ok(), "first crawl failed:\n{}", r1.summary());
     assert_expected(&w);
+    // Every upstream host maps to the one mirror: the per-host bound applies to it as a whole.
+    let max = w
+        .mirror
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let bound = w.config.defaults.per_host_concurrency as u64;
+    assert!(
+        max > 1 && max <= bound,
+        "{max} requests in flight, bound {bound}"
+    );
 
     // Debian: one new upstream package added, buster's packages moved to the uncrawled list.
     match outcome(&r1, "debian") {
