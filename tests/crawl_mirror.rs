@@ -63,9 +63,10 @@ fn assert_expected(w: &World) {
             "{list}: missing {missing:?}, unexpected {extra:?}"
         );
         let text = w.list_text(list).unwrap();
+        let order = w.config.source(list).unwrap().order;
         assert_eq!(
             text,
-            kernel_packer::lists::parse(&text).render(),
+            kernel_packer::lists::parse(&text).render_with(order),
             "{list} is not in canonical form"
         );
     }
@@ -105,6 +106,11 @@ fn full_crawl_then_conditional_repeat() {
         }
         other => panic!("{other:?}"),
     }
+    // kops keeps its order (one-to-each: the shared kbuild first); the new kernel is appended.
+    let kops = w.list_text("kops.txt").unwrap();
+    let corpus_kops =
+        std::fs::read_to_string(crawl_support::world::corpus_dir().join("kops.txt")).unwrap();
+    assert_eq!(kops, format!("{corpus_kops}{}\n", w.added["kops"]));
     // CentOS: ELRepo kernels came back from centos-uncrawled.txt.
     let centos_unc = w.list("centos-uncrawled.txt");
     assert!(!centos_unc

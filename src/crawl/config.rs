@@ -68,6 +68,10 @@ pub struct Source {
     /// Free text for humans.
     #[serde(default)]
     pub description: Option<String>,
+    /// Layout of the list and its uncrawled companion: `sorted` (default) or `keep` (file
+    /// order kept, new URLs appended; for grouping rules that depend on position).
+    #[serde(default)]
+    pub order: crate::lists::Order,
     /// `false` keeps the list as it is (e.g. end-of-life or unreachable sources); `--all` skips it.
     #[serde(default = "yes")]
     pub enabled: bool,
