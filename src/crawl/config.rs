@@ -117,10 +117,12 @@ impl Source {
 pub struct CredentialSpec {
     /// How it is presented.
     pub kind: CredentialKind,
-    /// Environment variable holding the secret (or, for `client_cert`, a PEM file path).
+    /// Environment variable holding the secret itself (for `client_cert`: the PEM text);
+    /// tried first.
     #[serde(default)]
     pub env: Option<String>,
-    /// File holding the secret (for `client_cert`: PEM with certificate and private key).
+    /// File holding the secret (for `client_cert`: PEM with certificate and private key);
+    /// used when the variable is unset.
     #[serde(default)]
     pub file: Option<String>,
 }
