@@ -4,6 +4,8 @@
 
 pub mod archive;
 pub mod cli;
+pub mod crawl;
+pub mod lists;
 pub mod logging;
 pub mod manifest;
 pub mod names;
