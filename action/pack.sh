@@ -62,14 +62,16 @@ pack_one() {
     echo "::endgroup::"
     jq -rR 'select(length > 0) | . as $l | try (fromjson | empty) catch "kernel-packer action: ignoring non-JSON output line: \($l)"' \
         "$out" >&2
-    jq -cR --arg entry "$entry" '
+    # A bundle given as a store key (relative) is made a path or URL under the bundle store.
+    jq -cR --arg entry "$entry" --arg store "$output" '
         fromjson? | objects |
         if .error != null then
             {kernel: (.kernel // (if $entry == "missing" then null else $entry end)), id: .id,
              error: (.error | tostring)}
         else
             {kernel: (.kernel // (if $entry == "missing" then null else $entry end)), id: .id,
-             bundle: .bundle, name: (.bundle | tostring | split("/") | last), size: .size, sha256: .sha256}
+             bundle: (.bundle | tostring | if startswith("/") or startswith("s3://") then . else "\($store)/\(.)" end),
+             name: (.bundle | tostring | split("/") | last), size: .size, sha256: .sha256}
         end' "$out" >"$work/entry.jsonl"
     lines=$(jq -s 'length' "$work/entry.jsonl")
     errors=$(jq -s 'map(select(.error != null)) | length' "$work/entry.jsonl")
