@@ -77,7 +77,7 @@ fn cfn_lint_is_clean() {
 #[test]
 fn checkov_is_clean_and_every_skip_is_justified() {
     let out = run(Command::new(tool("checkov"))
-        .args(["-d", "infra", "--quiet", "--compact", "--skip-download", "-o", "json"])
+        .args(["-d", "infra", "--compact", "--skip-download", "-o", "json"])
         .env("BC_SKIP_MAPPING", "TRUE")
         .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false"));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
