@@ -36,11 +36,9 @@ fn tool(name: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .current_dir(REPO)
+    cmd.current_dir(REPO)
         .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
 fn text(out: &Output) -> String {
@@ -90,7 +88,10 @@ fn checkov_is_clean_and_every_skip_is_justified() {
     for r in &reports {
         kinds.insert(r["check_type"].as_str().unwrap_or("?").to_string());
         let results = &r["results"];
-        let failed = results["failed_checks"].as_array().cloned().unwrap_or_default();
+        let failed = results["failed_checks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert!(
             failed.is_empty(),
             "checkov failed checks: {}",
@@ -100,8 +101,14 @@ fn checkov_is_clean_and_every_skip_is_justified() {
                 .collect::<Vec<_>>()
                 .join("\n")
         );
-        for skipped in results["skipped_checks"].as_array().cloned().unwrap_or_default() {
-            let why = skipped["check_result"]["suppress_comment"].as_str().unwrap_or("");
+        for skipped in results["skipped_checks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let why = skipped["check_result"]["suppress_comment"]
+                .as_str()
+                .unwrap_or("");
             assert!(
                 why.trim().len() >= 20,
                 "skipped check {} on {} has no real justification: {why:?}",
@@ -110,7 +117,10 @@ fn checkov_is_clean_and_every_skip_is_justified() {
             );
         }
     }
-    assert!(kinds.contains("cloudformation"), "checkov scanned {kinds:?}");
+    assert!(
+        kinds.contains("cloudformation"),
+        "checkov scanned {kinds:?}"
+    );
     assert!(kinds.contains("dockerfile"), "checkov scanned {kinds:?}");
     assert!(out.status.success(), "checkov failed:\n{}", text(&out));
 }
@@ -118,7 +128,9 @@ fn checkov_is_clean_and_every_skip_is_justified() {
 #[test]
 fn zizmor_has_no_findings() {
     let mut cmd = Command::new(tool("zizmor"));
-    cmd.args(["--offline", "--format", "json"]).arg(".github/workflows").arg("action/action.yml");
+    cmd.args(["--offline", "--format", "json"])
+        .arg(".github/workflows")
+        .arg("action/action.yml");
     let out = run(&mut cmd);
     let findings: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("zizmor output is not JSON ({e}):\n{}", text(&out)));
@@ -133,7 +145,12 @@ fn action_validator_accepts_action_and_workflows() {
     files.extend(workflows());
     for f in files {
         let out = run(Command::new(tool("action-validator")).arg(&f));
-        assert!(out.status.success(), "{} is invalid:\n{}", f.display(), text(&out));
+        assert!(
+            out.status.success(),
+            "{} is invalid:\n{}",
+            f.display(),
+            text(&out)
+        );
     }
 }
 
@@ -147,8 +164,17 @@ fn steps_of(doc: &Value, origin: &str) -> Vec<(String, Value)> {
     }
     if let Some(jobs) = doc["jobs"].as_mapping() {
         for (job, spec) in jobs {
-            for (i, s) in spec["steps"].as_sequence().cloned().unwrap_or_default().iter().enumerate() {
-                out.push((format!("{origin} jobs.{}.steps[{i}]", job.as_str().unwrap()), s.clone()));
+            for (i, s) in spec["steps"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                out.push((
+                    format!("{origin} jobs.{}.steps[{i}]", job.as_str().unwrap()),
+                    s.clone(),
+                ));
             }
         }
     }
@@ -166,14 +192,19 @@ fn inputs_reach_scripts_through_env_and_actions_are_pinned() {
         assert!(!steps.is_empty(), "{} has no steps", f.display());
         for (at, step) in steps {
             if let Some(run) = step["run"].as_str() {
-                assert!(!run.contains("${{"), "{at}: `${{{{ }}}}` inside run:\n{run}");
+                assert!(
+                    !run.contains("${{"),
+                    "{at}: `${{{{ }}}}` inside run:\n{run}"
+                );
             }
             if let Some(uses) = step["uses"].as_str() {
                 uses_seen += 1;
                 if uses.starts_with("./") {
                     continue;
                 }
-                let (_, r) = uses.split_once('@').unwrap_or_else(|| panic!("{at}: {uses} has no ref"));
+                let (_, r) = uses
+                    .split_once('@')
+                    .unwrap_or_else(|| panic!("{at}: {uses} has no ref"));
                 assert!(
                     r.len() == 40 && r.chars().all(|c| c.is_ascii_hexdigit()),
                     "{at}: {uses} is not pinned to a full commit SHA"
@@ -234,21 +265,39 @@ fn state_machine_definition_matches_its_substitutions() {
         .keys()
         .map(|k| k.as_str().unwrap().to_string())
         .collect();
-    assert_eq!(placeholders(&asl_text), keys, "placeholders vs DefinitionSubstitutions");
+    assert_eq!(
+        placeholders(&asl_text),
+        keys,
+        "placeholders vs DefinitionSubstitutions"
+    );
 
     let map = &asl["States"]["PackAll"];
     assert_eq!(map["Type"], "Map");
-    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
     assert!(map["MaxConcurrencyPath"].is_string() || map["MaxConcurrency"].is_u64());
-    assert!(map["ItemReader"]["Resource"].as_str().unwrap().ends_with(":s3:getObject"));
+    assert!(map["ItemReader"]["Resource"]
+        .as_str()
+        .unwrap()
+        .ends_with(":s3:getObject"));
     // Every Next names a state of its own level.
     fn check_next(states: &serde_json::Value) {
-        let names: BTreeSet<&str> = states.as_object().unwrap().keys().map(String::as_str).collect();
+        let names: BTreeSet<&str> = states
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         for (name, state) in states.as_object().unwrap() {
             let nexts = vec![state["Next"].as_str(), state["Default"].as_str()];
             for c in state["Choices"].as_array().cloned().unwrap_or_default() {
                 let n = c["Next"].as_str().unwrap().to_string();
-                assert!(names.contains(n.as_str()), "{name}: choice goes to unknown state {n}");
+                assert!(
+                    names.contains(n.as_str()),
+                    "{name}: choice goes to unknown state {n}"
+                );
             }
             for n in nexts.into_iter().flatten() {
                 assert!(names.contains(n), "{name}: Next {n} is not a state");
@@ -272,7 +321,10 @@ fn tagged(v: &Value) -> Option<&Value> {
 #[test]
 fn every_function_has_a_dead_letter_queue_and_an_errors_alarm() {
     let template = yaml(&repo("infra/template.yaml"));
-    assert_eq!(template["Globals"]["Function"]["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(
+        template["Globals"]["Function"]["Runtime"].as_str(),
+        Some("provided.al2023")
+    );
     let resources = template["Resources"].as_mapping().unwrap();
     let alarm_targets: Vec<String> = resources
         .values()
@@ -288,21 +340,41 @@ fn every_function_has_a_dead_letter_queue_and_an_errors_alarm() {
         functions += 1;
         let name = name.as_str().unwrap();
         let props = &r["Properties"];
-        assert!(tagged(&props["DeadLetterQueue"]["TargetArn"]).is_some(), "{name} has no DLQ");
-        assert!(alarm_targets.iter().any(|t| t == name), "{name} has no errors alarm");
+        assert!(
+            tagged(&props["DeadLetterQueue"]["TargetArn"]).is_some(),
+            "{name} has no DLQ"
+        );
+        assert!(
+            alarm_targets.iter().any(|t| t == name),
+            "{name} has no errors alarm"
+        );
         let zip = props["PackageType"].as_str() != Some("Image");
         if zip {
-            assert_eq!(r["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{name}");
+            assert_eq!(
+                r["Metadata"]["BuildMethod"].as_str(),
+                Some("rust-cargolambda"),
+                "{name}"
+            );
             let code = props["CodeUri"].as_str().unwrap();
-            assert!(repo("infra").join(code).is_dir() || code.starts_with("../functions/"), "{name}: {code}");
+            assert!(
+                repo("infra").join(code).is_dir() || code.starts_with("../functions/"),
+                "{name}: {code}"
+            );
         } else {
             let dockerfile = r["Metadata"]["Dockerfile"].as_str().unwrap();
             assert!(repo(dockerfile).is_file(), "{name}: {dockerfile} missing");
         }
         let policies = props["Policies"].as_sequence().expect("inline policies");
-        for st in policies.iter().flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default()) {
+        for st in policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        {
             let res = &st["Resource"];
-            assert!(res.as_str() != Some("*"), "{name}: statement {:?} grants on *", st["Sid"]);
+            assert!(
+                res.as_str() != Some("*"),
+                "{name}: statement {:?} grants on *",
+                st["Sid"]
+            );
         }
     }
     assert_eq!(functions, 4, "crawl, sync, pack, pack-source");
