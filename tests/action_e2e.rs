@@ -131,8 +131,9 @@ fn debian_store(root: &Path) -> DebianSet {
 }
 
 /// Checks one `bundles` entry against the bundle file: sha256, size, name, and a gzip tar with
-/// `BUNDLE_*` meta files at its root whose BUNDLE_BUILD_DIR names a directory with a Makefile.
-fn check_bundle(entry: &Value, bundle_dir: &Path) {
+/// `BUNDLE_*` meta files at its root: BUNDLE_UNAME is the kernel, BUNDLE_BUILD_DIR a directory with
+/// a Makefile.
+fn check_bundle(entry: &Value, bundle_dir: &Path, uname: &str) {
     let path = PathBuf::from(entry["bundle"].as_str().expect("bundle path"));
     assert!(
         path.starts_with(bundle_dir),
@@ -171,11 +172,13 @@ fn check_bundle(entry: &Value, bundle_dir: &Path) {
     let build_dir = meta
         .get("BUNDLE_BUILD_DIR")
         .unwrap_or_else(|| panic!("no BUNDLE_BUILD_DIR at the bundle root; meta files: {meta:?}"));
+    let build_dir = build_dir.trim_start_matches("./").trim_start_matches('/');
     let makefile = format!("{}/Makefile", build_dir.trim_end_matches('/'));
     assert!(
-        files.iter().any(|f| f.trim_start_matches("./") == makefile),
+        files.iter().any(|f| f == &makefile),
         "bundle has no {makefile}"
     );
+    assert_eq!(meta.get("BUNDLE_UNAME").map(String::as_str), Some(uname));
 }
 
 #[test]
@@ -217,7 +220,7 @@ fn packs_real_debian_kernel_and_reports_outputs_and_summary() {
     assert_eq!(list.len(), 1, "{log}");
     assert_eq!(list[0]["id"].as_str(), Some(set.id.as_str()));
     assert_eq!(list[0]["kernel"].as_str(), Some(set.uname.as_str()));
-    check_bundle(&list[0], &bundle_dir);
+    check_bundle(&list[0], &bundle_dir, &set.uname);
     assert_eq!(result.outputs["failures"], "[]");
 
     let name = list[0]["name"].as_str().unwrap();
@@ -270,7 +273,7 @@ fn failing_kernel_fails_the_step_after_packing_the_rest() {
     let list = bundles.as_array().unwrap();
     assert_eq!(list.len(), 1, "{log}");
     assert_eq!(list[0]["id"].as_str(), Some(set.id.as_str()));
-    check_bundle(&list[0], &r.workspace.join("bundles"));
+    check_bundle(&list[0], &r.workspace.join("bundles"), &set.uname);
 
     let failures: Value = serde_json::from_str(&result.outputs["failures"]).unwrap();
     let failures = failures.as_array().unwrap();
