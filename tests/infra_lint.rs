@@ -1,5 +1,6 @@
 //! Lints of the infrastructure and GitHub Actions files, run by `cargo test`:
-//! - `cfn-lint` on `infra/template.yaml`: clean;
+//! - `cfn-lint` on `infra/template.yaml`: clean; the AWS SAM translator (as `sam deploy` runs it)
+//!   accepts the template, and `cfn-lint` is clean on the CloudFormation it expands to;
 //! - `checkov` on `infra/` (template and pack image Dockerfile): no failed check, and every skipped
 //!   check carries a justification inline;
 //! - `zizmor` (offline) on `.github/workflows/` and `action/action.yml`: no findings (ignores are
@@ -70,6 +71,109 @@ fn yaml(path: &Path) -> Value {
 fn cfn_lint_is_clean() {
     let out = run(Command::new(tool("cfn-lint")).arg("infra/template.yaml"));
     assert!(out.status.success(), "cfn-lint findings:\n{}", text(&out));
+}
+
+/// Expands the SAM template with the real translator; returns the CloudFormation JSON.
+fn sam_transformed(dir: &Path) -> (PathBuf, serde_json::Value) {
+    let out_path = dir.join("template.json");
+    let out = run(Command::new(tool("kp-sam-python"))
+        .arg(repo("tests/support/sam_transform.py"))
+        .arg(repo("infra/template.yaml"))
+        .arg(&out_path));
+    assert!(
+        out.status.success(),
+        "SAM translator rejects the template:\n{}",
+        text(&out)
+    );
+    let json = serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    (out_path, json)
+}
+
+#[test]
+fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, cfn) = sam_transformed(tmp.path());
+    let out = run(Command::new(tool("cfn-lint")).arg(&path));
+    assert!(
+        out.status.success(),
+        "cfn-lint on the expanded template:\n{}",
+        text(&out)
+    );
+
+    let resources = cfn["Resources"].as_object().unwrap();
+    let of_type = |t: &str| -> Vec<(&String, &serde_json::Value)> {
+        resources.iter().filter(|(_, r)| r["Type"] == t).collect()
+    };
+    // One EventBridge Scheduler schedule per crawl source group, each with a group input.
+    let crawl_groups: BTreeSet<String> = of_type("AWS::Scheduler::Schedule")
+        .iter()
+        .filter(|(name, _)| name.starts_with("CrawlFunction"))
+        .map(|(_, r)| {
+            let input: serde_json::Value =
+                serde_json::from_str(r["Properties"]["Target"]["Input"].as_str().unwrap()).unwrap();
+            input["group"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(crawl_groups.len(), 5, "{crawl_groups:?}");
+    // The pack Function URL uses IAM auth.
+    let urls = of_type("AWS::Lambda::Url");
+    assert_eq!(urls.len(), 1);
+    assert_eq!(urls[0].1["Properties"]["AuthType"], "AWS_IAM");
+    // Zip functions run on provided.al2023; the image function has no runtime.
+    for (name, f) in of_type("AWS::Lambda::Function") {
+        let p = &f["Properties"];
+        if p["PackageType"] == "Image" {
+            assert!(p["Runtime"].is_null(), "{name}");
+        } else {
+            assert_eq!(p["Runtime"], "provided.al2023", "{name}");
+        }
+        assert!(
+            p["DeadLetterConfig"]["TargetArn"].is_object(),
+            "{name} has no DLQ"
+        );
+        assert!(
+            p["KmsKeyArn"].is_object(),
+            "{name}: environment not encrypted with the data key"
+        );
+    }
+    // Every function role: no Allow statement on "*" except what AWS requires (none for functions).
+    for (name, role) in of_type("AWS::IAM::Role") {
+        if !name.ends_with("FunctionRole") {
+            continue;
+        }
+        for policy in role["Properties"]["Policies"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            for st in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                assert_ne!(st["Resource"], "*", "{name}: {st}");
+            }
+        }
+    }
+    // Buckets: versioned, encrypted, public access blocked.
+    for (name, b) in of_type("AWS::S3::Bucket") {
+        let p = &b["Properties"];
+        assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled", "{name}");
+        assert!(p["BucketEncryption"].is_object(), "{name}");
+        let block = &p["PublicAccessBlockConfiguration"];
+        for k in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(block[k], true, "{name}: {k}");
+        }
+        assert!(
+            p["LifecycleConfiguration"]["Rules"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty()),
+            "{name}"
+        );
+    }
+    assert_eq!(of_type("AWS::SecretsManager::Secret").len(), 2);
+    assert_eq!(of_type("AWS::StepFunctions::StateMachine").len(), 1);
 }
 
 #[test]
@@ -321,10 +425,6 @@ fn tagged(v: &Value) -> Option<&Value> {
 #[test]
 fn every_function_has_a_dead_letter_queue_and_an_errors_alarm() {
     let template = yaml(&repo("infra/template.yaml"));
-    assert_eq!(
-        template["Globals"]["Function"]["Runtime"].as_str(),
-        Some("provided.al2023")
-    );
     let resources = template["Resources"].as_mapping().unwrap();
     let alarm_targets: Vec<String> = resources
         .values()
@@ -350,6 +450,7 @@ fn every_function_has_a_dead_letter_queue_and_an_errors_alarm() {
         );
         let zip = props["PackageType"].as_str() != Some("Image");
         if zip {
+            assert_eq!(props["Runtime"].as_str(), Some("provided.al2023"), "{name}");
             assert_eq!(
                 r["Metadata"]["BuildMethod"].as_str(),
                 Some("rust-cargolambda"),

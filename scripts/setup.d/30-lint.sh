@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the infrastructure and GitHub Actions linters used by tests/infra_lint.rs:
-# cfn-lint, checkov and zizmor (PyPI, one virtualenv each so their pins never clash),
+# cfn-lint, checkov, zizmor and aws-sam-translator (PyPI, one virtualenv each so their pins never
+# clash; the translator's python is linked as kp-sam-python),
 # @action-validator/cli (npm), and jq (used by the action's scripts, preinstalled on GitHub runners).
 # Idempotent: a fast no-op when the pinned versions are already installed.
 set -euo pipefail
@@ -8,6 +9,8 @@ set -euo pipefail
 CFN_LINT_VERSION=1.58.0
 CHECKOV_VERSION=3.3.30
 ZIZMOR_VERSION=1.32.0
+SAM_TRANSLATOR_VERSION=1.115.0
+PYYAML_VERSION=6.0.3
 ACTION_VALIDATOR_VERSION=0.6.0
 
 PREFIX=${KP_LINT_PREFIX:-/opt/kernel-packer-lint}
@@ -28,12 +31,15 @@ link() {
     [ "$(readlink "$BIN/$2" 2>/dev/null)" = "$1" ] || ln -sf "$1" "$BIN/$2"
 }
 
-# pip_tool <package> <version> <command>: installs <package>==<version> into its own venv and
-# links <command> into $BIN.
+# pip_tool <package> <version> <command> [<link name> [<extra requirement>...]]: installs
+# <package>==<version> (and the extra requirements) into its own venv and links its <command> into
+# $BIN (as <link name>, default <command>; `-`: no link).
 pip_tool() {
-    local pkg=$1 version=$2 cmd=$3 venv=$PREFIX/$1
-    if [ -x "$venv/bin/$cmd" ] && [ "$(cat "$venv/.kp-version" 2>/dev/null)" = "$version" ]; then
-        link "$venv/bin/$cmd" "$cmd"
+    local pkg=$1 version=$2 cmd=$3 name=${4:-$3} venv=$PREFIX/$1
+    shift $(($# < 4 ? $# : 4))
+    local stamp="$version${*:+ $*}"
+    if [ -x "$venv/bin/$cmd" ] && [ "$(cat "$venv/.kp-version" 2>/dev/null)" = "$stamp" ]; then
+        [ "$name" = - ] || link "$venv/bin/$cmd" "$name"
         return 0
     fi
     if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
@@ -41,15 +47,25 @@ pip_tool() {
     fi
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version"
-    echo "$version" >"$venv/.kp-version"
-    link "$venv/bin/$cmd" "$cmd"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$pkg==$version" "$@"
+    echo "$stamp" >"$venv/.kp-version"
+    [ "$name" = - ] || link "$venv/bin/$cmd" "$name"
 }
 
 [ -d "$PREFIX" ] && [ -d "$BIN" ] || mkdir -p "$PREFIX" "$BIN"
 pip_tool cfn-lint "$CFN_LINT_VERSION" cfn-lint
 pip_tool checkov "$CHECKOV_VERSION" checkov
 pip_tool zizmor "$ZIZMOR_VERSION" zizmor
+pip_tool aws-sam-translator "$SAM_TRANSLATOR_VERSION" python - "PyYAML==$PYYAML_VERSION"
+# A venv's python only finds its packages when started by its own path, not through a symlink.
+sam_python=$PREFIX/aws-sam-translator/bin/python
+wrapper="#!/bin/sh
+exec '$sam_python' \"\$@\""
+[ "$(cat "$BIN/kp-sam-python" 2>/dev/null)" = "$wrapper" ] || {
+    rm -f "$BIN/kp-sam-python"
+    printf '%s\n' "$wrapper" >"$BIN/kp-sam-python"
+    chmod 755 "$BIN/kp-sam-python"
+}
 
 command -v npm >/dev/null 2>&1 || apt_install npm
 av_dir=$PREFIX/action-validator
