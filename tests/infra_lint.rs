@@ -1,6 +1,6 @@
 //! Lints of the infrastructure and GitHub Actions files, run by `cargo test`:
 //! - `cfn-lint` on `infra/template.yaml`: clean; the AWS SAM translator (as `sam deploy` runs it)
-//!   accepts the template, and `cfn-lint` is clean on the CloudFormation it expands to;
+//!   accepts the template, and `cfn-lint` and `checkov` are clean on the CloudFormation it expands to;
 //! - `checkov` on `infra/` (template and pack image Dockerfile): no failed check, and every skipped
 //!   check carries a justification inline;
 //! - `zizmor` (offline) on `.github/workflows/` and `action/action.yml`: no findings (ignores are
@@ -97,6 +97,16 @@ fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
     assert!(
         out.status.success(),
         "cfn-lint on the expanded template:\n{}",
+        text(&out)
+    );
+    // checkov on the expanded template sees the roles, schedules and URL SAM generates.
+    let out = run(Command::new(tool("checkov"))
+        .args(["--compact", "--quiet", "--skip-download", "-f"])
+        .arg(&path)
+        .env("BC_SKIP_MAPPING", "TRUE"));
+    assert!(
+        out.status.success(),
+        "checkov on the expanded template:\n{}",
         text(&out)
     );
 
