@@ -492,3 +492,69 @@ fn downloads_verified_release_binary_then_uses_the_cache() {
     assert!(binary.stderr.contains("cached binary"), "{log}");
     assert_eq!(binary.outputs["path"], cached.display().to_string());
 }
+
+#[test]
+fn syncs_lists_from_a_local_mirror_then_packs() {
+    // The Debian packages served by a local HTTP mirror; the lists name their URLs, the manifest
+    // their simplified URLs, and the action's `lists` input syncs them into an empty store first.
+    let tmp = tempfile::tempdir().unwrap();
+    let staged = tmp.path().join("staged");
+    let set = debian_store(&staged);
+    let mirror = tmp.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    for e in std::fs::read_dir(staged.join("packages")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, mirror.join(p.file_name().unwrap())).unwrap();
+    }
+    let server = HttpServer::start(&mirror);
+    let mut urls: Vec<String> = std::fs::read_dir(&mirror)
+        .unwrap()
+        .map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            format!("http://127.0.0.1:{}/{name}", server.port)
+        })
+        .collect();
+    urls.sort();
+    let names: Vec<String> = urls.iter().map(|u| simplify(u)).collect();
+    let id = manifest_id(&names);
+
+    let r = {
+        let mut r = runner(tmp.path());
+        r.env.insert("KERNEL_PACKER_BIN".into(), BIN.into());
+        r
+    };
+    let lists = r.workspace.join("kernel-lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(lists.join("debian.txt"), urls.join("\n") + "\n").unwrap();
+    let mut manifest = format!("{id}:\n  type: debian\n  packages:\n");
+    for n in &names {
+        manifest.push_str(&format!("  - {n}\n"));
+    }
+    std::fs::write(lists.join("manifest.yml"), manifest).unwrap();
+
+    let result = run_composite(
+        &r,
+        &action_dir(),
+        &inputs(&[
+            ("kernels", &set.uname),
+            ("lists", "kernel-lists"),
+            ("manifest", "kernel-lists/manifest.yml"),
+            ("packages", ".kernel-packages"),
+            ("output", "bundles"),
+        ]),
+    );
+    let log = dump(&result);
+    assert!(result.success, "action failed:\n{log}");
+    assert_eq!(result.step("pack").exit_code, Some(0), "{log}");
+    for n in &names {
+        assert!(
+            r.workspace.join(".kernel-packages").join(n).is_file(),
+            "sync did not store {n}:\n{log}"
+        );
+    }
+    let bundles: Value = serde_json::from_str(&result.outputs["bundles"]).unwrap();
+    let list = bundles.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{log}");
+    assert_eq!(list[0]["id"].as_str(), Some(id.as_str()));
+    check_bundle(&list[0], &r.workspace.join("bundles"), &set.uname);
+}
