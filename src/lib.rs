@@ -5,5 +5,7 @@
 pub mod archive;
 pub mod cli;
 pub mod logging;
+pub mod manifest;
 pub mod names;
 pub mod pack;
+pub mod vfs;

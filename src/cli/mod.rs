@@ -1,4 +1,5 @@
 //! Command-line front ends. Each subcommand is a module exposing a clap `Args` struct and
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
+pub mod manifest;
 pub mod pack;

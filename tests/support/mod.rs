@@ -184,7 +184,23 @@ pub fn build_deb(
     out: &Path,
     compression: DebCompression,
 ) {
-    let data_tar = tar_dir(root, Vec::new());
+    deb_from_data_tar(
+        tar_dir(root, Vec::new()),
+        package,
+        version,
+        out,
+        compression,
+    );
+}
+
+/// Builds a .deb around an already made (possibly hostile) uncompressed data tar.
+pub fn deb_from_data_tar(
+    data_tar: Vec<u8>,
+    package: &str,
+    version: &str,
+    out: &Path,
+    compression: DebCompression,
+) {
     let (data_name, data) = compress(data_tar, compression);
     let control_dir = tempfile::tempdir().unwrap();
     fs::write(
@@ -204,6 +220,39 @@ pub fn build_deb(
         let header = ar::Header::new(name.into_bytes(), bytes.len() as u64);
         builder.append(&header, &bytes[..]).unwrap();
     }
+}
+
+/// One raw tar entry for hostile archives: the name and link bytes are written as given,
+/// bypassing the tar crate's path validation.
+pub struct RawEntry<'a> {
+    pub name: &'a [u8],
+    pub kind: tar::EntryType,
+    pub link: &'a [u8],
+    pub data: &'a [u8],
+}
+
+/// Writes raw entries as an uncompressed tar stream.
+pub fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        {
+            let gnu = header.as_gnu_mut().unwrap();
+            gnu.name[..entry.name.len()].copy_from_slice(entry.name);
+            gnu.linkname[..entry.link.len()].copy_from_slice(entry.link);
+        }
+        header.set_entry_type(entry.kind);
+        header.set_mode(if entry.kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        header.set_size(entry.data.len() as u64);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append(&header, entry.data).unwrap();
+    }
+    builder.into_inner().unwrap()
 }
 
 fn compress(data: Vec<u8>, compression: DebCompression) -> (String, Vec<u8>) {
