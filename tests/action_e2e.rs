@@ -385,14 +385,21 @@ impl Drop for HttpServer {
     }
 }
 
-/// Publishes `kernel-packer-<target>.tar.gz` (the real binary) and its `.sha256` under a release
-/// layout; returns the sha256 written (or `wrong_sha` when given).
+/// Publishes `kernel-packer-<target>.tar.gz` (the real binary, stripped into `root/staging/`) and
+/// its `.sha256` (or `wrong_sha` when given) under a release layout.
 fn publish_release(root: &Path, tag: &str, target: &str, wrong_sha: Option<&str>) {
     let dir = root.join(format!("owner/kernel-packer/releases/download/{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     let staging = root.join("staging");
     std::fs::create_dir_all(&staging).unwrap();
-    std::fs::copy(BIN, staging.join("kernel-packer")).unwrap();
+    // The real binary, stripped (as released binaries are; debug info makes it hundreds of MB).
+    let status = Command::new("strip")
+        .arg("-o")
+        .arg(staging.join("kernel-packer"))
+        .arg(BIN)
+        .status()
+        .expect("strip (binutils) is needed");
+    assert!(status.success());
     let tarball = dir.join(format!("kernel-packer-{target}.tar.gz"));
     let status = Command::new("tar")
         .arg("-czf")
@@ -470,7 +477,10 @@ fn downloads_verified_release_binary_then_uses_the_cache() {
         "{log}"
     );
     assert!(binary.stderr.contains("downloaded v9.9.9"), "{log}");
-    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(BIN).unwrap());
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(site.join("staging/kernel-packer")).unwrap()
+    );
     // The pack step ran with the downloaded binary and refused the option-like entry.
     assert_eq!(result.step("pack").exit_code, Some(1), "{log}");
 
