@@ -86,10 +86,14 @@ pack_one() {
 }
 
 count=0
+declare -A seen=()
 while IFS= read -r raw || [ -n "$raw" ]; do
     entry=$(printf '%s' "$raw" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')
     case "$entry" in '' | '#'*) continue ;; esac
     count=$((count + 1))
+    # The same line twice packs once.
+    [ -z "${seen[$entry]:-}" ] || continue
+    seen[$entry]=1
     pack_one "$entry"
 done <<<"${KP_KERNELS:-}"
 

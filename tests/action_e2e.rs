@@ -194,7 +194,10 @@ fn packs_real_debian_kernel_and_reports_outputs_and_summary() {
         &inputs(&[
             (
                 "kernels",
-                &format!("# the Debian kernel, by uname\n{}\n", set.uname),
+                &format!(
+                    "# the Debian kernel, by uname (twice: packed once)\n{}\n  {}  \n",
+                    set.uname, set.uname
+                ),
             ),
             ("manifest", "kernels/manifest.yml"),
             ("packages", packages.to_str().unwrap()),
