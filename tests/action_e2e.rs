@@ -571,3 +571,34 @@ fn syncs_lists_from_a_local_mirror_then_packs() {
     assert_eq!(list[0]["id"].as_str(), Some(id.as_str()));
     check_bundle(&list[0], &r.workspace.join("bundles"), &set.uname);
 }
+
+#[test]
+fn missing_packs_only_ids_without_a_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = debian_store(tmp.path());
+    let mut r = runner(tmp.path());
+    r.env.insert("KERNEL_PACKER_BIN".into(), BIN.into());
+    let packages = tmp.path().join("packages");
+    let with = inputs(&[
+        ("kernels", "missing"),
+        ("manifest", "kernels/manifest.yml"),
+        ("packages", packages.to_str().unwrap()),
+        ("output", "bundles"),
+    ]);
+
+    let first = run_composite(&r, &action_dir(), &with);
+    let log = dump(&first);
+    assert!(first.success, "{log}");
+    let bundles: Value = serde_json::from_str(&first.outputs["bundles"]).unwrap();
+    let list = bundles.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{log}");
+    assert_eq!(list[0]["id"].as_str(), Some(set.id.as_str()));
+    check_bundle(&list[0], &r.workspace.join("bundles"), &set.uname);
+
+    // Nothing is missing any more: success, nothing packed.
+    let second = run_composite(&r, &action_dir(), &with);
+    let log = dump(&second);
+    assert!(second.success, "{log}");
+    assert_eq!(second.outputs["bundles"], "[]", "{log}");
+    assert!(second.summary.contains("0 packed, 0 failed"), "{log}");
+}
