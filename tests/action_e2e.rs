@@ -9,6 +9,8 @@
 //! - Binary resolution: a released binary served by a local HTTP server (python3 http.server on
 //!   127.0.0.1) is downloaded and verified against its `.sha256`; a checksum mismatch fails; a cache
 //!   hit needs no server.
+//! - S3: the bundle store is an `s3://` URL on a local moto_server; the reported URL, size and sha256
+//!   match the object in the bucket.
 
 #[path = "support/actions_runner.rs"]
 mod actions_runner;
@@ -601,4 +603,119 @@ fn missing_packs_only_ids_without_a_bundle() {
     assert!(second.success, "{log}");
     assert_eq!(second.outputs["bundles"], "[]", "{log}");
     assert!(second.summary.contains("0 packed, 0 failed"), "{log}");
+}
+
+/// A `moto_server` (S3 API) on 127.0.0.1, from scripts/setup.d/20-moto.sh; killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let bin = ["/opt/kernel-packer-moto/bin/moto_server", "moto_server"]
+            .into_iter()
+            .find(|b| !b.starts_with('/') || Path::new(b).exists())
+            .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e} (run scripts/setup.d/20-moto.sh)"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server on port {port} did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// Runs curl against the server with SigV4-signed requests (test credentials), returning
+    /// stdout bytes.
+    fn curl(&self, args: &[&str], path: &str) -> Vec<u8> {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "60"])
+            .args([
+                "--aws-sigv4",
+                "aws:amz:us-east-1:s3",
+                "--user",
+                "testing:testing",
+            ])
+            .args(args)
+            .arg(self.url(path))
+            .output()
+            .expect("curl");
+        assert!(
+            out.status.success(),
+            "curl {args:?} {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn packs_into_an_s3_bundle_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let set = debian_store(tmp.path());
+    let moto = Moto::start();
+    moto.curl(&["-X", "PUT"], "kp-bundles");
+
+    let mut r = runner(tmp.path());
+    for (k, v) in [
+        ("KERNEL_PACKER_BIN", BIN.to_string()),
+        ("AWS_ENDPOINT_URL", moto.url("")),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ] {
+        r.env.insert(k.into(), v);
+    }
+    let packages = tmp.path().join("packages");
+    let result = run_composite(
+        &r,
+        &action_dir(),
+        &inputs(&[
+            ("kernels", &set.uname),
+            ("manifest", "kernels/manifest.yml"),
+            ("packages", packages.to_str().unwrap()),
+            ("output", "s3://kp-bundles/ci"),
+        ]),
+    );
+    let log = dump(&result);
+    assert!(result.success, "action failed:\n{log}");
+    assert_eq!(result.outputs["bundle-dir"], "s3://kp-bundles/ci");
+    let bundles: Value = serde_json::from_str(&result.outputs["bundles"]).unwrap();
+    let entry = &bundles.as_array().unwrap()[0];
+    let url = entry["bundle"].as_str().unwrap();
+    let key = url
+        .strip_prefix("s3://")
+        .unwrap_or_else(|| panic!("bundle is not an s3:// URL: {url}"));
+    assert!(key.starts_with("kp-bundles/ci/"), "{url}");
+    // The object in the bucket is the bundle the outputs describe.
+    let bytes = moto.curl(&[], key);
+    assert_eq!(entry["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
+    assert_eq!(entry["size"].as_u64(), Some(bytes.len() as u64));
+    assert!(result.summary.contains("1 packed, 0 failed"), "{log}");
 }
