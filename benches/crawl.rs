@@ -56,6 +56,9 @@ fn main() {
         "files served by the fixture mirror: {}",
         w.mirror.file_count()
     );
+    let max = w.mirror.max_in_flight.load(Ordering::SeqCst);
+    eprintln!("most requests in flight at the mirror (one host for every source): {max}");
+    assert!(max <= w.config.defaults.per_host_concurrency as u64 + 1);
     eprintln!(
         "{:<8} {:>9} {:>12} {:>13} {:>9}",
         "pass", "requests", "body bytes", "not modified", "wall s"

@@ -10,26 +10,13 @@ use std::time::{Duration, Instant};
 
 use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 const ROUNDS: usize = 3;
 
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("bash")
-        .arg(root.join("tests/fetch-debian-packages.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    let mut packages: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    packages.sort();
+    let packages = support::debian_packages();
     let input: u64 = packages
         .iter()
         .map(|p| fs::metadata(p).unwrap().len())

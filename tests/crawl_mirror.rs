@@ -63,9 +63,10 @@ fn assert_expected(w: &World) {
             "{list}: missing {missing:?}, unexpected {extra:?}"
         );
         let text = w.list_text(list).unwrap();
+        let order = w.config.source(list).unwrap().order;
         assert_eq!(
             text,
-            kernel_packer::lists::parse(&text).render(),
+            kernel_packer::lists::parse(&text).render_with(order),
             "{list} is not in canonical form"
         );
     }
@@ -83,6 +84,16 @@ fn full_crawl_then_conditional_repeat() {
     eprintln!("{}", r1.summary());
     assert!(r1.ok(), "first crawl failed:\n{}", r1.summary());
     assert_expected(&w);
+    // Every upstream host maps to the one mirror: the per-host bound applies to it as a whole.
+    let max = w
+        .mirror
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let bound = w.config.defaults.per_host_concurrency as u64;
+    assert!(
+        max > 1 && max <= bound,
+        "{max} requests in flight, bound {bound}"
+    );
 
     // Debian: one new upstream package added, buster's packages moved to the uncrawled list.
     match outcome(&r1, "debian") {
@@ -95,6 +106,11 @@ fn full_crawl_then_conditional_repeat() {
         }
         other => panic!("{other:?}"),
     }
+    // kops keeps its order (one-to-each: the shared kbuild first); the new kernel is appended.
+    let kops = w.list_text("kops.txt").unwrap();
+    let corpus_kops =
+        std::fs::read_to_string(crawl_support::world::corpus_dir().join("kops.txt")).unwrap();
+    assert_eq!(kops, format!("{corpus_kops}{}\n", w.added["kops"]));
     // CentOS: ELRepo kernels came back from centos-uncrawled.txt.
     let centos_unc = w.list("centos-uncrawled.txt");
     assert!(!centos_unc
@@ -720,4 +736,48 @@ fn detached_signatures_release_gpg_and_repomd_asc() {
         "{}",
         r.summary()
     );
+}
+
+#[test]
+fn empty_directories_and_empty_indexes() {
+    let w = World::build();
+    let http = w.http();
+    // An empty release directory (a valid Apache index with only the parent link) is fine...
+    let root = "https://stable.release.flatcar-linux.net/amd64-usr/";
+    let index = String::from_utf8(w.mirror.get(root).unwrap()).unwrap();
+    let extra = index.replace(
+        "</table>",
+        "<tr><td><a href=\"9999.0.0/\">9999.0.0/</a></td></tr></table>",
+    );
+    w.mirror.put(root, extra.into_bytes());
+    w.mirror.put(
+        &format!("{root}9999.0.0/"),
+        fixtures::apache_index(&format!("{root}9999.0.0/"), &[]),
+    );
+    let r = crawl_with(&w, &http, &["flatcar"]);
+    assert!(r.ok(), "{}", r.summary());
+    assert_eq!(w.list("flatcar.txt"), w.expected["flatcar.txt"]);
+    // ...an empty response body in its place is not.
+    w.mirror.put(&format!("{root}9999.0.0/"), Vec::new());
+    let before = w.list_text("flatcar.txt");
+    let r = crawl_with(&w, &http, &["flatcar"]);
+    assert!(
+        r.summary()
+            .contains("9999.0.0/: empty or unparseable directory index"),
+        "{}",
+        r.summary()
+    );
+    assert_eq!(w.list_text("flatcar.txt"), before);
+    // An empty but correctly signed apt index is fine too (fresh -updates suites are empty).
+    let csail = "http://debian.csail.mit.edu/debian/";
+    fixtures::apt_suite(
+        &w.mirror,
+        &w.signer,
+        csail,
+        "bookworm-updates",
+        &[("main", vec![])],
+        "amd64",
+    );
+    let r = crawl_with(&w, &http, &["debian"]);
+    assert!(r.ok(), "{}", r.summary());
 }

@@ -199,10 +199,9 @@ pub async fn crawl(repo: &AptRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
                 }
                 let text = decompress(&path, &data, &what)?;
                 let text = String::from_utf8(text).map_err(|_| anyhow!("{what}: not UTF-8"))?;
+                // An empty index is legitimate here (e.g. a fresh `-updates` suite): its
+                // checksum was checked against the Release file.
                 let stanzas = parse_packages(&text).with_context(|| what.clone())?;
-                if stanzas.is_empty() {
-                    bail!("{what}: empty package index");
-                }
                 for s in stanzas {
                     let url = format!("{root}{}", s.filename.trim_start_matches('/'));
                     if matcher.matches(&s.package, Some(&s.version), Some(&s.architecture), &url) {

@@ -68,6 +68,10 @@ pub struct Source {
     /// Free text for humans.
     #[serde(default)]
     pub description: Option<String>,
+    /// Layout of the list and its uncrawled companion: `sorted` (default) or `keep` (file
+    /// order kept, new URLs appended; for grouping rules that depend on position).
+    #[serde(default)]
+    pub order: crate::lists::Order,
     /// `false` keeps the list as it is (e.g. end-of-life or unreachable sources); `--all` skips it.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -113,10 +117,12 @@ impl Source {
 pub struct CredentialSpec {
     /// How it is presented.
     pub kind: CredentialKind,
-    /// Environment variable holding the secret (or, for `client_cert`, a PEM file path).
+    /// Environment variable holding the secret itself (for `client_cert`: the PEM text);
+    /// tried first.
     #[serde(default)]
     pub env: Option<String>,
-    /// File holding the secret (for `client_cert`: PEM with certificate and private key).
+    /// File holding the secret (for `client_cert`: PEM with certificate and private key);
+    /// used when the variable is unset.
     #[serde(default)]
     pub file: Option<String>,
 }

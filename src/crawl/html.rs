@@ -13,11 +13,14 @@ use super::content::{dir_url, index_entries, IndexEntry};
 use super::http::redact;
 use super::RepoCtx;
 
-async fn fetch_index(ctx: &RepoCtx, url: &str) -> Result<Vec<IndexEntry>> {
+/// Fetches one index page. A start page must list something; a deeper page may be an empty
+/// directory, but only if it still looks like an index (a title or heading `Index of`), so an
+/// empty or truncated response never passes for "no packages".
+async fn fetch_index(ctx: &RepoCtx, url: &str, start: bool) -> Result<Vec<IndexEntry>> {
     let body = ctx.http.get(url, &ctx.auth).await?;
     let html = String::from_utf8_lossy(&body);
     let entries = index_entries(url, &html)?;
-    if entries.is_empty() {
+    if entries.is_empty() && (start || !html.contains("Index of")) {
         bail!("{}: empty or unparseable directory index", redact(url));
     }
     Ok(entries)
@@ -45,7 +48,8 @@ pub async fn crawl(repo: &HtmlRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
             let ctx = ctx.clone();
             let page = page.clone();
             let rel = rel.clone();
-            set.spawn(async move { (i, rel, fetch_index(&ctx, &page).await) });
+            let start = depth == 0;
+            set.spawn(async move { (i, rel, fetch_index(&ctx, &page, start).await) });
         }
         let mut results = Vec::with_capacity(pages.len());
         while let Some(joined) = set.join_next().await {

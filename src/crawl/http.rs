@@ -127,7 +127,7 @@ pub struct HttpStats {
     pub retries: u64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct CacheMeta {
     etag: Option<String>,
     last_modified: Option<String>,
@@ -267,23 +267,49 @@ impl Http {
         Ok(client)
     }
 
-    fn cache_paths(&self, wire_url: &str) -> Option<(PathBuf, PathBuf)> {
+    /// The cache entry of a wire URL: one file, a JSON line of validators, then the body.
+    fn cache_path(&self, wire_url: &str) -> Option<PathBuf> {
         let dir = self.inner.config.cache_dir.as_ref()?;
         let key = crate::names::sha256_hex(wire_url.as_bytes());
-        Some((
-            dir.join(format!("{key}.meta")),
-            dir.join(format!("{key}.body")),
-        ))
+        Some(dir.join(format!("{key}.entry")))
     }
 
-    fn cached(&self, wire_url: &str) -> Option<(CacheMeta, PathBuf)> {
-        let (meta, body) = self.cache_paths(wire_url)?;
-        let meta: CacheMeta = serde_json::from_slice(&std::fs::read(meta).ok()?).ok()?;
-        body.exists().then_some((meta, body))
+    /// The validators of a cached entry (reads only its first line).
+    async fn cached_meta(&self, wire_url: &str) -> Option<CacheMeta> {
+        let path = self.cache_path(wire_url)?;
+        tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            let mut line = String::new();
+            let file = std::fs::File::open(path).ok()?;
+            std::io::BufReader::new(file).read_line(&mut line).ok()?;
+            serde_json::from_str(&line).ok()
+        })
+        .await
+        .ok()
+        .flatten()
     }
 
-    fn store_cache(&self, wire_url: &str, headers: &HeaderMap, body: &[u8]) {
-        let Some((meta_path, body_path)) = self.cache_paths(wire_url) else {
+    /// The cached body, if the entry still carries the validators `meta` (another request may
+    /// have replaced it meanwhile).
+    async fn cached_body(&self, wire_url: &str, meta: &CacheMeta) -> Option<Vec<u8>> {
+        let path = self.cache_path(wire_url)?;
+        let entry = tokio::task::spawn_blocking(move || std::fs::read(path).ok())
+            .await
+            .ok()
+            .flatten()?;
+        let nl = entry.iter().position(|b| *b == b'\n')?;
+        let stored: CacheMeta = serde_json::from_slice(&entry[..nl]).ok()?;
+        (&stored == meta).then(|| entry[nl + 1..].to_vec())
+    }
+
+    async fn drop_cache(&self, wire_url: &str) {
+        if let Some(path) = self.cache_path(wire_url) {
+            let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
+        }
+    }
+
+    async fn store_cache(&self, wire_url: &str, headers: &HeaderMap, body: &[u8]) {
+        let Some(path) = self.cache_path(wire_url) else {
             return;
         };
         let get = |h| {
@@ -299,23 +325,22 @@ impl Http {
         if meta.etag.is_none() && meta.last_modified.is_none() {
             return;
         }
-        let write = |path: &PathBuf, bytes: &[u8]| -> std::io::Result<()> {
+        let mut entry = serde_json::to_vec(&meta).expect("meta serializes");
+        entry.push(b'\n');
+        entry.extend_from_slice(body);
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let dir = path.parent().expect("cache path has a parent");
             std::fs::create_dir_all(dir)?;
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, bytes)?;
-            tmp.persist(path).map_err(|e| e.error)?;
+            std::io::Write::write_all(&mut tmp, &entry)?;
+            tmp.persist(&path).map_err(|e| e.error)?;
             Ok(())
-        };
-        // Body first: a meta file without its body is never used.
-        let ok = write(&body_path, body).and_then(|_| {
-            write(
-                &meta_path,
-                &serde_json::to_vec(&meta).expect("meta serializes"),
-            )
-        });
-        if let Err(e) = ok {
-            tracing::warn!("conditional cache write failed: {e}");
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("conditional cache write failed: {e}"),
+            Err(e) => tracing::warn!("conditional cache write failed: {e}"),
         }
     }
 
@@ -344,9 +369,9 @@ impl Http {
                 let factor = 1u32 << (attempts - 2).min(10);
                 tokio::time::sleep(cfg.backoff * factor).await;
             }
-            let cached = self.cached(&wire);
+            let cached = self.cached_meta(&wire).await;
             let mut req = client.get(parsed.clone()).timeout(cfg.request_timeout);
-            if let Some((meta, _)) = &cached {
+            if let Some(meta) = &cached {
                 if let Some(e) = &meta.etag {
                     req = req.header(IF_NONE_MATCH, e);
                 }
@@ -385,17 +410,14 @@ impl Http {
             match outcome {
                 Ok((status, headers, body)) => {
                     if status == StatusCode::NOT_MODIFIED {
-                        if let Some((_, body_path)) = cached {
-                            counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(b) = std::fs::read(body_path) {
+                        if let Some(meta) = &cached {
+                            if let Some(b) = self.cached_body(&wire, meta).await {
+                                counters.not_modified.fetch_add(1, Ordering::Relaxed);
                                 return Ok(b);
                             }
                         }
                         // 304 without a usable cache entry: clear it and ask again.
-                        if let Some((m, b)) = self.cache_paths(&wire) {
-                            let _ = std::fs::remove_file(m);
-                            let _ = std::fs::remove_file(b);
-                        }
+                        self.drop_cache(&wire).await;
                         if retryable {
                             continue;
                         }
@@ -406,7 +428,7 @@ impl Http {
                         });
                     }
                     if status.is_success() {
-                        self.store_cache(&wire, &headers, &body);
+                        self.store_cache(&wire, &headers, &body).await;
                         return Ok(body.to_vec());
                     }
                     if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {

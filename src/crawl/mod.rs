@@ -193,12 +193,9 @@ async fn crawl_repo(repo: Repository, ctx: RepoCtx) -> Result<Vec<String>> {
     }
 }
 
-/// Crawls every repository of one source and returns the union of the URLs found.
-pub async fn crawl_source(
-    config: &Config,
-    source: &Source,
-    http: &Http,
-) -> Result<BTreeSet<String>> {
+/// Crawls every repository of one source and returns the URLs found, without repeats, in
+/// repository order (each repository's URLs sorted).
+pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Result<Vec<String>> {
     let auth = match &source.credential {
         Some(spec) => credentials::resolve(spec)?,
         None => Auth::None,
@@ -240,14 +237,21 @@ pub async fn crawl_source(
             )
         });
     }
-    let mut found = BTreeSet::new();
     let mut results = Vec::new();
     while let Some(joined) = set.join_next().await {
         results.push(joined.map_err(|e| anyhow!("crawl task failed: {e}"))?);
     }
     results.sort_by_key(|(i, _)| *i);
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
     for (_, r) in results {
-        found.extend(r?);
+        let mut urls = r?;
+        urls.sort();
+        for u in urls {
+            if seen.insert(u.clone()) {
+                found.push(u);
+            }
+        }
     }
     if found.is_empty() {
         bail!("no packages found upstream (empty result)");
@@ -282,23 +286,19 @@ fn read_list(store: &dyn ListStore, name: &str) -> Result<(Option<String>, Packa
 }
 
 /// Merges one source's crawl result into its lists. Nothing is written unless the text changes.
-fn merge_into_store(
-    store: &dyn ListStore,
-    source: &Source,
-    found: &BTreeSet<String>,
-) -> Result<Outcome> {
+fn merge_into_store(store: &dyn ListStore, source: &Source, found: &[String]) -> Result<Outcome> {
     let uncrawled_name = source.uncrawled_list();
     let (list_text, current) = read_list(store, &source.list)?;
     let (uncrawled_text, uncrawled) = read_list(store, &uncrawled_name)?;
     let merged = lists::merge(&current, &uncrawled, found);
     // Uncrawled first: if the second write fails, no URL has left the main list yet.
     if merged.uncrawled.urls != uncrawled.urls {
-        let new = merged.uncrawled.render();
+        let new = merged.uncrawled.render_with(source.order);
         if uncrawled_text.as_deref() != Some(new.as_str()) {
             store.write(&uncrawled_name, &new)?;
         }
     }
-    let new = merged.list.render();
+    let new = merged.list.render_with(source.order);
     let written = list_text.as_deref() != Some(new.as_str());
     if written {
         store.write(&source.list, &new)?;

@@ -3,7 +3,7 @@
 //! on its own thread and closed after one response.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,8 @@ pub struct Mirror {
     pub requests: Arc<AtomicU64>,
     /// Body bytes sent.
     pub bytes: Arc<AtomicU64>,
+    /// Most requests ever handled at the same time.
+    pub max_in_flight: Arc<AtomicU64>,
 }
 
 impl Mirror {
@@ -47,16 +49,20 @@ impl Mirror {
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
+        let max_in_flight = Arc::new(AtomicU64::new(0));
+        let in_flight = Arc::new(AtomicU64::new(0));
         let (s, st, rq, by) = (state.clone(), stop.clone(), requests.clone(), bytes.clone());
+        let (mx, inf) = (max_in_flight.clone(), in_flight.clone());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if st.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (s, rq, by) = (s.clone(), rq.clone(), by.clone());
+                let (s, rq, by, mx, inf) =
+                    (s.clone(), rq.clone(), by.clone(), mx.clone(), inf.clone());
                 std::thread::spawn(move || {
-                    let _ = handle(conn, &s, &rq, &by);
+                    let _ = handle(conn, &s, &rq, &by, (&inf, &mx));
                 });
             }
         });
@@ -66,6 +72,7 @@ impl Mirror {
             stop,
             requests,
             bytes,
+            max_in_flight,
         }
     }
 
@@ -172,11 +179,20 @@ pub fn local_key(url: &str) -> String {
     key
 }
 
+/// Counts requests in flight from the end of the request head to the end of the response.
+struct InFlight<'a>(&'a AtomicU64);
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 fn handle(
     conn: TcpStream,
     state: &Mutex<State>,
     requests: &AtomicU64,
     bytes: &AtomicU64,
+    (in_flight, max_in_flight): (&AtomicU64, &AtomicU64),
 ) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(conn.try_clone()?);
@@ -212,6 +228,9 @@ fn handle(
         )
     };
     requests.fetch_add(1, Ordering::SeqCst);
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let _in_flight = InFlight(in_flight);
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
@@ -266,12 +285,7 @@ fn handle(
         );
     }
     bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
-    respond(&mut conn, "200 OK", &format!("ETag: {etag}\r\n"), &body)?;
-    // Drain anything left so the client sees a clean close.
-    let mut sink = [0u8; 64];
-    let _ = conn.set_read_timeout(Some(Duration::from_millis(5)));
-    let _ = conn.read(&mut sink);
-    Ok(())
+    respond(&mut conn, "200 OK", &format!("ETag: {etag}\r\n"), &body)
 }
 
 fn sha2_digest(b: &[u8]) -> Vec<u8> {

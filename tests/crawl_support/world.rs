@@ -24,6 +24,7 @@ pub const SOURCES: &[&str] = &[
     "gardenlinux",
     "linuxkit",
     "flatcar",
+    "kops",
 ];
 
 /// Seed corpus directory (`../shared/corpus/stackrox-2024-07` beside the repository).
@@ -116,6 +117,7 @@ impl World {
         w.gardenlinux();
         w.linuxkit();
         w.flatcar();
+        w.kops();
         // Seed the lists directory from the corpus.
         for s in SOURCES {
             let src = w.config.source(s).unwrap();
@@ -496,6 +498,27 @@ impl World {
     fn linuxkit(&mut self) {
         let urls = set(corpus("linuxkit.txt"));
         self.expect("linuxkit", urls, BTreeSet::new(), &BTreeSet::new());
+    }
+
+    fn kops(&mut self) {
+        let pool = "http://dist.kope.io/apt/pool/main/l/";
+        let urls = corpus("kops.txt");
+        let mut files: Vec<String> = urls
+            .iter()
+            .filter(|u| u.starts_with(pool))
+            .cloned()
+            .collect();
+        let new =
+            format!("{pool}linux-4.4.121-k8s/linux-headers-4.4.121-k8s_4.4.121-20180320_amd64.deb");
+        files.push(new.clone());
+        files.push(format!(
+            "{pool}linux-4.4.121-k8s/linux-image-4.4.121-k8s_4.4.121-20180320_amd64.deb"
+        ));
+        fixtures::html_tree(&self.mirror, pool, &files);
+        self.added.insert("kops".into(), new.clone());
+        let mut all = set(urls);
+        all.insert(new);
+        self.expect("kops", all, BTreeSet::new(), &BTreeSet::new());
     }
 
     fn flatcar(&mut self) {

@@ -373,3 +373,46 @@ pub fn build_module(bundle_dir: &Path) -> String {
 pub fn kernel_packer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
 }
+
+/// Packs into a fresh temporary dir, expecting failure; returns the one-line error text and checks
+/// nothing was left in the output dir.
+pub fn pack_error(kind: kernel_packer::pack::PackerKind, packages: &[PathBuf]) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let options = kernel_packer::pack::PackOptions::default();
+    let err = kernel_packer::pack::pack_packages(kind, packages, out.path(), &options)
+        .expect_err("pack unexpectedly succeeded");
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "a failed pack left files behind"
+    );
+    format!("{err:#}")
+}
+
+/// Asserts every symlink under `dir` is relative and resolves inside `dir`.
+pub fn assert_links_stay_inside(dir: &Path) {
+    let root = fs::canonicalize(dir).unwrap();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                assert!(
+                    fs::read_link(&path).unwrap().is_relative(),
+                    "{} is absolute",
+                    path.display()
+                );
+                let real = fs::canonicalize(&path)
+                    .unwrap_or_else(|_| panic!("dangling {}", path.display()));
+                assert!(
+                    real.starts_with(&root),
+                    "{} leaves the bundle",
+                    path.display()
+                );
+            } else if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+}
