@@ -23,7 +23,7 @@ enum Command {
     /// Group package lists into per-kernel sets (kernel-package-lists/manifest.yml).
     Manifest(cli::manifest::ManifestArgs),
     /// Update package lists from kernel-package-lists/sources.yml.
-    Crawl(cli::crawl::CrawlArgs),
+    Crawl(cli::crawl_pr::CrawlCommand),
 }
 
 fn main() -> ExitCode {
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pack(args) => cli::pack::run(args),
         Command::Manifest(args) => cli::manifest::run(args),
-        Command::Crawl(args) => cli::crawl::run(args),
+        Command::Crawl(cmd) => cli::crawl_pr::run(cmd),
     };
     match result {
         Ok(code) => code,
