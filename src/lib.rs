@@ -2,7 +2,8 @@
 //!
 //! See `ARCHITECTURE.md` for the map of stages and modules.
 
-pub mod names;
-pub mod pack;
+pub mod archive;
 pub mod cli;
 pub mod logging;
+pub mod names;
+pub mod pack;

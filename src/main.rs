@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use kernel_packer::cli;
 
 #[derive(Parser)]
-#[command(name = "kernel-packer", version, about = "Kernel header bundles for every distribution kernel")]
+#[command(
+    name = "kernel-packer",
+    version,
+    about = "Kernel header bundles for every distribution kernel"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::pack::{pack_packages, PackOptions, PackerKind};
+
 /// Arguments of `kernel-packer pack`.
 ///
 /// Two modes:
@@ -49,8 +51,37 @@ pub struct PackArgs {
     pub json: bool,
 }
 
-/// Runs `kernel-packer pack`.
+/// Runs `kernel-packer pack`: prints the bundle path on stdout (local mode).
 pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("pack: not implemented yet")
+    if !args.id.is_empty() || !args.kernel.is_empty() || args.missing {
+        anyhow::bail!(
+            "pack: --id/--kernel/--missing need the manifest mode, which this build lacks"
+        );
+    }
+    let kind_name = args.kind.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("pack: give --type <type> and package files, or --id/--kernel/--missing")
+    })?;
+    let kind: PackerKind = kind_name.parse()?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    if args.packages_files.is_empty() {
+        anyhow::bail!("pack: no package files given");
+    }
+    let options = PackOptions {
+        checksum: args.checksum.clone(),
+        ..PackOptions::default()
+    };
+    let packed = pack_packages(kind, &args.packages_files, &out, &options)?;
+    if args.json {
+        let line = serde_json::json!({
+            "bundle": packed.path,
+            "uname": packed.uname,
+            "size": packed.size,
+            "sha256": packed.sha256,
+            "checksum": packed.checksum,
+        });
+        println!("{line}");
+    } else {
+        println!("{}", packed.path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,30 @@
 //! Packing: turns one kernel's packages into `bundle-<name>.tgz`.
 //!
-//! (Work in progress: the public API below is the contract other stages code against.)
+//! Flow: unpack every package (in parallel, each into its own dir, through the safe extractor) →
+//! merge the trees → prepare the kernel tree as the packer spec says ([`layout::prepare`]) →
+//! plan names ([`layout::plan`]) → build the bundle view ([`view::build_view`]) → write the tarball
+//! to a temporary file next to the destination → rename. A failure at any step leaves no bundle.
+//! Packer behaviour is data: see `packers.yml` and [`spec`].
 
+pub mod bundle;
+pub mod layout;
+pub mod spec;
+pub mod tree;
+pub mod view;
+
+use std::collections::HashMap;
+use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-/// Which packer to use: the `type` of a manifest entry.
+use anyhow::{anyhow, bail, Context, Result};
+use tracing::{debug, info};
+
+use crate::archive::extract::{Limits, SafeExtractor};
+use crate::archive::read_package;
+use crate::names;
+
+/// Which packer to use: the `type` of a manifest entry (`kops` parses as `Debian`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PackerKind {
     Debian,
@@ -15,13 +35,32 @@ pub enum PackerKind {
     Suse,
 }
 
+impl PackerKind {
+    /// The manifest type name, also the key in `packers.yml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackerKind::Debian => "debian",
+            PackerKind::Garden => "garden",
+            PackerKind::Ubuntu => "ubuntu",
+            PackerKind::Redhat => "redhat",
+            PackerKind::Oracle => "oracle",
+            PackerKind::Suse => "suse",
+        }
+    }
+}
+
 /// Knobs for one pack run.
 #[derive(Debug, Clone, Default)]
 pub struct PackOptions {
     /// Overrides BUNDLE_CHECKSUM (default: manifest id of the packages' simplified file names).
     pub checksum: Option<String>,
-    /// Where to unpack (default: a temporary dir inside `out_dir`'s file system).
+    /// Directory under which a private, automatically removed work dir is made (default: the
+    /// system temp dir).
     pub work_dir: Option<PathBuf>,
+    /// Unpack limits per package (default: [`Limits::default`]).
+    pub limits: Option<Limits>,
+    /// Compression settings (default: level 6, all cores).
+    pub gzip: Option<bundle::GzipSettings>,
 }
 
 /// What a successful pack produced.
@@ -45,12 +84,242 @@ pub struct PackedBundle {
     pub btf: bool,
 }
 
-/// Packs `packages` (local files) with `kind` into `<out_dir>/bundle-<name>.tgz`, atomically.
+/// The default BUNDLE_CHECKSUM: manifest id of the packages' simplified file names.
+pub fn default_checksum(packages: &[PathBuf]) -> String {
+    let simplified: Vec<String> = packages
+        .iter()
+        .map(|p| {
+            names::simplify(
+                &p.file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    names::manifest_id(&simplified)
+}
+
+/// Packs `packages` (local files, any order) with `kind` into `<out_dir>/bundle-<name>.tgz`,
+/// atomically. Errors are one line and name the offending package or path.
 pub fn pack_packages(
-    _kind: PackerKind,
-    _packages: &[PathBuf],
-    _out_dir: &Path,
-    _opts: &PackOptions,
-) -> anyhow::Result<PackedBundle> {
-    anyhow::bail!("packing is not implemented yet")
+    kind: PackerKind,
+    packages: &[PathBuf],
+    out_dir: &Path,
+    opts: &PackOptions,
+) -> Result<PackedBundle> {
+    let started = Instant::now();
+    let spec = spec::spec_for(kind.as_str())?;
+    if packages.is_empty() {
+        bail!("no packages given");
+    }
+    let mut packages = packages.to_vec();
+    packages.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    for package in &packages {
+        let meta = fs::metadata(package)
+            .with_context(|| format!("{}: cannot read package", package.display()))?;
+        if !meta.is_file() {
+            bail!("{}: not a regular file", package.display());
+        }
+    }
+    fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let work_parent = opts.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+    fs::create_dir_all(&work_parent)?;
+    let work = tempfile::Builder::new()
+        .prefix("kernel-packer-work-")
+        .tempdir_in(&work_parent)
+        .with_context(|| format!("cannot create a work dir in {}", work_parent.display()))?;
+    let limits = opts.limits.unwrap_or_default();
+
+    let roots = unpack_all(&packages, work.path(), limits)?;
+    let root = work.path().join("root");
+    merge_trees(&packages, &roots, &root)?;
+    debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "unpacked"
+    );
+
+    layout::prepare(&root, spec)?;
+    let plan = layout::plan(&root, spec)?;
+    let (version, major, minor) = bundle::version_triplet(&plan.uname)?;
+    let checksum = opts
+        .checksum
+        .clone()
+        .unwrap_or_else(|| default_checksum(&packages));
+    let meta = bundle::BundleMeta {
+        build_dir: plan.build_dir.clone(),
+        checksum: checksum.clone(),
+        distro: spec.distro.clone(),
+        uname: plan.uname.clone(),
+        version,
+        major,
+        minor,
+    };
+    let btf = layout::read_in_tree(&root, &plan.kernel_dir.join(".config"))?
+        .map(|config| layout::config_value(&config, "CONFIG_DEBUG_INFO_BTF") == Some("y"))
+        .unwrap_or(false);
+    let (entries, stats) = view::build_view(&root, &plan.bundle_root, spec)?;
+    debug!(?stats, "bundle view");
+
+    let file_name = format!("bundle-{}.tgz", plan.bundle_name);
+    let final_path = out_dir.join(&file_name);
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(out_dir)
+        .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
+    let (file, temp_path) = temp.into_parts();
+    bundle::write_bundle(file, &meta, &entries, opts.gzip.unwrap_or_default())
+        .with_context(|| format!("writing {file_name}"))?;
+    let sha256 = sha256_file(&temp_path)?;
+    let size = fs::metadata(&temp_path)?.len();
+    temp_path.persist(&final_path).map_err(|e| {
+        anyhow!(
+            "cannot rename bundle into {}: {}",
+            final_path.display(),
+            e.error
+        )
+    })?;
+    info!(
+        bundle = %final_path.display(),
+        uname = %plan.uname,
+        size,
+        files = stats.files,
+        links = stats.links,
+        inlined = stats.inlined_links,
+        dropped_dangling = stats.dropped_dangling,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "packed"
+    );
+    Ok(PackedBundle {
+        path: final_path,
+        file_name,
+        uname: plan.uname,
+        distro: spec.distro.clone(),
+        checksum,
+        size,
+        sha256,
+        btf,
+    })
+}
+
+/// Unpacks each package into `work/pkg-<i>` in parallel; returns those roots in package order.
+fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Vec<PathBuf>> {
+    let roots: Vec<PathBuf> = (0..packages.len())
+        .map(|i| work.join(format!("pkg-{i}")))
+        .collect();
+    for root in &roots {
+        fs::create_dir(root)?;
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .max(1);
+    // Largest packages first, shared out over the worker threads.
+    let mut order: Vec<usize> = (0..packages.len()).collect();
+    order.sort_by_key(|&i| {
+        std::cmp::Reverse(fs::metadata(&packages[i]).map(|m| m.len()).unwrap_or(0))
+    });
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.min(packages.len()))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    loop {
+                        let at = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some(&index) = order.get(at) else {
+                            return Ok(());
+                        };
+                        let package = &packages[index];
+                        let mut extractor = SafeExtractor::new(&roots[index], limits);
+                        read_package(package, &mut extractor)
+                            .map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("unpack thread panicked")))
+            })
+            .collect()
+    });
+    for result in results {
+        result?;
+    }
+    Ok(roots)
+}
+
+/// Merges the unpacked package roots into `dest`. Directories present in several packages are
+/// merged; any other path present in two packages is a conflict naming both packages.
+fn merge_trees(packages: &[PathBuf], roots: &[PathBuf], dest: &Path) -> Result<()> {
+    fs::rename(&roots[0], dest)?;
+    // Paths moved over from a later package → that package's index; anything else came from the first.
+    let mut owners: HashMap<PathBuf, usize> = HashMap::new();
+    for (index, root) in roots.iter().enumerate().skip(1) {
+        merge_into(root, dest, Path::new(""), index, &mut owners).map_err(
+            |conflict| match conflict {
+                MergeError::Conflict(rel) => {
+                    let first = rel
+                        .ancestors()
+                        .find_map(|a| owners.get(a).copied())
+                        .unwrap_or(0);
+                    anyhow!(
+                        "{} and {} both contain {}",
+                        packages[first].display(),
+                        packages[index].display(),
+                        rel.display()
+                    )
+                }
+                MergeError::Io(e) => e,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+enum MergeError {
+    Conflict(PathBuf),
+    Io(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for MergeError {
+    fn from(e: E) -> Self {
+        MergeError::Io(e.into())
+    }
+}
+
+fn merge_into(
+    from: &Path,
+    to: &Path,
+    rel: &Path,
+    index: usize,
+    owners: &mut HashMap<PathBuf, usize>,
+) -> std::result::Result<(), MergeError> {
+    for entry in fs::read_dir(from.join(rel))? {
+        let entry = entry?;
+        let child = rel.join(entry.file_name());
+        let dest = to.join(&child);
+        match fs::symlink_metadata(&dest) {
+            Err(_) => {
+                fs::rename(entry.path(), &dest)?;
+                owners.insert(child, index);
+            }
+            Ok(meta) if meta.is_dir() && entry.file_type()?.is_dir() => {
+                merge_into(from, to, &child, index, owners)?
+            }
+            Ok(_) => return Err(MergeError::Conflict(child)),
+        }
+    }
+    Ok(())
+}
+
+/// Lowercase hex sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }

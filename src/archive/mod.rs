@@ -1,0 +1,108 @@
+//! Reading packages (.deb, .rpm, tarballs) as a stream of entries, and extracting them safely.
+//!
+//! Every reader turns its format into [`Entry`] values handed to an [`EntrySink`] one at a time, with
+//! the entry's content as a reader: nothing holds a whole package or tree in memory. The only sink that
+//! touches the file system is [`extract::SafeExtractor`], which enforces the hostile-input rules.
+
+pub mod compression;
+pub mod deb;
+pub mod extract;
+pub mod rpm;
+pub mod tarball;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// What kind of file system object an archive entry describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file whose content follows.
+    File,
+    /// A symbolic link with its target, as stored in the archive.
+    Symlink(Vec<u8>),
+    /// A hard link to an earlier entry of the same archive (its raw path).
+    Hardlink(Vec<u8>),
+    /// Anything else (device node, fifo, socket, ...): always refused by the extractor.
+    Special(&'static str),
+}
+
+/// One archive entry. `path` is raw, as stored (may start with `./` or `/`; validated by the sink).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: Vec<u8>,
+    pub kind: EntryKind,
+    /// Permission bits as stored.
+    pub mode: u32,
+    /// Declared content size (regular files).
+    pub size: u64,
+}
+
+/// Receives entries in archive order. `content` yields exactly the entry's data for regular files.
+pub trait EntrySink {
+    fn entry(&mut self, entry: &Entry, content: &mut dyn Read) -> Result<()>;
+}
+
+/// Package container formats recognised by their leading bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFormat {
+    Deb,
+    Rpm,
+    /// A (possibly compressed) tar archive.
+    Tarball,
+}
+
+/// Sniffs the container format from the first bytes of a file.
+pub fn sniff_format(head: &[u8]) -> Option<PackageFormat> {
+    if head.starts_with(b"!<arch>\n") {
+        Some(PackageFormat::Deb)
+    } else if head.starts_with(&[0xed, 0xab, 0xee, 0xdb]) {
+        Some(PackageFormat::Rpm)
+    } else if compression::Compression::sniff(head) != compression::Compression::None
+        || (head.len() >= 262 && &head[257..262] == b"ustar")
+    {
+        Some(PackageFormat::Tarball)
+    } else {
+        None
+    }
+}
+
+/// Reads the package at `path` (format sniffed from content, not the name) into `sink`.
+/// Errors name the failing entry; the caller adds the package file name.
+pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageFormat> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut head = [0u8; 512];
+    let n = read_up_to(&mut file, &mut head)?;
+    let format = match sniff_format(&head[..n]) {
+        Some(format) => format,
+        None => bail!("not a .deb, .rpm or tar archive (unrecognised leading bytes)"),
+    };
+    drop(file);
+    let reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    match format {
+        PackageFormat::Deb => deb::read_deb(reader, sink)?,
+        PackageFormat::Rpm => {
+            rpm::read_rpm(reader, sink)?;
+        }
+        PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink)?,
+    }
+    Ok(format)
+}
+
+/// Fills `buf` as far as the reader allows; returns the number of bytes read.
+pub(crate) fn read_up_to(reader: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
