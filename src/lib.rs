@@ -4,6 +4,10 @@
 
 pub mod archive;
 pub mod cli;
+pub mod index;
 pub mod logging;
 pub mod names;
+pub mod ondemand;
 pub mod pack;
+pub mod store;
+pub mod sync;

@@ -2,3 +2,6 @@
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
 pub mod pack;
+pub mod pack_manifest;
+pub mod sync;
+pub mod index;

@@ -195,11 +195,11 @@ mod tests {
         let e3 = entry(3);
         assert_eq!(cache[&e3.id].bundle, "bundle-3.tgz");
         let yaml = to_yaml(&cache).unwrap();
-        assert!(yaml.contains(&format!("{}:\n  type: debian\n", entry(0).id)), "{yaml}");
+        assert!(yaml.contains(&format!("{}:\n  type: debian\n", entry(10).id)), "{yaml}");
         let feats = features_view(&all);
         assert_eq!(feats["bundle-4.tgz"], Features { btf: true, bpf_ringbuf: true });
         assert_eq!(read_entry(store.as_ref(), &e3.id).await.unwrap().unwrap(), e3);
-        assert!(read_entry(store.as_ref(), &"0".repeat(64)).await.unwrap().is_none());
+        assert!(read_entry(store.as_ref(), &"e".repeat(64)).await.unwrap().is_none());
     }
 
     #[tokio::test]

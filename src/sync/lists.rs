@@ -67,6 +67,18 @@ pub fn parse_sums(origin: &str, text: &str) -> anyhow::Result<BTreeMap<String, (
     Ok(out)
 }
 
+/// Reads one list, `<dir>/<name>.txt` (`name` may carry the `.txt`), with its sidecar.
+pub fn read_list(dir: &Path, name: &str) -> anyhow::Result<Vec<SyncItem>> {
+    let stem = name.strip_suffix(".txt").unwrap_or(name);
+    if stem.is_empty()
+        || stem.starts_with('.')
+        || !stem.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        anyhow::bail!("invalid list name {name:?}");
+    }
+    read_files(vec![dir.join(format!("{stem}.txt"))])
+}
+
 /// Reads every `*.txt` list in `dir` (sorted by file name) with their sidecars; one item per
 /// distinct store name, first occurrence wins.
 pub fn read_lists(dir: &Path) -> anyhow::Result<Vec<SyncItem>> {
@@ -76,6 +88,10 @@ pub fn read_lists(dir: &Path) -> anyhow::Result<Vec<SyncItem>> {
         .filter(|p| p.extension().is_some_and(|x| x == "txt") && p.is_file())
         .collect();
     files.sort();
+    read_files(files)
+}
+
+fn read_files(files: Vec<std::path::PathBuf>) -> anyhow::Result<Vec<SyncItem>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut items = Vec::new();
     for file in files {
@@ -132,5 +148,9 @@ mod tests {
         assert_eq!(items[0].size, Some(3));
         assert_eq!(items[1].sha256, None);
         assert!(read_lists(&dir.path().join("nope")).unwrap_err().to_string().contains("nope"));
+        assert_eq!(read_list(dir.path(), "a").unwrap().len(), 2);
+        assert_eq!(read_list(dir.path(), "b.txt").unwrap().len(), 1);
+        assert!(read_list(dir.path(), "../a").is_err());
+        assert!(format!("{:#}", read_list(dir.path(), "zz").unwrap_err()).contains("zz.txt"));
     }
 }

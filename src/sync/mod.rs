@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 
 pub use download::{download, Downloaded};
-pub use lists::{parse_list, parse_sums, read_lists, SyncItem};
+pub use lists::{parse_list, parse_sums, read_list, read_lists, SyncItem};
 
 use crate::store::Store;
 
