@@ -99,7 +99,11 @@ impl S3Store {
             .region(region)
             .load()
             .await;
-        let mut b = aws_sdk_s3::config::Builder::from(&shared);
+        // Downloads are verified against the full-object sha256 we record (metadata `sha256`),
+        // which also covers multipart objects; the SDK's own check of per-part/composite response
+        // checksums is left to requests that ask for it.
+        let mut b = aws_sdk_s3::config::Builder::from(&shared)
+            .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
         if let Some(ep) = &opts.endpoint {
             b = b.endpoint_url(ep.clone()).force_path_style(true);
         } else if opts.force_path_style {

@@ -34,6 +34,10 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
     panic!("{what} did not listen on 127.0.0.1:{port} within 60 s");
 }
 
+/// The moto venv made by `scripts/setup.d/20-moto.sh` (pinned to a version whose multipart
+/// completion answer the AWS SDK accepts).
+const PINNED_MOTO: &str = "/opt/kernel-packer-moto/bin/moto_server";
+
 /// A `moto_server` process (S3 API) on 127.0.0.1; killed on drop. Panics (test fails) when
 /// `moto_server` is not installed: run `scripts/setup.d/20-moto.sh`.
 pub struct Moto {
@@ -44,7 +48,8 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
-        let mut child = Command::new("moto_server")
+        let program = if std::path::Path::new(PINNED_MOTO).exists() { PINNED_MOTO } else { "moto_server" };
+        let mut child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -249,6 +254,8 @@ pub struct Proxy {
     pub port: u16,
     limit: Arc<AtomicU64>,
     pub cuts: Arc<AtomicUsize>,
+    /// What each connection sent upstream (first 64 MiB, lossy UTF-8), pushed when it closes.
+    pub captured: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -260,7 +267,8 @@ impl Proxy {
         let limit = Arc::new(AtomicU64::new(u64::MAX));
         let cuts = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (l, c, s) = (limit.clone(), cuts.clone(), stop.clone());
+        let captured: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (l, c, s, cap) = (limit.clone(), cuts.clone(), stop.clone(), captured.clone());
         thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 let Ok((client, _)) = listener.accept() else {
@@ -271,12 +279,13 @@ impl Proxy {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
                 let limit = l.load(Ordering::SeqCst);
                 let cuts = c.clone();
+                let cap = cap.clone();
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                thread::spawn(move || pipe(client, server, limit, Some(cuts)));
+                thread::spawn(move || pipe(client, server, limit, Some((cuts, cap))));
                 thread::spawn(move || pipe(s2, c2, u64::MAX, None));
             }
         });
-        Proxy { port, limit, cuts, stop }
+        Proxy { port, limit, cuts, captured, stop }
     }
 
     pub fn endpoint(&self) -> String {
@@ -295,9 +304,12 @@ impl Drop for Proxy {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64, cuts: Option<Arc<AtomicUsize>>) {
+type Upstream = (Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>);
+
+fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64, upstream: Option<Upstream>) {
     let mut buf = [0u8; 16 * 1024];
     let mut total = 0u64;
+    let mut head = Vec::new();
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -308,12 +320,18 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64, cuts: Option<Arc<Ato
             break;
         }
         total += allowed as u64;
+        if head.len() < 64 << 20 {
+            head.extend_from_slice(&buf[..allowed]);
+        }
         if allowed < n {
-            if let Some(c) = &cuts {
+            if let Some((c, _)) = &upstream {
                 c.fetch_add(1, Ordering::SeqCst);
             }
             break;
         }
+    }
+    if let Some((_, cap)) = &upstream {
+        cap.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
