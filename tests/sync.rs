@@ -70,14 +70,23 @@ async fn mirrors_into_s3_idempotently_and_refuses_bad_checksums() {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let (server, hits) = mirror(files.clone());
-    let mut items: Vec<SyncItem> = files.keys().map(|p| SyncItem::new(&server.url(p))).collect();
+    let mut items: Vec<SyncItem> = files
+        .keys()
+        .map(|p| SyncItem::new(&server.url(p)))
+        .collect();
     items.push(SyncItem::new(&server.url("/pool/gone.deb")));
     // The crawl recorded size and sha256 for two of them; the tampered one's record is different.
     let good = &files["/pool/linux-kbuild-1_amd64.deb"];
-    let kbuild = items.iter_mut().find(|i| i.url.ends_with("linux-kbuild-1_amd64.deb")).unwrap();
+    let kbuild = items
+        .iter_mut()
+        .find(|i| i.url.ends_with("linux-kbuild-1_amd64.deb"))
+        .unwrap();
     kbuild.size = Some(good.len() as u64);
     kbuild.sha256 = Some(kernel_packer::names::sha256_hex(good));
-    let tampered = items.iter_mut().find(|i| i.url.ends_with("tampered.deb")).unwrap();
+    let tampered = items
+        .iter_mut()
+        .find(|i| i.url.ends_with("tampered.deb"))
+        .unwrap();
     tampered.sha256 = Some(kernel_packer::names::sha256_hex(b"the real package"));
 
     let report = sync(&items, store.clone(), &opts()).await.unwrap();
@@ -85,8 +94,12 @@ async fn mirrors_into_s3_idempotently_and_refuses_bad_checksums() {
     assert_eq!(report.transferred(), 4, "{report:?}");
     let failures = report.failures();
     assert_eq!(failures.len(), 2, "{failures:?}");
-    assert!(failures.iter().any(|(u, e)| u.ends_with("tampered.deb") && e.contains("sha256 mismatch")));
-    assert!(failures.iter().any(|(u, e)| u.ends_with("gone.deb") && e.contains("404")));
+    assert!(failures
+        .iter()
+        .any(|(u, e)| u.ends_with("tampered.deb") && e.contains("sha256 mismatch")));
+    assert!(failures
+        .iter()
+        .any(|(u, e)| u.ends_with("gone.deb") && e.contains("404")));
     // 404 is not retried; 503 was retried twice; truncation was retried once.
     let h = hits.lock().unwrap().clone();
     assert_eq!(h["/pool/gone.deb"], 1);
@@ -101,7 +114,10 @@ async fn mirrors_into_s3_idempotently_and_refuses_bad_checksums() {
             assert!(head.is_none(), "tampered package was stored");
         } else {
             let head = head.unwrap_or_else(|| panic!("{name} missing"));
-            assert_eq!(head.sha256.unwrap(), kernel_packer::names::sha256_hex(bytes));
+            assert_eq!(
+                head.sha256.unwrap(),
+                kernel_packer::names::sha256_hex(bytes)
+            );
             assert_eq!(store.get_bytes(&name).await.unwrap().unwrap(), *bytes);
         }
     }
@@ -141,27 +157,48 @@ async fn s3_dying_mid_upload_stores_nothing_and_rerun_completes() {
     let report = sync(&items, via_proxy.clone(), &opts()).await.unwrap();
     assert_eq!(report.failures().len(), 1, "{report:?}");
     assert!(proxy.cuts.load(Ordering::SeqCst) >= 1);
-    assert!(direct.list("").await.unwrap().is_empty(), "partial object visible");
+    assert!(
+        direct.list("").await.unwrap().is_empty(),
+        "partial object visible"
+    );
 
     proxy.cut_after(None);
     let report = sync(&items, via_proxy, &opts()).await.unwrap();
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.transferred(), 1);
     let name = kernel_packer::names::simplify(&items[0].url);
-    assert_eq!(direct.get_bytes(&name).await.unwrap().unwrap(), files["/p/big.deb"]);
+    assert_eq!(
+        direct.get_bytes(&name).await.unwrap().unwrap(),
+        files["/p/big.deb"]
+    );
 }
 
 #[test]
 fn cli_mirrors_lists_into_a_directory_store() {
-    let files: BTreeMap<String, Vec<u8>> =
-        [("/a.deb".to_string(), payload(10)), ("/b.deb".to_string(), payload(20))].into();
+    let files: BTreeMap<String, Vec<u8>> = [
+        ("/a.deb".to_string(), payload(10)),
+        ("/b.deb".to_string(), payload(20)),
+    ]
+    .into();
     let (server, _) = mirror(files.clone());
     let dir = tempfile::tempdir().unwrap();
     let lists = dir.path().join("lists");
     std::fs::create_dir(&lists).unwrap();
-    std::fs::write(lists.join("x.txt"), format!("# list\n{}\n{}\n", server.url("/a.deb"), server.url("/b.deb"))).unwrap();
+    std::fs::write(
+        lists.join("x.txt"),
+        format!(
+            "# list\n{}\n{}\n",
+            server.url("/a.deb"),
+            server.url("/b.deb")
+        ),
+    )
+    .unwrap();
     // The crawl recorded a wrong size for b.deb: refused.
-    std::fs::write(lists.join("x.sums"), format!("- 21 {}\n", server.url("/b.deb"))).unwrap();
+    std::fs::write(
+        lists.join("x.sums"),
+        format!("- 21 {}\n", server.url("/b.deb")),
+    )
+    .unwrap();
     let store_dir = dir.path().join("store");
     let args = |lists: &std::path::Path| kernel_packer::cli::sync::SyncArgs {
         lists: lists.to_path_buf(),
@@ -177,11 +214,22 @@ fn cli_mirrors_lists_into_a_directory_store() {
     assert_eq!(code, std::process::ExitCode::FAILURE);
     let a = store_dir.join(kernel_packer::names::simplify(&server.url("/a.deb")));
     assert_eq!(std::fs::read(a).unwrap(), files["/a.deb"]);
-    assert!(!store_dir.join(kernel_packer::names::simplify(&server.url("/b.deb"))).exists());
-    std::fs::write(lists.join("x.sums"), format!("- 20 {}\n", server.url("/b.deb"))).unwrap();
-    assert_eq!(kernel_packer::cli::sync::run(args(&lists)).unwrap(), std::process::ExitCode::SUCCESS);
+    assert!(!store_dir
+        .join(kernel_packer::names::simplify(&server.url("/b.deb")))
+        .exists());
+    std::fs::write(
+        lists.join("x.sums"),
+        format!("- 20 {}\n", server.url("/b.deb")),
+    )
+    .unwrap();
+    assert_eq!(
+        kernel_packer::cli::sync::run(args(&lists)).unwrap(),
+        std::process::ExitCode::SUCCESS
+    );
     // No temporary files left in the work dir.
-    let left: Vec<_> = std::fs::read_dir(dir.path().join("work")).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("work"))
+        .unwrap()
+        .collect();
     assert!(left.is_empty(), "{left:?}");
     let store = DirStore::new(store_dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -200,12 +248,20 @@ async fn bounded_concurrency() {
         f.fetch_sub(1, Ordering::SeqCst);
         Response::new(200, "x")
     });
-    let items: Vec<SyncItem> = (0..9).map(|i| SyncItem::new(&server.url(&format!("/{i}.deb")))).collect();
+    let items: Vec<SyncItem> = (0..9)
+        .map(|i| SyncItem::new(&server.url(&format!("/{i}.deb"))))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(DirStore::new(dir.path().to_path_buf()));
-    let report = sync(&items, store, &SyncOptions { jobs: 3, ..opts() }).await.unwrap();
+    let report = sync(&items, store, &SyncOptions { jobs: 3, ..opts() })
+        .await
+        .unwrap();
     assert!(report.ok());
     assert_eq!(report.transferred(), 9);
-    assert!(peak.load(Ordering::SeqCst) <= 3, "peak {}", peak.load(Ordering::SeqCst));
+    assert!(
+        peak.load(Ordering::SeqCst) <= 3,
+        "peak {}",
+        peak.load(Ordering::SeqCst)
+    );
     assert!(peak.load(Ordering::SeqCst) >= 2, "no parallelism at all");
 }

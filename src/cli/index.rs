@@ -30,7 +30,8 @@ pub struct IndexArgs {
 pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let store = store::open_url(&bundles_store(args.bundles.as_deref())?, &s3_options(None)).await?;
+        let store =
+            store::open_url(&bundles_store(args.bundles.as_deref())?, &s3_options(None)).await?;
         let entries = index::read_all(store).await?;
         let cache = index::to_yaml(&index::cache_view(&entries))?;
         let features = index::to_yaml(&index::features_view(&entries))?;
@@ -50,6 +51,7 @@ fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(text.as_bytes())?;
-    tmp.persist(path).with_context(|| format!("write {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("write {}", path.display()))?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Command-line front ends. Each subcommand is a module exposing a clap `Args` struct and
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
+pub mod index;
 pub mod pack;
 pub mod pack_manifest;
 pub mod sync;
-pub mod index;

@@ -31,7 +31,10 @@ pub fn run_from_manifest(args: &PackArgs) -> anyhow::Result<ExitCode> {
             ids.push(id.clone());
         }
         for kernel in &args.kernel {
-            ids.push(find_by_kernel(&manifest, kernel).map_err(|e| anyhow::anyhow!("{e} ({manifest_path})"))?);
+            ids.push(
+                find_by_kernel(&manifest, kernel)
+                    .map_err(|e| anyhow::anyhow!("{e} ({manifest_path})"))?,
+            );
         }
         let ctx = PackContext {
             packages: store::open_url(&packages_store(args.packages.as_deref())?, &s3).await?,
@@ -65,6 +68,10 @@ pub fn run_from_manifest(args: &PackArgs) -> anyhow::Result<ExitCode> {
             }
         }
         eprintln!("{} packed, {failed} failed", results.len() - failed);
-        Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        Ok(if failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     })
 }

@@ -89,6 +89,10 @@ pub fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         } else {
             println!("{}", report.summary());
         }
-        Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        Ok(if report.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     })
 }

@@ -39,9 +39,10 @@ struct Compiled {
 fn rules() -> &'static Compiled {
     static RULES: OnceLock<Compiled> = OnceLock::new();
     RULES.get_or_init(|| {
-        let rules: Rules =
-            serde_norway::from_str(include_str!("features.yml")).expect("src/index/features.yml is valid");
-        let v = |s: &str| parse_version(s).unwrap_or_else(|| panic!("features.yml: bad version {s:?}"));
+        let rules: Rules = serde_norway::from_str(include_str!("features.yml"))
+            .expect("src/index/features.yml is valid");
+        let v =
+            |s: &str| parse_version(s).unwrap_or_else(|| panic!("features.yml: bad version {s:?}"));
         Compiled {
             min: v(&rules.bpf_ringbuf.min_version),
             backports: rules
@@ -49,8 +50,9 @@ fn rules() -> &'static Compiled {
                 .backports
                 .iter()
                 .map(|b| {
-                    let re = regex::Regex::new(&b.pattern)
-                        .unwrap_or_else(|e| panic!("features.yml: bad pattern {:?}: {e}", b.pattern));
+                    let re = regex::Regex::new(&b.pattern).unwrap_or_else(|e| {
+                        panic!("features.yml: bad pattern {:?}: {e}", b.pattern)
+                    });
                     (re, v(&b.min_version))
                 })
                 .collect(),
@@ -80,7 +82,10 @@ pub fn has_bpf_ringbuf(release: &str) -> bool {
     let Some(v) = parse_version(release) else {
         return false;
     };
-    v >= r.min || r.backports.iter().any(|(re, min)| re.is_match(release) && v >= *min)
+    v >= r.min
+        || r.backports
+            .iter()
+            .any(|(re, min)| re.is_match(release) && v >= *min)
 }
 
 #[cfg(test)]

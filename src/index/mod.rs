@@ -63,7 +63,11 @@ pub fn entry_key(id: &str) -> String {
 
 /// Checks an id is a manifest id (64 lowercase hex chars), so it is a safe key segment.
 pub fn validate_id(id: &str) -> anyhow::Result<()> {
-    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if id.len() == 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(())
     } else {
         anyhow::bail!("invalid manifest id {id:?}: want 64 lowercase hex characters")
@@ -112,7 +116,12 @@ pub async fn ids(store: &dyn Store) -> anyhow::Result<Vec<String>> {
 
 /// Reads every entry (up to 16 reads in flight). A malformed entry is an error naming its key.
 pub async fn read_all(store: Arc<dyn Store>) -> anyhow::Result<BTreeMap<String, IndexEntry>> {
-    let keys: Vec<String> = store.list(PREFIX).await?.into_iter().map(|o| o.key).collect();
+    let keys: Vec<String> = store
+        .list(PREFIX)
+        .await?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
     let entries: Vec<Option<IndexEntry>> = futures_util::stream::iter(keys)
         .map(|key| {
             let store = store.clone();
@@ -126,7 +135,11 @@ pub async fn read_all(store: Arc<dyn Store>) -> anyhow::Result<BTreeMap<String, 
         .buffer_unordered(16)
         .try_collect()
         .await?;
-    Ok(entries.into_iter().flatten().map(|e| (e.id.clone(), e)).collect())
+    Ok(entries
+        .into_iter()
+        .flatten()
+        .map(|e| (e.id.clone(), e))
+        .collect())
 }
 
 /// The `cache.yml` view: id → type, packages, bundle, sha256.
@@ -149,7 +162,10 @@ pub fn cache_view(entries: &BTreeMap<String, IndexEntry>) -> BTreeMap<String, Ca
 
 /// The features view: bundle name → features.
 pub fn features_view(entries: &BTreeMap<String, IndexEntry>) -> BTreeMap<String, Features> {
-    entries.values().map(|e| (e.bundle.clone(), e.features)).collect()
+    entries
+        .values()
+        .map(|e| (e.bundle.clone(), e.features))
+        .collect()
 }
 
 /// Renders a view as YAML.
@@ -172,7 +188,10 @@ mod tests {
             size: 10,
             kernel: format!("6.{n}.0-1-amd64"),
             distro: "debian".into(),
-            features: Features { btf: n % 2 == 0, bpf_ringbuf: true },
+            features: Features {
+                btf: n % 2 == 0,
+                bpf_ringbuf: true,
+            },
         }
     }
 
@@ -195,18 +214,36 @@ mod tests {
         let e3 = entry(3);
         assert_eq!(cache[&e3.id].bundle, "bundle-3.tgz");
         let yaml = to_yaml(&cache).unwrap();
-        assert!(yaml.contains(&format!("{}:\n  type: debian\n", entry(10).id)), "{yaml}");
+        assert!(
+            yaml.contains(&format!("{}:\n  type: debian\n", entry(10).id)),
+            "{yaml}"
+        );
         let feats = features_view(&all);
-        assert_eq!(feats["bundle-4.tgz"], Features { btf: true, bpf_ringbuf: true });
-        assert_eq!(read_entry(store.as_ref(), &e3.id).await.unwrap().unwrap(), e3);
-        assert!(read_entry(store.as_ref(), &"e".repeat(64)).await.unwrap().is_none());
+        assert_eq!(
+            feats["bundle-4.tgz"],
+            Features {
+                btf: true,
+                bpf_ringbuf: true
+            }
+        );
+        assert_eq!(
+            read_entry(store.as_ref(), &e3.id).await.unwrap().unwrap(),
+            e3
+        );
+        assert!(read_entry(store.as_ref(), &"e".repeat(64))
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]
     async fn malformed_entry_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(DirStore::new(dir.path().to_path_buf()));
-        store.put_bytes(&entry_key(&"1".repeat(64)), b"{".to_vec()).await.unwrap();
+        store
+            .put_bytes(&entry_key(&"1".repeat(64)), b"{".to_vec())
+            .await
+            .unwrap();
         let err = format!("{:#}", read_all(store).await.unwrap_err());
         assert!(err.contains(&"1".repeat(64)), "{err}");
     }

@@ -66,7 +66,10 @@ pub fn find_by_kernel(manifest: &Manifest, uname: &str) -> anyhow::Result<String
         _ => anyhow::bail!(
             "kernel {uname}: ambiguous, {} manifest entries match ({})",
             hits.len(),
-            hits.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            hits.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -101,7 +104,10 @@ c3:\n  type: debian\n  packages:\n  - http---d-linux-headers-5.10.0-28-amd64_5.1
         assert_eq!(m["b2"].kind, "redhat");
         assert_eq!(find_by_kernel(&m, "5.10.0-28-cloud-amd64").unwrap(), "a1");
         assert_eq!(find_by_kernel(&m, "5.10.0-28-amd64").unwrap(), "c3");
-        assert_eq!(find_by_kernel(&m, "3.10.0-1160.80.1.el7.x86_64").unwrap(), "b2");
+        assert_eq!(
+            find_by_kernel(&m, "3.10.0-1160.80.1.el7.x86_64").unwrap(),
+            "b2"
+        );
         // A prefix of a longer release is not a match.
         assert!(find_by_kernel(&m, "3.10.0-1160.80").is_err());
         assert!(find_by_kernel(&m, "5.10.0-2").is_err());
@@ -112,8 +118,13 @@ c3:\n  type: debian\n  packages:\n  - http---d-linux-headers-5.10.0-28-amd64_5.1
     #[test]
     fn ambiguity_is_reported() {
         let m = parse("m.yml", &format!("{M}d4:\n  type: debian\n  packages:\n  - x-linux-headers-5.10.0-28-amd64_1_amd64.deb\n")).unwrap();
-        let err = find_by_kernel(&m, "5.10.0-28-amd64").unwrap_err().to_string();
-        assert!(err.contains("ambiguous") && err.contains("c3") && err.contains("d4"), "{err}");
+        let err = find_by_kernel(&m, "5.10.0-28-amd64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ambiguous") && err.contains("c3") && err.contains("d4"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -48,12 +48,22 @@ const FETCH_JOBS: usize = 4;
 
 /// Packs manifest id `id` (its set `set`) from the package store into the bundle store.
 /// Errors name the id and the failing step; on error no index entry is written.
-pub async fn pack_id(ctx: &PackContext, id: &str, set: &ManifestSet) -> anyhow::Result<PackOutcome> {
+pub async fn pack_id(
+    ctx: &PackContext,
+    id: &str,
+    set: &ManifestSet,
+) -> anyhow::Result<PackOutcome> {
     index::validate_id(id)?;
-    pack_id_inner(ctx, id, set).await.with_context(|| format!("pack {id}"))
+    pack_id_inner(ctx, id, set)
+        .await
+        .with_context(|| format!("pack {id}"))
 }
 
-async fn pack_id_inner(ctx: &PackContext, id: &str, set: &ManifestSet) -> anyhow::Result<PackOutcome> {
+async fn pack_id_inner(
+    ctx: &PackContext,
+    id: &str,
+    set: &ManifestSet,
+) -> anyhow::Result<PackOutcome> {
     let kind: PackerKind = set.kind.parse()?;
     if set.packages.is_empty() {
         anyhow::bail!("manifest entry has no packages");
@@ -90,12 +100,18 @@ async fn pack_id_inner(ctx: &PackContext, id: &str, set: &ManifestSet) -> anyhow
         .await?;
     tracing::info!(id, packages = files.len(), "fetched packages");
 
-    let opts = PackOptions { work_dir: Some(work.path().to_path_buf()), ..Default::default() };
+    let opts = PackOptions {
+        work_dir: Some(work.path().to_path_buf()),
+        ..Default::default()
+    };
     let packed = tokio::task::spawn_blocking(move || pack_packages(kind, &files, &out_dir, &opts))
         .await
         .context("packer task panicked")??;
     if packed.checksum != id {
-        anyhow::bail!("bundle checksum {} differs from the manifest id", packed.checksum);
+        anyhow::bail!(
+            "bundle checksum {} differs from the manifest id",
+            packed.checksum
+        );
     }
     tracing::info!(id, bundle = %packed.file_name, size = packed.size, "packed");
 
@@ -111,7 +127,10 @@ async fn pack_id_inner(ctx: &PackContext, id: &str, set: &ManifestSet) -> anyhow
         size: packed.size,
         kernel: packed.uname.clone(),
         distro: packed.distro.clone(),
-        features: Features { btf: packed.btf, bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname) },
+        features: Features {
+            btf: packed.btf,
+            bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname),
+        },
     };
     index::write_entry(ctx.bundles.as_ref(), &entry).await?;
     Ok(PackOutcome {
@@ -126,7 +145,11 @@ async fn pack_id_inner(ctx: &PackContext, id: &str, set: &ManifestSet) -> anyhow
 /// Manifest ids without an index entry in the bundle store, sorted.
 pub async fn missing_ids(manifest: &Manifest, bundles: &dyn Store) -> anyhow::Result<Vec<String>> {
     let have: std::collections::BTreeSet<String> = index::ids(bundles).await?.into_iter().collect();
-    Ok(manifest.keys().filter(|id| !have.contains(*id)).cloned().collect())
+    Ok(manifest
+        .keys()
+        .filter(|id| !have.contains(*id))
+        .cloned()
+        .collect())
 }
 
 /// Packs every id in `ids` with at most `jobs` packs at once; one failure does not stop the rest.
@@ -144,28 +167,31 @@ pub async fn pack_many(
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} packed [{elapsed_precise}] {msg}")
-            .expect("static template"),
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} packed [{elapsed_precise}] {msg}",
+        )
+        .expect("static template"),
     );
-    let mut results: Vec<(usize, String, Result<PackOutcome, String>)> = futures_util::stream::iter(ids.iter().enumerate())
-        .map(|(i, id)| {
-            let bar = bar.clone();
-            async move {
-                let result = match manifest.get(id) {
-                    None => Err(format!("{id}: not in the manifest")),
-                    Some(set) => pack_id(ctx, id, set).await.map_err(|e| format!("{e:#}")),
-                };
-                if let Err(e) = &result {
-                    tracing::warn!(id = %id, error = %e, "pack failed");
-                    bar.println(format!("failed: {e}"));
+    let mut results: Vec<(usize, String, Result<PackOutcome, String>)> =
+        futures_util::stream::iter(ids.iter().enumerate())
+            .map(|(i, id)| {
+                let bar = bar.clone();
+                async move {
+                    let result = match manifest.get(id) {
+                        None => Err(format!("{id}: not in the manifest")),
+                        Some(set) => pack_id(ctx, id, set).await.map_err(|e| format!("{e:#}")),
+                    };
+                    if let Err(e) = &result {
+                        tracing::warn!(id = %id, error = %e, "pack failed");
+                        bar.println(format!("failed: {e}"));
+                    }
+                    bar.inc(1);
+                    (i, id.clone(), result)
                 }
-                bar.inc(1);
-                (i, id.clone(), result)
-            }
-        })
-        .buffer_unordered(jobs.max(1))
-        .collect()
-        .await;
+            })
+            .buffer_unordered(jobs.max(1))
+            .collect()
+            .await;
     bar.finish_and_clear();
     results.sort_by_key(|(i, _, _)| *i);
     results.into_iter().map(|(_, id, r)| (id, r)).collect()

@@ -62,7 +62,9 @@ impl DirStore {
         let mut size = 0u64;
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let n = reader.read(&mut buf).with_context(|| format!("read data for {key}"))?;
+            let n = reader
+                .read(&mut buf)
+                .with_context(|| format!("read data for {key}"))?;
             if n == 0 {
                 break;
             }
@@ -76,15 +78,25 @@ impl DirStore {
         tmp.as_file().sync_all().ok();
         tmp.persist(&dest)
             .with_context(|| format!("rename into {}", dest.display()))?;
-        let meta = serde_json::to_vec(&Meta { sha256: actual.clone(), size })?;
+        let meta = serde_json::to_vec(&Meta {
+            sha256: actual.clone(),
+            size,
+        })?;
         let meta_path = self.meta_path(key);
         let meta_dir = meta_path.parent().expect("meta has a parent");
-        std::fs::create_dir_all(meta_dir).with_context(|| format!("create {}", meta_dir.display()))?;
-        let mut mtmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(meta_dir)?;
+        std::fs::create_dir_all(meta_dir)
+            .with_context(|| format!("create {}", meta_dir.display()))?;
+        let mut mtmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(meta_dir)?;
         mtmp.write_all(&meta)?;
         mtmp.persist(&meta_path)
             .with_context(|| format!("rename into {}", meta_path.display()))?;
-        Ok(ObjectInfo { key: key.to_string(), size, sha256: Some(actual) })
+        Ok(ObjectInfo {
+            key: key.to_string(),
+            size,
+            sha256: Some(actual),
+        })
     }
 
     fn head_sync(&self, key: &str) -> anyhow::Result<Option<ObjectInfo>> {
@@ -100,7 +112,11 @@ impl DirStore {
             .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
             .filter(|m| m.size == md.len())
             .map(|m| m.sha256);
-        Ok(Some(ObjectInfo { key: key.to_string(), size: md.len(), sha256 }))
+        Ok(Some(ObjectInfo {
+            key: key.to_string(),
+            size: md.len(),
+            sha256,
+        }))
     }
 
     fn list_sync(&self, prefix: &str) -> anyhow::Result<Vec<ObjectInfo>> {
@@ -120,7 +136,11 @@ impl DirStore {
                 if name.starts_with('.') {
                     continue;
                 }
-                let key = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+                let key = if rel.is_empty() {
+                    name
+                } else {
+                    format!("{rel}/{name}")
+                };
                 let ft = entry.file_type()?;
                 if ft.is_dir() {
                     // Only descend where keys below could match the prefix.
@@ -152,11 +172,21 @@ impl Store for DirStore {
         self.root.display().to_string()
     }
 
-    async fn put_file(&self, key: &str, path: &Path, sha256: Option<&str>) -> anyhow::Result<ObjectInfo> {
-        let (this, key, path, sha) =
-            (self.clone(), key.to_string(), path.to_path_buf(), sha256.map(str::to_string));
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+    ) -> anyhow::Result<ObjectInfo> {
+        let (this, key, path, sha) = (
+            self.clone(),
+            key.to_string(),
+            path.to_path_buf(),
+            sha256.map(str::to_string),
+        );
         blocking(move || {
-            let mut f = std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
+            let mut f =
+                std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
             this.write_atomic(&key, &mut f, sha.as_deref())
         })
         .await
@@ -174,11 +204,15 @@ impl Store for DirStore {
             let info = this
                 .head_sync(&key)?
                 .ok_or_else(|| anyhow::anyhow!("{}: no object {key}", this.location()))?;
-            let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = dest
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
             std::fs::copy(&src, tmp.path())
                 .with_context(|| format!("copy {} to {}", src.display(), tmp.path().display()))?;
-            tmp.persist(&dest).with_context(|| format!("rename into {}", dest.display()))?;
+            tmp.persist(&dest)
+                .with_context(|| format!("rename into {}", dest.display()))?;
             Ok(info)
         })
         .await
@@ -225,18 +259,39 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::new(dir.path().join("store"));
         assert!(store.list("").await.unwrap().is_empty());
-        let info = store.put_bytes("index/a.json", b"{}".to_vec()).await.unwrap();
-        assert_eq!(info.sha256.as_deref(), Some(crate::names::sha256_hex(b"{}").as_str()));
+        let info = store
+            .put_bytes("index/a.json", b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(
+            info.sha256.as_deref(),
+            Some(crate::names::sha256_hex(b"{}").as_str())
+        );
         let src = dir.path().join("src");
         std::fs::write(&src, b"package").unwrap();
         store.put_file("pkg.deb", &src, None).await.unwrap();
-        let keys: Vec<_> = store.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<_> = store
+            .list("")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(keys, ["index/a.json", "pkg.deb"]);
-        let keys: Vec<_> = store.list("index/").await.unwrap().into_iter().map(|o| o.key).collect();
+        let keys: Vec<_> = store
+            .list("index/")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect();
         assert_eq!(keys, ["index/a.json"]);
         let head = store.head("pkg.deb").await.unwrap().unwrap();
         assert_eq!(head.size, 7);
-        assert_eq!(head.sha256.as_deref(), Some(crate::names::sha256_hex(b"package").as_str()));
+        assert_eq!(
+            head.sha256.as_deref(),
+            Some(crate::names::sha256_hex(b"package").as_str())
+        );
         let out = dir.path().join("out");
         store.get_to_file("pkg.deb", &out).await.unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), b"package");
@@ -244,7 +299,12 @@ mod tests {
         store.delete("pkg.deb").await.unwrap();
         assert!(store.head("pkg.deb").await.unwrap().is_none());
         assert!(store.get_bytes("pkg.deb").await.unwrap().is_none());
-        assert!(store.get_to_file("pkg.deb", &out).await.unwrap_err().to_string().contains("pkg.deb"));
+        assert!(store
+            .get_to_file("pkg.deb", &out)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("pkg.deb"));
     }
 
     #[tokio::test]
@@ -254,7 +314,10 @@ mod tests {
         store.put_bytes("k", b"old".to_vec()).await.unwrap();
         let src = dir.path().join("src");
         std::fs::write(&src, b"new").unwrap();
-        let err = store.put_file("k", &src, Some(&"0".repeat(64))).await.unwrap_err();
+        let err = store
+            .put_file("k", &src, Some(&"0".repeat(64)))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("mismatch"), "{err}");
         assert_eq!(store.get_bytes("k").await.unwrap().unwrap(), b"old");
         // No temporary file is left behind.

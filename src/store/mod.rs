@@ -40,7 +40,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Uploads the file at `path` as `key`, atomically. `sha256` (lowercase hex), when given, must
     /// match the file's content, else nothing is stored and an error is returned.
-    async fn put_file(&self, key: &str, path: &Path, sha256: Option<&str>) -> anyhow::Result<ObjectInfo>;
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+    ) -> anyhow::Result<ObjectInfo>;
 
     /// Stores `bytes` as `key`, atomically.
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectInfo>;
@@ -140,7 +145,10 @@ mod tests {
         for good in ["a", "bundle-x_1.2.tgz", "index/abc.json", "a/b/c"] {
             validate_key(good).unwrap();
         }
-        for bad in ["", "/a", "a/", "a//b", "../a", "a/../b", ".", "a b", "a:b", "a\\b", ".hidden", "a/.tmp"] {
+        for bad in [
+            "", "/a", "a/", "a//b", "../a", "a/../b", ".", "a b", "a:b", "a\\b", ".hidden",
+            "a/.tmp",
+        ] {
             assert!(validate_key(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -154,6 +162,9 @@ mod tests {
         assert_eq!(sha, crate::names::sha256_hex(b"hello"));
         assert_eq!(size, 5);
         assert!(check_sha256("f", Some(&sha), &sha).is_ok());
-        assert!(check_sha256("f", Some("00"), &sha).unwrap_err().to_string().contains("mismatch"));
+        assert!(check_sha256("f", Some("00"), &sha)
+            .unwrap_err()
+            .to_string()
+            .contains("mismatch"));
     }
 }

@@ -63,14 +63,19 @@ impl S3Options {
     /// `KERNEL_PACKER_S3_PATH_STYLE=1` from the environment. (`AWS_ENDPOINT_URL_S3` and
     /// `AWS_ENDPOINT_URL` are honoured by the AWS chain itself.)
     pub fn from_env() -> Self {
-        let mut o = S3Options::default();
-        o.endpoint = std::env::var("KERNEL_PACKER_S3_ENDPOINT").ok().filter(|s| !s.is_empty());
-        o.force_path_style = matches!(
+        let endpoint = std::env::var("KERNEL_PACKER_S3_ENDPOINT")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let force_path_style = matches!(
             std::env::var("KERNEL_PACKER_S3_PATH_STYLE").as_deref(),
             Ok("1") | Ok("true")
         ) || std::env::var("AWS_ENDPOINT_URL_S3").is_ok()
             || std::env::var("AWS_ENDPOINT_URL").is_ok();
-        o
+        S3Options {
+            endpoint,
+            force_path_style,
+            ..S3Options::default()
+        }
     }
 }
 
@@ -92,9 +97,11 @@ impl S3Store {
     /// Builds a client for `bucket`/`prefix` (prefix empty or ending in `/`). Does no I/O.
     pub async fn connect(bucket: String, prefix: String, opts: &S3Options) -> anyhow::Result<Self> {
         use aws_config::meta::region::RegionProviderChain;
-        let region = RegionProviderChain::first_try(opts.region.clone().map(aws_sdk_s3::config::Region::new))
-            .or_default_provider()
-            .or_else("us-east-1");
+        let region = RegionProviderChain::first_try(
+            opts.region.clone().map(aws_sdk_s3::config::Region::new),
+        )
+        .or_default_provider()
+        .or_else("us-east-1");
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(region)
             .load()
@@ -102,8 +109,9 @@ impl S3Store {
         // Downloads are verified against the full-object sha256 we record (metadata `sha256`),
         // which also covers multipart objects; the SDK's own check of per-part/composite response
         // checksums is left to requests that ask for it.
-        let mut b = aws_sdk_s3::config::Builder::from(&shared)
-            .response_checksum_validation(aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired);
+        let mut b = aws_sdk_s3::config::Builder::from(&shared).response_checksum_validation(
+            aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+        );
         if let Some(ep) = &opts.endpoint {
             b = b.endpoint_url(ep.clone()).force_path_style(true);
         } else if opts.force_path_style {
@@ -146,7 +154,13 @@ impl S3Store {
         format!("s3://{}/{}{key}", self.bucket, self.prefix)
     }
 
-    async fn put_single(&self, key: &str, body: ByteStream, sha: &str, sha_raw: &[u8]) -> anyhow::Result<()> {
+    async fn put_single(
+        &self,
+        key: &str,
+        body: ByteStream,
+        sha: &str,
+        sha_raw: &[u8],
+    ) -> anyhow::Result<()> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -156,11 +170,19 @@ impl S3Store {
             .metadata(SHA256_META, sha)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("upload {}: {}", self.what(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!("upload {}: {}", self.what(key), DisplayErrorContext(&e))
+            })?;
         Ok(())
     }
 
-    async fn put_multipart(&self, key: &str, path: &Path, size: u64, sha: &str) -> anyhow::Result<()> {
+    async fn put_multipart(
+        &self,
+        key: &str,
+        path: &Path,
+        size: u64,
+        sha: &str,
+    ) -> anyhow::Result<()> {
         let full = self.full_key(key)?;
         let created = self
             .client
@@ -171,7 +193,13 @@ impl S3Store {
             .metadata(SHA256_META, sha)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("start upload of {}: {}", self.what(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "start upload of {}: {}",
+                    self.what(key),
+                    DisplayErrorContext(&e)
+                )
+            })?;
         let upload_id = created
             .upload_id()
             .ok_or_else(|| anyhow::anyhow!("start upload of {}: no upload id", self.what(key)))?
@@ -195,7 +223,14 @@ impl S3Store {
         Ok(())
     }
 
-    async fn upload_parts(&self, key: &str, full: &str, upload_id: &str, path: &Path, size: u64) -> anyhow::Result<()> {
+    async fn upload_parts(
+        &self,
+        key: &str,
+        full: &str,
+        upload_id: &str,
+        path: &Path,
+        size: u64,
+    ) -> anyhow::Result<()> {
         let part_size = self.part_size.max(size.div_ceil(MAX_PARTS));
         let mut file = tokio::fs::File::open(path)
             .await
@@ -221,7 +256,13 @@ impl S3Store {
                 .body(ByteStream::from(buf))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("upload part {number} of {}: {}", self.what(key), DisplayErrorContext(&e)))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "upload part {number} of {}: {}",
+                        self.what(key),
+                        DisplayErrorContext(&e)
+                    )
+                })?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
@@ -237,10 +278,20 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(full)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("complete upload of {}: {}", self.what(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "complete upload of {}: {}",
+                    self.what(key),
+                    DisplayErrorContext(&e)
+                )
+            })?;
         Ok(())
     }
 }
@@ -251,7 +302,12 @@ impl Store for S3Store {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
-    async fn put_file(&self, key: &str, path: &Path, sha256: Option<&str>) -> anyhow::Result<ObjectInfo> {
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+    ) -> anyhow::Result<ObjectInfo> {
         validate_key(key)?;
         let (sha, size) = sha256_file(path).await?;
         check_sha256(&path.display().to_string(), sha256, &sha)?;
@@ -264,15 +320,24 @@ impl Store for S3Store {
         } else {
             self.put_multipart(key, path, size, &sha).await?;
         }
-        Ok(ObjectInfo { key: key.to_string(), size, sha256: Some(sha) })
+        Ok(ObjectInfo {
+            key: key.to_string(),
+            size,
+            sha256: Some(sha),
+        })
     }
 
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectInfo> {
         let raw = Sha256::digest(&bytes).to_vec();
         let sha = hex::encode(&raw);
         let size = bytes.len() as u64;
-        self.put_single(key, ByteStream::from(bytes), &sha, &raw).await?;
-        Ok(ObjectInfo { key: key.to_string(), size, sha256: Some(sha) })
+        self.put_single(key, ByteStream::from(bytes), &sha, &raw)
+            .await?;
+        Ok(ObjectInfo {
+            key: key.to_string(),
+            size,
+            sha256: Some(sha),
+        })
     }
 
     async fn get_to_file(&self, key: &str, dest: &Path) -> anyhow::Result<ObjectInfo> {
@@ -283,9 +348,14 @@ impl Store for S3Store {
             .key(self.full_key(key)?)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("download {}: {}", self.what(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!("download {}: {}", self.what(key), DisplayErrorContext(&e))
+            })?;
         let recorded = out.metadata().and_then(|m| m.get(SHA256_META)).cloned();
-        let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = dest
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(dir)
@@ -313,7 +383,11 @@ impl Store for S3Store {
         tmp_path
             .persist(dest)
             .with_context(|| format!("rename into {}", dest.display()))?;
-        Ok(ObjectInfo { key: key.to_string(), size, sha256: Some(sha) })
+        Ok(ObjectInfo {
+            key: key.to_string(),
+            size,
+            sha256: Some(sha),
+        })
     }
 
     async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
@@ -369,7 +443,11 @@ impl Store for S3Store {
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
-                anyhow::anyhow!("list {}{prefix}: {}", self.location(), DisplayErrorContext(&e))
+                anyhow::anyhow!(
+                    "list {}{prefix}: {}",
+                    self.location(),
+                    DisplayErrorContext(&e)
+                )
             })?;
             for obj in page.contents() {
                 let Some(key) = obj.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
@@ -393,7 +471,9 @@ impl Store for S3Store {
             .key(self.full_key(key)?)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("delete {}: {}", self.what(key), DisplayErrorContext(&e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!("delete {}: {}", self.what(key), DisplayErrorContext(&e))
+            })?;
         Ok(())
     }
 }

@@ -51,7 +51,9 @@ impl StoreUrl {
             return Ok(StoreUrl::Dir(PathBuf::from(path)));
         }
         if let Some((scheme, _)) = s.split_once("://") {
-            anyhow::bail!("store URL {s:?}: unsupported scheme {scheme:?} (use a directory or s3://)");
+            anyhow::bail!(
+                "store URL {s:?}: unsupported scheme {scheme:?} (use a directory or s3://)"
+            );
         }
         Ok(StoreUrl::Dir(PathBuf::from(s)))
     }
@@ -112,19 +114,31 @@ mod tests {
     fn parses_s3_with_and_without_prefix() {
         assert_eq!(
             StoreUrl::parse("s3://my-bucket").unwrap(),
-            StoreUrl::S3 { bucket: "my-bucket".into(), prefix: String::new() }
+            StoreUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: String::new()
+            }
         );
         assert_eq!(
             StoreUrl::parse("s3://my-bucket/a/b/").unwrap(),
-            StoreUrl::S3 { bucket: "my-bucket".into(), prefix: "a/b/".into() }
+            StoreUrl::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "a/b/".into()
+            }
         );
-        assert_eq!(StoreUrl::parse("s3://b/a/b").unwrap(), StoreUrl::parse("s3://b/a/b/").unwrap());
+        assert_eq!(
+            StoreUrl::parse("s3://b/a/b").unwrap(),
+            StoreUrl::parse("s3://b/a/b/").unwrap()
+        );
     }
 
     #[test]
     fn parses_directories() {
         assert_eq!(StoreUrl::parse("./x").unwrap(), StoreUrl::Dir("./x".into()));
-        assert_eq!(StoreUrl::parse("file:///tmp/x").unwrap(), StoreUrl::Dir("/tmp/x".into()));
+        assert_eq!(
+            StoreUrl::parse("file:///tmp/x").unwrap(),
+            StoreUrl::Dir("/tmp/x".into())
+        );
     }
 
     #[test]
@@ -140,10 +154,22 @@ mod tests {
     #[test]
     fn splits_object_urls() {
         let (store, key) = StoreUrl::parse_object("s3://b/p/q/manifest.yml").unwrap();
-        assert_eq!(store, StoreUrl::S3 { bucket: "b".into(), prefix: "p/q/".into() });
+        assert_eq!(
+            store,
+            StoreUrl::S3 {
+                bucket: "b".into(),
+                prefix: "p/q/".into()
+            }
+        );
         assert_eq!(key, "manifest.yml");
         let (store, key) = StoreUrl::parse_object("s3://b/manifest.yml").unwrap();
-        assert_eq!(store, StoreUrl::S3 { bucket: "b".into(), prefix: String::new() });
+        assert_eq!(
+            store,
+            StoreUrl::S3 {
+                bucket: "b".into(),
+                prefix: String::new()
+            }
+        );
         assert_eq!(key, "manifest.yml");
         let (store, key) = StoreUrl::parse_object("m.yml").unwrap();
         assert_eq!(store, StoreUrl::Dir(".".into()));

@@ -44,27 +44,44 @@ pub async fn download(
                 n += 1;
             }
             Err(e) => {
-                return Err(e.error.context(format!("download {url} (attempt {n} of {attempts})")));
+                return Err(e
+                    .error
+                    .context(format!("download {url} (attempt {n} of {attempts})")));
             }
         }
     }
 }
 
-async fn attempt(client: &reqwest::Client, url: &str, dir: &Path) -> Result<Downloaded, AttemptError> {
-    let transient = |error: anyhow::Error| AttemptError { transient: true, error };
-    let fatal = |error: anyhow::Error| AttemptError { transient: false, error };
+async fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    dir: &Path,
+) -> Result<Downloaded, AttemptError> {
+    let transient = |error: anyhow::Error| AttemptError {
+        transient: true,
+        error,
+    };
+    let fatal = |error: anyhow::Error| AttemptError {
+        transient: false,
+        error,
+    };
     let mut resp = client.get(url).send().await.map_err(|e| {
         let t = !e.is_builder();
-        AttemptError { transient: t, error: anyhow::Error::new(e) }
+        AttemptError {
+            transient: t,
+            error: anyhow::Error::new(e),
+        }
     })?;
     let status = resp.status();
     if !status.is_success() {
         let err = anyhow::anyhow!("HTTP status {status}");
-        return Err(if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
-            transient(err)
-        } else {
-            fatal(err)
-        });
+        return Err(
+            if status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429 {
+                transient(err)
+            } else {
+                fatal(err)
+            },
+        );
     }
     let expected = resp.content_length();
     let tmp = tempfile::Builder::new()
@@ -83,8 +100,14 @@ async fn attempt(client: &reqwest::Client, url: &str, dir: &Path) -> Result<Down
     file.flush().await.map_err(|e| fatal(e.into()))?;
     if let Some(len) = expected {
         if len != size {
-            return Err(transient(anyhow::anyhow!("body has {size} bytes, Content-Length said {len}")));
+            return Err(transient(anyhow::anyhow!(
+                "body has {size} bytes, Content-Length said {len}"
+            )));
         }
     }
-    Ok(Downloaded { file: tmp, size, sha256: hex::encode(hasher.finalize()) })
+    Ok(Downloaded {
+        file: tmp,
+        size,
+        sha256: hex::encode(hasher.finalize()),
+    })
 }

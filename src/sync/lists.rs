@@ -41,8 +41,11 @@ pub fn parse_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What the crawl recorded per URL: (size, sha256).
+pub type Sums = BTreeMap<String, (Option<u64>, Option<String>)>;
+
 /// Parses sidecar text into url → (size, sha256). `origin` names the file in errors.
-pub fn parse_sums(origin: &str, text: &str) -> anyhow::Result<BTreeMap<String, (Option<u64>, Option<String>)>> {
+pub fn parse_sums(origin: &str, text: &str) -> anyhow::Result<Sums> {
     let mut out = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -55,12 +58,17 @@ pub fn parse_sums(origin: &str, text: &str) -> anyhow::Result<BTreeMap<String, (
         };
         let sha = match sha {
             "-" => None,
-            s if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => Some(s.to_ascii_lowercase()),
+            s if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(s.to_ascii_lowercase())
+            }
             s => anyhow::bail!("{origin}:{}: bad sha256 {s:?}", n + 1),
         };
         let size = match size {
             "-" => None,
-            s => Some(s.parse().with_context(|| format!("{origin}:{}: bad size {s:?}", n + 1))?),
+            s => Some(
+                s.parse()
+                    .with_context(|| format!("{origin}:{}: bad size {s:?}", n + 1))?,
+            ),
         };
         out.insert(url.to_string(), (size, sha));
     }
@@ -72,7 +80,9 @@ pub fn read_list(dir: &Path, name: &str) -> anyhow::Result<Vec<SyncItem>> {
     let stem = name.strip_suffix(".txt").unwrap_or(name);
     if stem.is_empty()
         || stem.starts_with('.')
-        || !stem.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        || !stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
     {
         anyhow::bail!("invalid list name {name:?}");
     }
@@ -95,7 +105,8 @@ fn read_files(files: Vec<std::path::PathBuf>) -> anyhow::Result<Vec<SyncItem>> {
     let mut seen = std::collections::BTreeSet::new();
     let mut items = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
         let sums_path = file.with_extension("sums");
         let sums = match std::fs::read_to_string(&sums_path) {
             Ok(t) => parse_sums(&sums_path.display().to_string(), &t)?,
@@ -127,7 +138,11 @@ mod tests {
 
     #[test]
     fn sums_parse_and_errors_name_the_line() {
-        let s = parse_sums("x.sums", &format!("{} 12 http://a/b\n- - http://c\n", "AB".repeat(32))).unwrap();
+        let s = parse_sums(
+            "x.sums",
+            &format!("{} 12 http://a/b\n- - http://c\n", "AB".repeat(32)),
+        )
+        .unwrap();
         assert_eq!(s["http://a/b"], (Some(12), Some("ab".repeat(32))));
         assert_eq!(s["http://c"], (None, None));
         let err = parse_sums("x.sums", "\nzz 1 u").unwrap_err().to_string();
@@ -138,16 +153,27 @@ mod tests {
     #[test]
     fn reads_directory_with_sidecars_and_dedupes() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a.txt"), "http://h/p1.deb\nhttp://h/p2.deb\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.txt"),
+            "http://h/p1.deb\nhttp://h/p2.deb\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("b.txt"), "http://h/p2.deb\n").unwrap();
-        std::fs::write(dir.path().join("a.sums"), format!("{} 3 http://h/p1.deb\n", "0".repeat(64))).unwrap();
+        std::fs::write(
+            dir.path().join("a.sums"),
+            format!("{} 3 http://h/p1.deb\n", "0".repeat(64)),
+        )
+        .unwrap();
         std::fs::write(dir.path().join("manifest.yml"), "x: 1\n").unwrap();
         let items = read_lists(dir.path()).unwrap();
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].name, "http---h-p1.deb");
         assert_eq!(items[0].size, Some(3));
         assert_eq!(items[1].sha256, None);
-        assert!(read_lists(&dir.path().join("nope")).unwrap_err().to_string().contains("nope"));
+        assert!(read_lists(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string()
+            .contains("nope"));
         assert_eq!(read_list(dir.path(), "a").unwrap().len(), 2);
         assert_eq!(read_list(dir.path(), "b.txt").unwrap().len(), 1);
         assert!(read_list(dir.path(), "../a").is_err());

@@ -127,7 +127,11 @@ pub fn http_client(opts: &SyncOptions) -> anyhow::Result<reqwest::Client> {
 
 /// Mirrors `items` into `store`. Never fails as a whole because of one URL: per-URL failures are
 /// in the report; an error is returned only when the store cannot even be listed.
-pub async fn sync(items: &[SyncItem], store: Arc<dyn Store>, opts: &SyncOptions) -> anyhow::Result<SyncReport> {
+pub async fn sync(
+    items: &[SyncItem],
+    store: Arc<dyn Store>,
+    opts: &SyncOptions,
+) -> anyhow::Result<SyncReport> {
     let existing: BTreeMap<String, u64> = store
         .list("")
         .await?
@@ -142,7 +146,9 @@ pub async fn sync(items: &[SyncItem], store: Arc<dyn Store>, opts: &SyncOptions)
     let mut todo = Vec::new();
     for (i, item) in items.iter().enumerate() {
         match existing.get(&item.name) {
-            Some(size) if item.size.is_none_or(|s| s == *size) => outcomes[i] = Some(ItemOutcome::Present),
+            Some(size) if item.size.is_none_or(|s| s == *size) => {
+                outcomes[i] = Some(ItemOutcome::Present)
+            }
             _ => todo.push(i),
         }
     }
@@ -157,7 +163,8 @@ pub async fn sync(items: &[SyncItem], store: Arc<dyn Store>, opts: &SyncOptions)
     );
     let results: Vec<(usize, ItemOutcome)> = futures_util::stream::iter(todo)
         .map(|i| {
-            let (client, store, work_dir, bar) = (client.clone(), store.clone(), work_dir.clone(), bar.clone());
+            let (client, store, work_dir, bar) =
+                (client.clone(), store.clone(), work_dir.clone(), bar.clone());
             let item = &items[i];
             async move {
                 let outcome = match transfer(&client, item, store.as_ref(), &work_dir, opts).await {
@@ -187,7 +194,11 @@ pub async fn sync(items: &[SyncItem], store: Arc<dyn Store>, opts: &SyncOptions)
         items: items
             .iter()
             .cloned()
-            .zip(outcomes.into_iter().map(|o| o.expect("every item has an outcome")))
+            .zip(
+                outcomes
+                    .into_iter()
+                    .map(|o| o.expect("every item has an outcome")),
+            )
             .collect(),
     })
 }
@@ -203,14 +214,24 @@ async fn transfer(
     let dl = download(client, &item.url, work_dir, opts.attempts, opts.backoff).await?;
     if let Some(size) = item.size {
         if size != dl.size {
-            anyhow::bail!("{}: size mismatch: list says {size}, got {} bytes; not stored", item.url, dl.size);
+            anyhow::bail!(
+                "{}: size mismatch: list says {size}, got {} bytes; not stored",
+                item.url,
+                dl.size
+            );
         }
     }
     if let Some(sha) = &item.sha256 {
         if !sha.eq_ignore_ascii_case(&dl.sha256) {
-            anyhow::bail!("{}: sha256 mismatch: list says {sha}, got {}; not stored", item.url, dl.sha256);
+            anyhow::bail!(
+                "{}: sha256 mismatch: list says {sha}, got {}; not stored",
+                item.url,
+                dl.sha256
+            );
         }
     }
-    store.put_file(&item.name, dl.file.path(), Some(&dl.sha256)).await?;
+    store
+        .put_file(&item.name, dl.file.path(), Some(&dl.sha256))
+        .await?;
     Ok((dl.size, dl.sha256))
 }

@@ -17,7 +17,11 @@ use kernel_packer::store::{S3Options, S3Store};
 
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_for_port(port: u16, child: &mut Child, what: &str) {
@@ -48,7 +52,11 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
-        let program = if std::path::Path::new(PINNED_MOTO).exists() { PINNED_MOTO } else { "moto_server" };
+        let program = if std::path::Path::new(PINNED_MOTO).exists() {
+            PINNED_MOTO
+        } else {
+            "moto_server"
+        };
         let mut child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -96,9 +104,16 @@ pub fn s3_options(endpoint: &str) -> S3Options {
 }
 
 /// A store on `endpoint` (the bucket is created when missing).
-pub async fn s3_store(endpoint: &str, bucket: &str, prefix: &str, opts: Option<S3Options>) -> S3Store {
+pub async fn s3_store(
+    endpoint: &str,
+    bucket: &str,
+    prefix: &str,
+    opts: Option<S3Options>,
+) -> S3Store {
     let opts = opts.unwrap_or_else(|| s3_options(endpoint));
-    let store = S3Store::connect(bucket.into(), prefix.into(), &opts).await.unwrap();
+    let store = S3Store::connect(bucket.into(), prefix.into(), &opts)
+        .await
+        .unwrap();
     let _ = store.client().create_bucket().bucket(bucket).send().await;
     store
 }
@@ -124,7 +139,12 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, headers: vec![], body: body.into(), truncate_at: None }
+        Response {
+            status,
+            headers: vec![],
+            body: body.into(),
+            truncate_at: None,
+        }
     }
     pub fn header(mut self, k: &str, v: &str) -> Response {
         self.headers.push((k.into(), v.into()));
@@ -162,7 +182,11 @@ impl HttpServer {
                 }
             }
         });
-        HttpServer { port, stop, requests }
+        HttpServer {
+            port,
+            stop,
+            requests,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -186,7 +210,9 @@ fn serve(conn: TcpStream, handler: Arc<Handler>, count: Arc<AtomicUsize>, stop: 
             return;
         }
         let mut parts = line.split_whitespace();
-        let (Some(method), Some(path)) = (parts.next(), parts.next()) else { return };
+        let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
+            return;
+        };
         let (method, path) = (method.to_string(), path.to_string());
         let mut headers = Vec::new();
         loop {
@@ -215,7 +241,8 @@ fn serve(conn: TcpStream, handler: Arc<Handler>, count: Arc<AtomicUsize>, stop: 
                 if reader.read_line(&mut size).unwrap_or(0) == 0 {
                     return;
                 }
-                let n = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap_or(0);
+                let n =
+                    usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap_or(0);
                 let mut chunk = vec![0; n + 2];
                 if reader.read_exact(&mut chunk).is_err() {
                     return;
@@ -227,9 +254,18 @@ fn serve(conn: TcpStream, handler: Arc<Handler>, count: Arc<AtomicUsize>, stop: 
             }
         }
         count.fetch_add(1, Ordering::SeqCst);
-        let req = Request { method, path, headers, body };
+        let req = Request {
+            method,
+            path,
+            headers,
+            body,
+        };
         let resp = handler(&req);
-        let mut head = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
+            resp.status,
+            resp.body.len()
+        );
         for (k, v) in &resp.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -237,7 +273,10 @@ fn serve(conn: TcpStream, handler: Arc<Handler>, count: Arc<AtomicUsize>, stop: 
         if writer.write_all(head.as_bytes()).is_err() {
             return;
         }
-        let n = resp.truncate_at.unwrap_or(resp.body.len()).min(resp.body.len());
+        let n = resp
+            .truncate_at
+            .unwrap_or(resp.body.len())
+            .min(resp.body.len());
         if writer.write_all(&resp.body[..n]).is_err() || writer.flush().is_err() {
             return;
         }
@@ -276,7 +315,9 @@ impl Proxy {
                     continue;
                 };
                 client.set_nonblocking(false).unwrap();
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
                 let limit = l.load(Ordering::SeqCst);
                 let cuts = c.clone();
                 let cap = cap.clone();
@@ -285,7 +326,13 @@ impl Proxy {
                 thread::spawn(move || pipe(s2, c2, u64::MAX, None));
             }
         });
-        Proxy { port, limit, cuts, captured, stop }
+        Proxy {
+            port,
+            limit,
+            cuts,
+            captured,
+            stop,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -294,7 +341,8 @@ impl Proxy {
 
     /// Cut new connections after `bytes` upstream bytes; `None` heals the proxy.
     pub fn cut_after(&self, bytes: Option<u64>) {
-        self.limit.store(bytes.unwrap_or(u64::MAX), Ordering::SeqCst);
+        self.limit
+            .store(bytes.unwrap_or(u64::MAX), Ordering::SeqCst);
     }
 }
 
@@ -331,7 +379,9 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, limit: u64, upstream: Option<Ups
         }
     }
     if let Some((_, cap)) = &upstream {
-        cap.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
+        cap.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&head).into_owned());
     }
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
@@ -390,7 +440,10 @@ impl LambdaApi {
                                 "Lambda-Runtime-Invoked-Function-Arn",
                                 "arn:aws:lambda:us-east-1:123456789012:function:test",
                             )
-                            .header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000");
+                            .header(
+                                "Lambda-Runtime-Trace-Id",
+                                "Root=1-00000000-000000000000000000000000",
+                            );
                     }
                     let now = Instant::now();
                     if now >= deadline {
@@ -407,8 +460,9 @@ impl LambdaApi {
             if let Some(rest) = p.strip_prefix("/2018-06-01/runtime/invocation/") {
                 if let Some((id, kind)) = rest.split_once('/') {
                     if req.method == "POST" && (kind == "response" || kind == "error") {
-                        let body = serde_json::from_slice(&req.body)
-                            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&req.body).into()));
+                        let body = serde_json::from_slice(&req.body).unwrap_or_else(|_| {
+                            serde_json::Value::String(String::from_utf8_lossy(&req.body).into())
+                        });
                         lock.lock().unwrap().replies.push(Reply {
                             request_id: id.to_string(),
                             kind: kind.to_string(),
@@ -459,11 +513,21 @@ impl LambdaApi {
                 return r;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("function exited ({status}) after {} of {n} replies", s.replies.len());
+                panic!(
+                    "function exited ({status}) after {} of {n} replies",
+                    s.replies.len()
+                );
             }
             let now = Instant::now();
-            assert!(now < deadline, "only {} of {n} replies within {timeout:?}", s.replies.len());
-            s = cv.wait_timeout(s, Duration::from_millis(200).min(deadline - now)).unwrap().0;
+            assert!(
+                now < deadline,
+                "only {} of {n} replies within {timeout:?}",
+                s.replies.len()
+            );
+            s = cv
+                .wait_timeout(s, Duration::from_millis(200).min(deadline - now))
+                .unwrap()
+                .0;
         }
     }
 }

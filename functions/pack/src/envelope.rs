@@ -24,7 +24,12 @@ impl Envelope {
     }
 
     /// Formats a failure: an HTTP response for Function URL callers, a Lambda error otherwise.
-    pub fn fail(self, status: u16, d: Diagnostic, extra: Option<Value>) -> Result<Value, Diagnostic> {
+    pub fn fail(
+        self,
+        status: u16,
+        d: Diagnostic,
+        extra: Option<Value>,
+    ) -> Result<Value, Diagnostic> {
         match self {
             Envelope::Http => {
                 let mut body = json!({"error": d.error_message, "type": d.error_type});
@@ -40,7 +45,10 @@ impl Envelope {
 
 /// A Lambda error.
 pub fn diag(kind: &str, msg: impl Into<String>) -> Diagnostic {
-    Diagnostic { error_type: kind.to_string(), error_message: msg.into() }
+    Diagnostic {
+        error_type: kind.to_string(),
+        error_message: msg.into(),
+    }
 }
 
 /// A Function URL response.
@@ -84,7 +92,10 @@ mod tests {
     fn function_url_events_are_unwrapped() {
         let ev = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "POST"}},
                         "body": "{\"kernel\":\"6.1.0-1-amd64\"}", "isBase64Encoded": false});
-        assert_eq!(unwrap(&ev).unwrap(), (json!({"kernel": "6.1.0-1-amd64"}), Envelope::Http));
+        assert_eq!(
+            unwrap(&ev).unwrap(),
+            (json!({"kernel": "6.1.0-1-amd64"}), Envelope::Http)
+        );
         let b64 = base64::engine::general_purpose::STANDARD.encode("{\"id\":\"x\"}");
         let ev = json!({"version": "2.0", "rawPath": "/", "requestContext": {}, "body": b64, "isBase64Encoded": true});
         assert_eq!(unwrap(&ev).unwrap().0, json!({"id": "x"}));
@@ -101,10 +112,18 @@ mod tests {
         assert_eq!(r["statusCode"], 200);
         assert_eq!(r["body"], "{\"a\":1}");
         assert_eq!(Envelope::Direct.ok(json!(1)), json!(1));
-        let r = Envelope::Http.fail(404, diag("NotFound", "x"), Some(json!({"k": 2}))).unwrap();
+        let r = Envelope::Http
+            .fail(404, diag("NotFound", "x"), Some(json!({"k": 2})))
+            .unwrap();
         assert_eq!(r["statusCode"], 404);
         let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
         assert_eq!(body, json!({"error": "x", "type": "NotFound", "k": 2}));
-        assert_eq!(Envelope::Direct.fail(500, diag("E", "m"), None).unwrap_err().error_type, "E");
+        assert_eq!(
+            Envelope::Direct
+                .fail(500, diag("E", "m"), None)
+                .unwrap_err()
+                .error_type,
+            "E"
+        );
     }
 }

@@ -31,7 +31,12 @@ fn env(name: &str) -> Result<String, Diagnostic> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| diag("ConfigError", format!("environment variable {name} is not set")))
+        .ok_or_else(|| {
+            diag(
+                "ConfigError",
+                format!("environment variable {name} is not set"),
+            )
+        })
 }
 
 async fn config() -> anyhow::Result<Config> {
@@ -55,7 +60,10 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
     let id = match request {
         Request::Id(id) => {
             if !manifest.contains_key(&id) {
-                return Err((404, diag("NotFound", format!("id {id} is not in the manifest"))));
+                return Err((
+                    404,
+                    diag("NotFound", format!("id {id} is not in the manifest")),
+                ));
             }
             id
         }
@@ -82,7 +90,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .with_writer(std::io::stderr)
         .with_current_span(false)
         .init();
-    let cfg = config().await.map_err(|e| format!("configuration: {e:#}"))?;
+    let cfg = config()
+        .await
+        .map_err(|e| format!("configuration: {e:#}"))?;
     let cfg = &cfg;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let parsed = envelope::unwrap(&ev.payload)
@@ -104,4 +114,3 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }))
     .await
 }
-

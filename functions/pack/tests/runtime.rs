@@ -23,7 +23,11 @@ fn debian_packages() -> Vec<PathBuf> {
         .arg(repo_root().join("tests/fetch-debian-packages.sh"))
         .output()
         .expect("run tests/fetch-debian-packages.sh");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     let mut debs: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -42,19 +46,25 @@ async fn pack_function_serves_direct_function_url_and_step_functions_events() {
     let bundles = s3_store(&moto.endpoint(), "bundles", "", None).await;
     let mut names = Vec::new();
     for deb in debian_packages() {
-        let name = simplify(&format!("http://mirror.test/pool/{}", deb.file_name().unwrap().to_str().unwrap()));
+        let name = simplify(&format!(
+            "http://mirror.test/pool/{}",
+            deb.file_name().unwrap().to_str().unwrap()
+        ));
         packages.put_file(&name, &deb, None).await.unwrap();
         names.push(name);
     }
     let good = manifest_id(&names);
     let broken_pkg = simplify("http://mirror.test/pool/linux-headers-9.9.9-1-amd64_1_amd64.deb");
-    let broken = manifest_id(&[broken_pkg.clone()]);
+    let broken = manifest_id(std::slice::from_ref(&broken_pkg));
     let manifest = format!(
         "{good}:\n  type: debian\n  packages:\n{}{broken}:\n  type: debian\n  packages:\n  - {broken_pkg}\n",
         names.iter().map(|n| format!("  - {n}\n")).collect::<String>()
     );
     // The manifest is read from the bundle bucket, as a deployed function would.
-    bundles.put_bytes("manifest.yml", manifest.into_bytes()).await.unwrap();
+    bundles
+        .put_bytes("manifest.yml", manifest.into_bytes())
+        .await
+        .unwrap();
 
     let events = vec![
         json!({"id": good}),
@@ -90,20 +100,38 @@ async fn pack_function_serves_direct_function_url_and_step_functions_events() {
     assert_eq!(json!(head.size), r["size"]);
     assert_eq!(json!(head.sha256), r["sha256"]);
     assert!(r["kernel"].as_str().unwrap().starts_with("6.1.0-"));
-    assert!(kernel_packer::index::read_entry(&bundles, &good).await.unwrap().is_some());
+    assert!(kernel_packer::index::read_entry(&bundles, &good)
+        .await
+        .unwrap()
+        .is_some());
     // 1: Function URL, unknown kernel → HTTP 404 with a reason.
     assert_eq!(replies[1].kind, "response");
     assert_eq!(replies[1].body["statusCode"], 404);
     let body: Value = serde_json::from_str(replies[1].body["body"].as_str().unwrap()).unwrap();
-    assert!(body["error"].as_str().unwrap().contains("9.9.9-nope"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("9.9.9-nope"),
+        "{body}"
+    );
     // 2: bad event → Lambda error.
     assert_eq!(replies[2].kind, "error");
     assert_eq!(replies[2].body["errorType"], "BadRequest");
     // 3: Step Functions item (bare id) whose package is missing → Lambda error naming it.
     assert_eq!(replies[3].kind, "error");
     assert_eq!(replies[3].body["errorType"], "PackError");
-    assert!(replies[3].body["errorMessage"].as_str().unwrap().contains(&broken_pkg));
+    assert!(replies[3].body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains(&broken_pkg));
     // Logs are JSON lines.
-    let json_lines = logs.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok()).count();
-    assert!(json_lines >= 3 && logs.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "{logs}");
+    let json_lines = logs
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).is_ok())
+        .count();
+    assert!(
+        json_lines >= 3
+            && logs
+                .lines()
+                .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{logs}"
+    );
 }

@@ -34,10 +34,16 @@ fn request(v: &Value) -> Result<Request, String> {
         Value::String(s) if !s.trim().is_empty() => Ok(Request::List(s.trim().to_string())),
         Value::Object(o) => match (o.get("list"), o.get("urls")) {
             (None, None) if o.is_empty() => Ok(Request::All),
-            (Some(Value::String(l)), None) if !l.trim().is_empty() => Ok(Request::List(l.trim().to_string())),
+            (Some(Value::String(l)), None) if !l.trim().is_empty() => {
+                Ok(Request::List(l.trim().to_string()))
+            }
             (None, Some(Value::Array(urls))) => urls
                 .iter()
-                .map(|u| u.as_str().map(str::to_string).ok_or("\"urls\" must be strings".to_string()))
+                .map(|u| {
+                    u.as_str()
+                        .map(str::to_string)
+                        .ok_or("\"urls\" must be strings".to_string())
+                })
                 .collect::<Result<_, _>>()
                 .map(Request::Urls),
             _ => Err("event must be {}, {\"list\": \"<name>\"} or {\"urls\": [...]}".into()),
@@ -99,7 +105,9 @@ async fn config() -> anyhow::Result<Config> {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| anyhow::anyhow!("environment variable KERNEL_PACKER_PACKAGES is not set"))?;
     let jobs = match std::env::var("KERNEL_PACKER_SYNC_JOBS") {
-        Ok(j) => j.parse().map_err(|_| anyhow::anyhow!("KERNEL_PACKER_SYNC_JOBS={j:?} is not a number"))?,
+        Ok(j) => j
+            .parse()
+            .map_err(|_| anyhow::anyhow!("KERNEL_PACKER_SYNC_JOBS={j:?} is not a number"))?,
         Err(_) => 4,
     };
     Ok(Config {
@@ -126,7 +134,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cfg = config().await.map_err(|e| format!("configuration: {e:#}"))?;
+    let cfg = config()
+        .await
+        .map_err(|e| format!("configuration: {e:#}"))?;
     let cfg = &cfg;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let parsed = envelope::unwrap(&ev.payload)
@@ -157,9 +167,18 @@ mod tests {
     fn requests() {
         assert_eq!(request(&json!({})).unwrap(), Request::All);
         assert_eq!(request(&Value::Null).unwrap(), Request::All);
-        assert_eq!(request(&json!({"list": "debian"})).unwrap(), Request::List("debian".into()));
-        assert_eq!(request(&json!("debian.txt")).unwrap(), Request::List("debian.txt".into()));
-        assert_eq!(request(&json!({"urls": ["http://a/b"]})).unwrap(), Request::Urls(vec!["http://a/b".into()]));
+        assert_eq!(
+            request(&json!({"list": "debian"})).unwrap(),
+            Request::List("debian".into())
+        );
+        assert_eq!(
+            request(&json!("debian.txt")).unwrap(),
+            Request::List("debian.txt".into())
+        );
+        assert_eq!(
+            request(&json!({"urls": ["http://a/b"]})).unwrap(),
+            Request::Urls(vec!["http://a/b".into()])
+        );
         assert!(request(&json!({"urls": [1]})).is_err());
         assert!(request(&json!({"list": "a", "urls": []})).is_err());
         assert!(request(&json!({"other": 1})).is_err());

@@ -22,9 +22,17 @@ async fn sync_function_mirrors_lists_and_urls() {
         _ => Response::new(404, "no"),
     });
     let lists = tempfile::tempdir().unwrap();
-    std::fs::write(lists.path().join("one.txt"), format!("{}\n{}\n", server.url("/a.deb"), server.url("/b.rpm"))).unwrap();
+    std::fs::write(
+        lists.path().join("one.txt"),
+        format!("{}\n{}\n", server.url("/a.deb"), server.url("/b.rpm")),
+    )
+    .unwrap();
     // The crawl recorded another checksum for b.rpm: refused.
-    std::fs::write(lists.path().join("one.sums"), format!("{} - {}\n", sha256_hex(b"other"), server.url("/b.rpm"))).unwrap();
+    std::fs::write(
+        lists.path().join("one.sums"),
+        format!("{} - {}\n", sha256_hex(b"other"), server.url("/b.rpm")),
+    )
+    .unwrap();
 
     let events = vec![
         json!({"list": "one"}),
@@ -50,10 +58,17 @@ async fn sync_function_mirrors_lists_and_urls() {
     assert_eq!(replies[0].kind, "error", "{:?}\n{logs}", replies[0]);
     assert_eq!(replies[0].body["errorType"], "SyncIncomplete");
     let msg = replies[0].body["errorMessage"].as_str().unwrap();
-    assert!(msg.contains("1 transferred") && msg.contains("sha256 mismatch"), "{msg}");
+    assert!(
+        msg.contains("1 transferred") && msg.contains("sha256 mismatch"),
+        "{msg}"
+    );
     let a = simplify(&server.url("/a.deb"));
     assert_eq!(store.get_bytes(&a).await.unwrap().unwrap(), b"package a");
-    assert!(store.head(&simplify(&server.url("/b.rpm"))).await.unwrap().is_none());
+    assert!(store
+        .head(&simplify(&server.url("/b.rpm")))
+        .await
+        .unwrap()
+        .is_none());
 
     assert_eq!(replies[1].kind, "response");
     assert_eq!(replies[1].body["statusCode"], 200);
@@ -63,7 +78,14 @@ async fn sync_function_mirrors_lists_and_urls() {
 
     assert_eq!(replies[2].kind, "error");
     assert_eq!(replies[2].body["errorType"], "BadRequest");
-    assert!(replies[2].body["errorMessage"].as_str().unwrap().contains("invalid list name"));
+    assert!(replies[2].body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("invalid list name"));
     assert_eq!(replies[3].body["errorType"], "BadRequest");
-    assert!(logs.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "{logs}");
+    assert!(
+        logs.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{logs}"
+    );
 }
