@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Pack kernel header packages into a bundle.
     Pack(cli::pack::PackArgs),
+    /// Group package lists into per-kernel sets (kernel-package-lists/manifest.yml).
+    Manifest(cli::manifest::ManifestArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => cli::pack::run(args),
+        Command::Manifest(args) => cli::manifest::run(args),
     };
     match result {
         Ok(code) => code,

@@ -78,19 +78,7 @@ fn real_debian_set_packs_into_a_bundle_that_builds_a_module() {
     let makefile =
         fs::read_to_string(dir.join(meta(&dir, "BUNDLE_BUILD_DIR")).join("Makefile")).unwrap();
     assert!(!makefile.contains("include /usr/src"), "{makefile}");
-    // Every link in the bundle is relative and resolves inside it.
-    for entry in walk(&dir) {
-        if fs::symlink_metadata(&entry)
-            .unwrap()
-            .file_type()
-            .is_symlink()
-        {
-            assert!(fs::read_link(&entry).unwrap().is_relative());
-            let real =
-                fs::canonicalize(&entry).unwrap_or_else(|_| panic!("dangling {}", entry.display()));
-            assert!(real.starts_with(fs::canonicalize(&dir).unwrap()));
-        }
-    }
+    assert_links_stay_inside(&dir);
 
     let vermagic = build_module(&dir);
     assert!(
@@ -153,44 +141,25 @@ fn cli_prints_the_bundle_path_and_honours_checksum_override() {
 #[test]
 fn a_missing_companion_package_is_named() {
     let packages = debian_packages();
-    let out = tempfile::tempdir().unwrap();
     let without_kbuild: Vec<_> = packages
         .iter()
         .filter(|p| !p.to_string_lossy().contains("kbuild"))
         .cloned()
         .collect();
-    let err = pack_packages(
-        PackerKind::Debian,
-        &without_kbuild,
-        out.path(),
-        &PackOptions::default(),
-    )
-    .unwrap_err();
+    let err = pack_error(PackerKind::Debian, &without_kbuild);
     assert!(
-        format!("{err:#}").contains("missing companion package linux-kbuild"),
-        "{err:#}"
+        err.contains("missing companion package linux-kbuild"),
+        "{err}"
     );
     let without_common: Vec<_> = packages
         .iter()
         .filter(|p| !p.to_string_lossy().contains("common"))
         .cloned()
         .collect();
-    let err = pack_packages(
-        PackerKind::Debian,
-        &without_common,
-        out.path(),
-        &PackOptions::default(),
-    )
-    .unwrap_err();
+    let err = pack_error(PackerKind::Debian, &without_common);
     assert!(
-        format!("{err:#}").contains("missing companion package"),
-        "{err:#}"
-    );
-    assert!(format!("{err:#}").contains("common"), "{err:#}");
-    assert_eq!(
-        fs::read_dir(out.path()).unwrap().count(),
-        0,
-        "a failed pack left files behind"
+        err.contains("missing companion package") && err.contains("common"),
+        "{err}"
     );
 }
 
@@ -203,17 +172,4 @@ fn build_module_at(build_dir: &std::path::Path) -> String {
     )
     .unwrap();
     build_module(fake.path())
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let meta = fs::symlink_metadata(&path).unwrap();
-        if meta.is_dir() {
-            out.extend(walk(&path));
-        }
-        out.push(path);
-    }
-    out
 }

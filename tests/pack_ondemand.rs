@@ -35,22 +35,24 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
         "http://mirror.test/pool/linux-headers-9.9.9-1-amd64_9.9.9-1_amd64.deb",
     )];
     let broken = manifest_id(&broken_pkgs);
-    let manifest: Manifest = BTreeMap::from([
-        (
-            good.clone(),
-            ManifestSet {
-                kind: "debian".into(),
-                packages: names.clone(),
-            },
-        ),
-        (
-            broken.clone(),
-            ManifestSet {
-                kind: "debian".into(),
-                packages: broken_pkgs,
-            },
-        ),
-    ]);
+    let manifest = Manifest {
+        entries: BTreeMap::from([
+            (
+                good.clone(),
+                ManifestSet {
+                    kind: "debian".into(),
+                    packages: names.clone(),
+                },
+            ),
+            (
+                broken.clone(),
+                ManifestSet {
+                    kind: "debian".into(),
+                    packages: broken_pkgs,
+                },
+            ),
+        ]),
+    };
     let work = tempfile::tempdir().unwrap();
     let ctx = PackContext {
         packages,
@@ -180,7 +182,7 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
         ondemand::pack_id(&ctx, "../x", &set).await.unwrap_err()
     );
     assert!(err.contains("invalid manifest id"), "{err}");
-    let manifest: Manifest = BTreeMap::new();
+    let manifest = Manifest::default();
     let r = ondemand::pack_many(&ctx, &manifest, &["b".repeat(64)], 1, false).await;
     assert!(r[0].1.as_ref().unwrap_err().contains("not in the manifest"));
     assert!(index::ids(store.as_ref()).await.unwrap().is_empty());

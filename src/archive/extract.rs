@@ -1,30 +1,27 @@
-//! Safe extraction of archive entries into a fresh directory.
+//! Safe extraction of archive entries into an in-memory [`Tree`] (contents spilled to a blob).
 //!
-//! Contract: nothing is ever created outside `root`. Refused, with an error naming the entry:
-//! absolute paths and `..` components, entries whose path goes through a symlink, symlinks whose
-//! relative target climbs out of the root, hard links to anything but an earlier regular file of the
-//! same archive, device nodes/fifos/sockets, and archives that unpack past [`Limits`].
+//! Contract: no archive path ever reaches the file system; the only file written is the package's
+//! spill file in the work dir. Refused, with an error naming the entry: absolute paths and `..`
+//! components, entries whose path goes through a symlink or a file, symlinks whose relative target
+//! climbs out of the root, hard links to anything but an earlier regular file of the same archive,
+//! device nodes/fifos/sockets, and archives that unpack past [`Limits`] (hard links count in full).
 //! Absolute symlink targets (`/usr/src/...`, common in packages) are re-rooted: rewritten as a relative
-//! link to the same path inside `root`.
-//! Modes are normalised: directories 0755, files 0755 when any execute bit is set, else 0644.
+//! link to the same path inside the root. Only the execute bit of file modes is kept.
 
-use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{symlink, OpenOptionsExt};
-// `create_new` (O_CREAT|O_EXCL) never follows a symlink at the final component.
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::{Entry, EntryKind, EntrySink};
+use crate::vfs::{BlobWriter, Node, NodeKind, Tree};
 
 /// Upper bounds on what one archive may unpack to (decompression bombs, entry floods).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Total bytes of file content.
+    /// Total bytes of file content (hard links count in full).
     pub max_total_bytes: u64,
     /// Number of entries.
     pub max_entries: u64,
@@ -42,11 +39,13 @@ impl Default for Limits {
     }
 }
 
-/// Writes entries under `root`, enforcing the module's safety contract.
+/// Builds the [`Tree`] of one package, enforcing the module's safety contract.
 pub struct SafeExtractor {
-    root: PathBuf,
+    tree: Tree,
+    blob: BlobWriter,
+    blob_id: u32,
+    origin: u16,
     limits: Limits,
-    symlinks: HashSet<PathBuf>,
     total_bytes: u64,
     entries: u64,
 }
@@ -59,15 +58,21 @@ pub struct ExtractStats {
 }
 
 impl SafeExtractor {
-    /// `root` must exist and be empty (or hold only this extractor's output).
-    pub fn new(root: &Path, limits: Limits) -> Self {
-        SafeExtractor {
-            root: root.to_path_buf(),
+    /// A new extractor spilling contents into `work_dir`; `origin` tags every node (package index).
+    pub fn new(work_dir: &Path, origin: u16, limits: Limits) -> Result<Self> {
+        let tree = Tree::new(work_dir);
+        let blob = BlobWriter::new(work_dir)?;
+        // The spill file becomes the fresh tree's first blob when the extraction finishes.
+        let blob_id = 0;
+        Ok(SafeExtractor {
+            tree,
+            blob,
+            blob_id,
+            origin,
             limits,
-            symlinks: HashSet::new(),
             total_bytes: 0,
             entries: 0,
-        }
+        })
     }
 
     pub fn stats(&self) -> ExtractStats {
@@ -77,75 +82,35 @@ impl SafeExtractor {
         }
     }
 
-    fn ensure_no_symlink_ancestor(&self, rel: &Path) -> Result<()> {
-        let mut prefix = PathBuf::new();
-        let mut components = rel.components().peekable();
-        while let Some(component) = components.next() {
-            if components.peek().is_none() {
-                break;
-            }
-            prefix.push(component);
-            if self.symlinks.contains(&prefix) {
-                bail!("path goes through symlink {}", prefix.display());
-            }
-        }
-        Ok(())
+    /// Ends the extraction and returns the package's tree.
+    pub fn finish(self) -> Result<Tree> {
+        let mut tree = self.tree;
+        let id = tree.add_blob(self.blob.finish()?);
+        debug_assert_eq!(id, self.blob_id);
+        Ok(tree)
     }
 
-    fn make_parent(&self, rel: &Path) -> Result<()> {
-        if let Some(parent) = rel.parent() {
-            if !parent.as_os_str().is_empty() {
-                fs::create_dir_all(self.root.join(parent))
-                    .with_context(|| format!("cannot create directory {}", parent.display()))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Removes what sits at `rel` unless it is a directory; a directory there is a conflict.
-    fn clear_slot(&mut self, rel: &Path) -> Result<()> {
-        let full = self.root.join(rel);
-        match fs::symlink_metadata(&full) {
-            Ok(meta) if meta.is_dir() => bail!("entry would replace directory {}", rel.display()),
-            Ok(_) => {
-                fs::remove_file(&full)?;
-                self.symlinks.remove(rel);
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
-    }
-
-    fn write_file(
-        &mut self,
-        rel: &Path,
-        mode: u32,
-        size: u64,
-        content: &mut dyn Read,
-    ) -> Result<()> {
-        let remaining = self.limits.max_total_bytes.saturating_sub(self.total_bytes);
-        if size > remaining {
+    fn charge(&mut self, size: u64) -> Result<()> {
+        if size > self.limits.max_total_bytes.saturating_sub(self.total_bytes) {
             bail!(
                 "unpacks past the size limit of {} bytes (decompression bomb?)",
                 self.limits.max_total_bytes
             );
         }
-        self.clear_slot(rel)?;
-        let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(perm)
-            .open(self.root.join(rel))
-            .with_context(|| format!("cannot create {}", rel.display()))?;
-        let copied = copy_bounded(content, &mut file, size.min(remaining))?;
-        self.total_bytes += copied;
+        self.total_bytes += size;
         Ok(())
+    }
+
+    fn node(&self, kind: NodeKind) -> Node {
+        Node {
+            kind,
+            origin: self.origin,
+        }
     }
 }
 
-fn copy_bounded(reader: &mut dyn Read, writer: &mut File, limit: u64) -> Result<u64> {
+/// Copies `reader` into the blob; fails past `limit` bytes.
+fn copy_bounded(reader: &mut dyn Read, blob: &mut BlobWriter, limit: u64) -> Result<u64> {
     let mut buf = vec![0u8; 1 << 16];
     let mut copied = 0u64;
     loop {
@@ -161,7 +126,7 @@ fn copy_bounded(reader: &mut dyn Read, writer: &mut File, limit: u64) -> Result<
         if copied > limit {
             bail!("entry is larger than declared or than the size limit (decompression bomb?)");
         }
-        writer.write_all(&buf[..n])?;
+        blob.write_all(&buf[..n])?;
     }
 }
 
@@ -249,81 +214,75 @@ impl EntrySink for SafeExtractor {
             Some(rel) => rel,
             None => return Ok(()),
         };
-        self.ensure_no_symlink_ancestor(&rel)?;
-        match &entry.kind {
-            EntryKind::Dir => {
-                if self.symlinks.contains(&rel) {
-                    bail!("directory would replace symlink {}", rel.display());
-                }
-                let full = self.root.join(&rel);
-                match fs::symlink_metadata(&full) {
-                    Ok(meta) if meta.is_dir() => {}
-                    Ok(_) => bail!("directory would replace file {}", rel.display()),
-                    Err(_) => fs::create_dir_all(&full)
-                        .with_context(|| format!("cannot create directory {}", rel.display()))?,
-                }
-            }
+        let kind = match &entry.kind {
+            EntryKind::Dir => NodeKind::Dir,
             EntryKind::File => {
-                self.make_parent(&rel)?;
-                self.write_file(&rel, entry.mode, entry.size, content)?;
+                self.charge(entry.size)?;
+                let offset = self.blob.len();
+                let copied = copy_bounded(content, &mut self.blob, entry.size)?;
+                NodeKind::File {
+                    blob: self.blob_id,
+                    offset,
+                    len: copied,
+                    executable: entry.mode & 0o111 != 0,
+                }
             }
             EntryKind::Symlink(target) => {
                 if target.is_empty() || target.contains(&0) {
                     bail!("symlink with an empty or invalid target");
                 }
                 let target_path = Path::new(OsStr::from_bytes(target));
-                let destination =
-                    lexical_link_destination(&rel, target_path).with_context(|| {
-                        format!("symlink {} -> {}", rel.display(), target_path.display())
-                    })?;
+                let destination = lexical_link_destination(&rel, target_path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "symlink {} -> {}: {e}",
+                        rel.display(),
+                        target_path.display()
+                    )
+                })?;
                 let stored = if target_path.is_absolute() {
                     relative_path(rel.parent().unwrap_or(Path::new("")), &destination)
                 } else {
                     target_path.to_path_buf()
                 };
-                self.make_parent(&rel)?;
-                self.clear_slot(&rel)?;
-                symlink(&stored, self.root.join(&rel))
-                    .with_context(|| format!("cannot create symlink {}", rel.display()))?;
-                self.symlinks.insert(rel);
+                NodeKind::Symlink(stored)
             }
             EntryKind::Hardlink(target) => {
-                let target_rel = match normalize_entry_path(target).with_context(|| {
-                    format!("hard link target {}", String::from_utf8_lossy(target))
+                let target_rel = match normalize_entry_path(target).map_err(|e| {
+                    anyhow::anyhow!("hard link target {}: {e}", String::from_utf8_lossy(target))
                 })? {
                     Some(t) => t,
                     None => bail!("hard link to the archive root"),
                 };
-                self.ensure_no_symlink_ancestor(&target_rel)
-                    .with_context(|| format!("hard link target {}", target_rel.display()))?;
-                let source = self.root.join(&target_rel);
-                let meta = fs::symlink_metadata(&source).map_err(|_| {
-                    anyhow::anyhow!(
-                        "hard link to {}, which is not an earlier file of this archive",
-                        target_rel.display()
-                    )
-                })?;
-                if !meta.file_type().is_file() {
-                    bail!(
+                match self.tree.get(&target_rel).map(|n| n.kind.clone()) {
+                    Some(NodeKind::File {
+                        blob,
+                        offset,
+                        len,
+                        executable,
+                    }) => {
+                        self.charge(len)?;
+                        NodeKind::File {
+                            blob,
+                            offset,
+                            len,
+                            executable,
+                        }
+                    }
+                    Some(_) => bail!(
                         "hard link to {}, which is not a regular file",
                         target_rel.display()
-                    );
+                    ),
+                    None => bail!(
+                        "hard link to {}, which is not an earlier file of this archive",
+                        target_rel.display()
+                    ),
                 }
-                let size = meta.len();
-                self.make_parent(&rel)?;
-                let mut reader = File::open(&source)?;
-                let mode = if meta_is_exec(&meta) { 0o755 } else { 0o644 };
-                self.write_file(&rel, mode, size, &mut reader)?;
             }
             EntryKind::Special(what) => bail!("{what} entries are not allowed"),
-        }
-        Ok(())
+        };
+        let node = self.node(kind);
+        self.tree.insert(rel, node)
     }
-}
-
-fn meta_is_exec(meta: &fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
 pub mod index;
+pub mod manifest;
 pub mod pack;
 pub mod pack_manifest;
 pub mod sync;

@@ -25,7 +25,7 @@ pub fn run_from_manifest(args: &PackArgs) -> anyhow::Result<ExitCode> {
         let manifest = ondemand::manifest::load(&manifest_path, &s3).await?;
         let mut ids: Vec<String> = Vec::new();
         for id in &args.id {
-            if !manifest.contains_key(id) {
+            if !manifest.entries.contains_key(id) {
                 anyhow::bail!("id {id} is not in the manifest {manifest_path}");
             }
             ids.push(id.clone());

@@ -146,6 +146,7 @@ async fn pack_id_inner(
 pub async fn missing_ids(manifest: &Manifest, bundles: &dyn Store) -> anyhow::Result<Vec<String>> {
     let have: std::collections::BTreeSet<String> = index::ids(bundles).await?.into_iter().collect();
     Ok(manifest
+        .entries
         .keys()
         .filter(|id| !have.contains(*id))
         .cloned()
@@ -177,7 +178,7 @@ pub async fn pack_many(
             .map(|(i, id)| {
                 let bar = bar.clone();
                 async move {
-                    let result = match manifest.get(id) {
+                    let result = match manifest.entries.get(id) {
                         None => Err(format!("{id}: not in the manifest")),
                         Some(set) => pack_id(ctx, id, set).await.map_err(|e| format!("{e:#}")),
                     };

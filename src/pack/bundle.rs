@@ -5,7 +5,7 @@
 //! files 0644/0755, links 0777). Compression is parallel gzip (one member, pigz-style blocks).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -14,6 +14,7 @@ use gzp::par::compress::{ParCompress, ParCompressBuilder};
 use gzp::ZWriter;
 
 use super::view::{ViewEntry, ViewKind};
+use crate::vfs::Tree;
 
 /// Fixed modification time of every entry (2000-01-01T00:00:00Z): reproducible, and never newer
 /// than files a later build creates.
@@ -89,6 +90,7 @@ impl Default for GzipSettings {
 pub fn write_bundle(
     file: File,
     meta: &BundleMeta,
+    tree: &Tree,
     view: &[ViewEntry],
     gzip: GzipSettings,
 ) -> Result<()> {
@@ -112,20 +114,14 @@ pub fn write_bundle(
             match &entry.kind {
                 ViewKind::Dir => append_dir(&mut tar, &path)?,
                 ViewKind::File {
-                    source,
-                    size,
+                    blob,
+                    offset,
+                    len,
                     executable,
                 } => {
                     let mode = if *executable { 0o755 } else { 0o644 };
-                    let mut header = header(tar::EntryType::Regular, mode, *size);
-                    let reader = File::open(source)
-                        .with_context(|| format!("cannot read {}", source.display()))?;
-                    let mut exact = ExactReader {
-                        inner: reader.take(*size),
-                        remaining: *size,
-                        path: source,
-                    };
-                    tar.append_data(&mut header, &path, &mut exact)?;
+                    let mut header = header(tar::EntryType::Regular, mode, *len);
+                    tar.append_data(&mut header, &path, tree.open(*blob, *offset, *len))?;
                 }
                 ViewKind::Symlink { target } => {
                     let mut header = header(tar::EntryType::Symlink, 0o777, 0);
@@ -159,27 +155,6 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, path: &Path) -> Result<()> {
     let mut header = header(tar::EntryType::Directory, 0o755, 0);
     tar.append_data(&mut header, path, io::empty())?;
     Ok(())
-}
-
-/// Fails if a source file changed size between the view and the write.
-struct ExactReader<'a, R> {
-    inner: R,
-    remaining: u64,
-    path: &'a Path,
-}
-
-impl<R: Read> Read for ExactReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n == 0 && self.remaining > 0 && !buf.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{} shrank while being bundled", self.path.display()),
-            ));
-        }
-        self.remaining -= n as u64;
-        Ok(n)
-    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,14 @@
 //! Finding the kernel tree in an unpacked package set and preparing it for bundling:
 //! uname, bundle name, Makefile relocation, base-tree overlay, link repairs, companion checks.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use regex::Regex;
 
 use super::spec::{BundleRoot, PackerSpec, UnameSource};
-use super::tree::{find_dirs, resolve_in_root, Resolved};
 use crate::archive::extract::relative_path;
+use crate::vfs::{Node, NodeKind, Resolved, Tree};
 
 /// The kernel tree found in a package set, and what the bundle will be called.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +25,12 @@ pub struct KernelLayout {
     pub bundle_root: PathBuf,
 }
 
-/// Finds the single kernel tree of `root` as `spec` describes it.
-pub fn find_kernel_dir(root: &Path, spec: &PackerSpec) -> Result<PathBuf> {
+/// Finds the single kernel tree of `tree` as `spec` describes it.
+pub fn find_kernel_dir(tree: &Tree, spec: &PackerSpec) -> Result<PathBuf> {
     let mut candidates = Vec::new();
-    for dir in find_dirs(root, &spec.kernel_dirs)? {
+    for dir in tree.find_dirs(&spec.kernel_dirs) {
         if matches!(
-            resolve_in_root(root, &dir.join(&spec.kernel_marker))?,
+            tree.resolve(&dir.join(&spec.kernel_marker))?,
             Resolved::Inside(_)
         ) {
             candidates.push(dir);
@@ -72,7 +71,7 @@ pub fn find_kernel_dir(root: &Path, spec: &PackerSpec) -> Result<PathBuf> {
 }
 
 /// Reads the uname as `spec` says.
-pub fn read_uname(root: &Path, kernel_dir: &Path, spec: &PackerSpec) -> Result<String> {
+pub fn read_uname(tree: &Tree, kernel_dir: &Path, spec: &PackerSpec) -> Result<String> {
     let uname = match &spec.uname {
         UnameSource::DirName { strip_prefix } => {
             let name = kernel_dir
@@ -84,7 +83,7 @@ pub fn read_uname(root: &Path, kernel_dir: &Path, spec: &PackerSpec) -> Result<S
                 .to_string()
         }
         UnameSource::File(path) => {
-            let file = read_in_tree(root, &kernel_dir.join(path))?
+            let file = read_text(tree, &kernel_dir.join(path))?
                 .ok_or_else(|| anyhow!("{} is missing", kernel_dir.join(path).display()))?;
             file.trim().to_string()
         }
@@ -95,25 +94,20 @@ pub fn read_uname(root: &Path, kernel_dir: &Path, spec: &PackerSpec) -> Result<S
     Ok(uname)
 }
 
-/// Reads a file through links, confined to `root`; `None` when missing or dangling.
-pub fn read_in_tree(root: &Path, rel: &Path) -> Result<Option<String>> {
-    match resolve_in_root(root, rel)? {
-        Resolved::Inside(path) => {
-            let bytes = fs::read(root.join(&path))
-                .with_context(|| format!("cannot read {}", rel.display()))?;
-            Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
-        }
-        Resolved::Dangling => Ok(None),
-    }
+/// Reads a text file through links; `None` when missing or dangling.
+pub fn read_text(tree: &Tree, rel: &Path) -> Result<Option<String>> {
+    Ok(tree
+        .read_resolved(rel)?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// Computes the layout (uname, names, build dir) of the prepared tree.
-pub fn plan(root: &Path, spec: &PackerSpec) -> Result<KernelLayout> {
-    let kernel_dir = find_kernel_dir(root, spec)?;
-    let uname = read_uname(root, &kernel_dir, spec)?;
+pub fn plan(tree: &Tree, spec: &PackerSpec) -> Result<KernelLayout> {
+    let kernel_dir = find_kernel_dir(tree, spec)?;
+    let uname = read_uname(tree, &kernel_dir, spec)?;
     let mut bundle_name = uname.clone();
     if let Some(rule) = &spec.name_suffix_from_config {
-        if let Some(config) = read_in_tree(root, &kernel_dir.join(".config"))? {
+        if let Some(config) = read_text(tree, &kernel_dir.join(".config"))? {
             if let Some(value) = config_value(&config, &rule.key) {
                 if let Some(suffix) = rule.values.iter().find(|v| value.contains(v.as_str())) {
                     bundle_name.push_str(suffix);
@@ -124,7 +118,7 @@ pub fn plan(root: &Path, spec: &PackerSpec) -> Result<KernelLayout> {
     if let Some((rule, regex)) = &spec.name_extra_from_file {
         let mut found = None;
         for path in &rule.paths {
-            if let Some(text) = read_in_tree(root, &kernel_dir.join(path))? {
+            if let Some(text) = read_text(tree, &kernel_dir.join(path))? {
                 if let Some(capture) = regex.captures(&text).and_then(|c| c.get(1)) {
                     found = Some(capture.as_str().to_string());
                     break;
@@ -164,21 +158,21 @@ pub fn config_value<'a>(config: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// Applies the tree transformations of `spec` to the unpacked `root`, in place:
-/// base-tree overlay, Makefile relocation, link repairs; then checks the companions are present.
-pub fn prepare(root: &Path, spec: &PackerSpec) -> Result<()> {
-    let kernel_dir = find_kernel_dir(root, spec)?;
+/// Applies the tree transformations of `spec`, in place: base-tree overlay, Makefile relocation,
+/// link repairs; then checks the companions are present.
+pub fn prepare(tree: &mut Tree, spec: &PackerSpec) -> Result<()> {
+    let kernel_dir = find_kernel_dir(tree, spec)?;
     if let Some(base_pattern) = &spec.overlay_base {
-        overlay_base(root, &kernel_dir, base_pattern)?;
+        overlay_base(tree, &kernel_dir, base_pattern)?;
     }
     if spec.relocate_makefiles {
-        relocate_makefiles(root)?;
+        relocate_makefiles(tree)?;
     }
     for repair in &spec.repair_links {
-        repair_link(root, &kernel_dir, &repair.path, &repair.target)?;
+        repair_link(tree, &kernel_dir, &repair.path, &repair.target)?;
     }
     for companion in &spec.companions {
-        if resolve_in_root(root, &kernel_dir.join(&companion.path))? == Resolved::Dangling {
+        if tree.resolve(&kernel_dir.join(&companion.path))? == Resolved::Dangling {
             bail!(
                 "missing companion package {}: {} is not provided by any package",
                 companion.package,
@@ -190,35 +184,52 @@ pub fn prepare(root: &Path, spec: &PackerSpec) -> Result<()> {
 }
 
 /// `{obj_base}`: the kernel dir's ancestor component ending in `-obj`, without that suffix.
-fn overlay_base(root: &Path, kernel_dir: &Path, pattern: &str) -> Result<()> {
+fn overlay_base(tree: &mut Tree, kernel_dir: &Path, pattern: &str) -> Result<()> {
     let obj_base = kernel_dir
         .components()
         .filter_map(|c| c.as_os_str().to_str())
         .find_map(|c| c.strip_suffix("-obj"))
         .ok_or_else(|| anyhow!("{} has no *-obj component", kernel_dir.display()))?;
     let base = PathBuf::from(pattern.replace("{obj_base}", obj_base));
-    let base_meta = fs::symlink_metadata(root.join(&base));
-    if !base_meta.map(|m| m.is_dir()).unwrap_or(false) {
+    if !tree.is_dir(&base) || base.as_os_str().is_empty() {
         bail!(
             "missing companion package: the base tree {} for {} is not provided by any package",
             base.display(),
             kernel_dir.display()
         );
     }
-    let kernel_makefile = root.join(kernel_dir).join("Makefile");
-    if makefile_only_delegates(&kernel_makefile)? {
-        fs::remove_file(&kernel_makefile)?;
+    let makefile = kernel_dir.join("Makefile");
+    if let Some(Node {
+        kind: NodeKind::File { .. },
+        ..
+    }) = tree.get(&makefile)
+    {
+        if makefile_only_delegates(&String::from_utf8_lossy(&tree.read(&makefile)?)) {
+            tree.remove(&makefile);
+        }
     }
-    merge_missing(&root.join(&base), &root.join(kernel_dir))?;
+    let moves: Vec<(PathBuf, Node)> = tree
+        .subtree(&base)
+        .filter(|(path, _)| path.as_path() != base)
+        .map(|(path, node)| {
+            (
+                kernel_dir.join(path.strip_prefix(&base).expect("in subtree")),
+                node.clone(),
+            )
+        })
+        .collect();
+    for (path, node) in moves {
+        let parent_is_dir = path.parent().is_none_or(|p| tree.is_dir(p));
+        if tree.get(&path).is_none() && parent_is_dir {
+            tree.insert(path, node)?;
+        }
+    }
     Ok(())
 }
 
 /// True when a Makefile does nothing but include another Makefile (an out-of-tree object
 /// directory's wrapper), so the base tree's real Makefile must take its place.
-fn makefile_only_delegates(path: &Path) -> Result<bool> {
-    let Ok(text) = fs::read_to_string(path) else {
-        return Ok(false);
-    };
+fn makefile_only_delegates(text: &str) -> bool {
     let mut includes = 0;
     for line in text
         .lines()
@@ -228,56 +239,39 @@ fn makefile_only_delegates(path: &Path) -> Result<bool> {
         if line.starts_with("include ") && line.ends_with("/Makefile") {
             includes += 1;
         } else if !(line.starts_with("export KBUILD_OUTPUT") || line.starts_with("MAKEARGS")) {
-            return Ok(false);
+            return false;
         }
     }
-    Ok(includes == 1)
-}
-
-/// Moves every entry of `from` that `to` lacks into `to` (recursing into directories both have).
-pub fn merge_missing(from: &Path, to: &Path) -> Result<()> {
-    for entry in fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        match fs::symlink_metadata(&dest) {
-            Err(_) => fs::rename(entry.path(), &dest)?,
-            Ok(meta) if meta.is_dir() && entry.file_type()?.is_dir() => {
-                merge_missing(&entry.path(), &dest)?
-            }
-            Ok(_) => {}
-        }
-    }
-    Ok(())
+    includes == 1
 }
 
 /// Rewrites `include /abs/path` lines of the top-level Makefiles under `usr/src` (up to the depth of
 /// an object tree, `usr/src/x-obj/arch/flavor/Makefile`) into includes relative to the Makefile's own
 /// location, so the tree works wherever it is unpacked.
-pub fn relocate_makefiles(root: &Path) -> Result<()> {
+pub fn relocate_makefiles(tree: &mut Tree) -> Result<()> {
     let include = Regex::new(r"^(\s*-?include\s+)(/\S+)\s*$").expect("valid regex");
     let mut makefiles = Vec::new();
     for pattern in ["usr/src/*", "usr/src/*/*/*"] {
-        for dir in find_dirs(root, pattern)? {
+        for dir in tree.find_dirs(pattern) {
             let makefile = dir.join("Makefile");
-            if fs::symlink_metadata(root.join(&makefile))
-                .map(|m| m.is_file())
-                .unwrap_or(false)
+            if let Some(Node {
+                kind: NodeKind::File { executable, .. },
+                origin,
+            }) = tree.get(&makefile)
             {
-                makefiles.push(makefile);
+                makefiles.push((makefile, *executable, *origin));
             }
         }
     }
-    for makefile in makefiles {
-        let text = fs::read_to_string(root.join(&makefile))
-            .with_context(|| format!("cannot read {}", makefile.display()))?;
+    for (makefile, executable, origin) in makefiles {
+        let text = String::from_utf8_lossy(&tree.read(&makefile)?).into_owned();
         let mut changed = false;
         let mut out = String::with_capacity(text.len() + 64);
         for line in text.split_inclusive('\n') {
             let body = line.trim_end_matches('\n');
             if let Some(caps) = include.captures(body) {
                 let target = PathBuf::from(caps[2].trim_start_matches('/'));
-                let resolved = resolve_in_root(root, &target)?;
-                if resolved == Resolved::Dangling {
+                if tree.resolve(&target)? == Resolved::Dangling {
                     bail!(
                         "missing companion package: {} includes {}, which no package provides",
                         makefile.display(),
@@ -296,32 +290,36 @@ pub fn relocate_makefiles(root: &Path) -> Result<()> {
             }
         }
         if changed {
-            let full = root.join(&makefile);
-            let tmp = full.with_extension("kp-tmp");
-            fs::write(&tmp, out)?;
-            fs::rename(&tmp, &full)?;
+            tree.write_file(makefile, out.as_bytes(), executable, origin)?;
         }
     }
     Ok(())
 }
 
-fn repair_link(root: &Path, kernel_dir: &Path, path: &str, target: &str) -> Result<()> {
+fn repair_link(tree: &mut Tree, kernel_dir: &Path, path: &str, target: &str) -> Result<()> {
     let link = kernel_dir.join(path);
-    let full = root.join(&link);
-    let is_link = fs::symlink_metadata(&full)
-        .map(|m| m.file_type().is_symlink())
-        .unwrap_or(false);
-    if !is_link || resolve_in_root(root, &link)? != Resolved::Dangling {
+    let Some(Node {
+        kind: NodeKind::Symlink(_),
+        origin,
+    }) = tree.get(&link).cloned()
+    else {
+        return Ok(());
+    };
+    if tree.resolve(&link)? != Resolved::Dangling {
         return Ok(());
     }
     let destination = kernel_dir.join(target);
-    if !matches!(resolve_in_root(root, &destination)?, Resolved::Inside(_)) {
+    if !matches!(tree.resolve(&destination)?, Resolved::Inside(_)) {
         return Ok(());
     }
-    fs::remove_file(&full)?;
     let relative = relative_path(link.parent().unwrap_or(Path::new("")), &destination);
-    std::os::unix::fs::symlink(relative, &full)?;
-    Ok(())
+    tree.insert(
+        link,
+        Node {
+            kind: NodeKind::Symlink(relative),
+            origin,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -341,15 +339,11 @@ mod tests {
 
     #[test]
     fn delegating_makefile_detection() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("Makefile");
-        fs::write(
-            &path,
-            "# generated\nexport KBUILD_OUTPUT = /x\ninclude ../../../linux-5.14/Makefile\n",
-        )
-        .unwrap();
-        assert!(makefile_only_delegates(&path).unwrap());
-        fs::write(&path, "obj-m += x.o\ninclude ../Makefile\n").unwrap();
-        assert!(!makefile_only_delegates(&path).unwrap());
+        assert!(makefile_only_delegates(
+            "# generated\nexport KBUILD_OUTPUT = /x\ninclude ../../../linux-5.14/Makefile\n"
+        ));
+        assert!(!makefile_only_delegates(
+            "obj-m += x.o\ninclude ../Makefile\n"
+        ));
     }
 }

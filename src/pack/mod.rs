@@ -1,7 +1,7 @@
 //! Packing: turns one kernel's packages into `bundle-<name>.tgz`.
 //!
-//! Flow: unpack every package (in parallel, each into its own dir, through the safe extractor) →
-//! merge the trees → prepare the kernel tree as the packer spec says ([`layout::prepare`]) →
+//! Flow: read every package (in parallel, through the safe extractor) into an in-memory tree whose
+//! file contents spill to one file per package in a private work dir ([`crate::vfs`]) → merge the trees → prepare the kernel tree as the packer spec says ([`layout::prepare`]) →
 //! plan names ([`layout::plan`]) → build the bundle view ([`view::build_view`]) → write the tarball
 //! to a temporary file next to the destination → rename. A failure at any step leaves no bundle.
 //! Packer behaviour is data: see `packers.yml` and [`spec`].
@@ -9,12 +9,12 @@
 pub mod bundle;
 pub mod layout;
 pub mod spec;
-pub mod tree;
 pub mod view;
 
-use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -23,6 +23,7 @@ use tracing::{debug, info};
 use crate::archive::extract::{Limits, SafeExtractor};
 use crate::archive::read_package;
 use crate::names;
+use crate::vfs::Tree;
 
 /// Which packer to use: the `type` of a manifest entry (`kops` parses as `Debian`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -130,16 +131,18 @@ pub fn pack_packages(
         .with_context(|| format!("cannot create a work dir in {}", work_parent.display()))?;
     let limits = opts.limits.unwrap_or_default();
 
-    let roots = unpack_all(&packages, work.path(), limits)?;
-    let root = work.path().join("root");
-    merge_trees(&packages, &roots, &root)?;
+    let mut tree = unpack_all(&packages, work.path(), limits)?;
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "unpacked"
     );
 
-    layout::prepare(&root, spec)?;
-    let plan = layout::plan(&root, spec)?;
+    let set_name = || {
+        let names: Vec<String> = packages.iter().map(|p| p.display().to_string()).collect();
+        format!("package set {}", names.join(", "))
+    };
+    layout::prepare(&mut tree, spec).with_context(set_name)?;
+    let plan = layout::plan(&tree, spec).with_context(set_name)?;
     let (version, major, minor) = bundle::version_triplet(&plan.uname)?;
     let checksum = opts
         .checksum
@@ -154,10 +157,11 @@ pub fn pack_packages(
         major,
         minor,
     };
-    let btf = layout::read_in_tree(&root, &plan.kernel_dir.join(".config"))?
+    let btf = layout::read_text(&tree, &plan.kernel_dir.join(".config"))?
         .map(|config| layout::config_value(&config, "CONFIG_DEBUG_INFO_BTF") == Some("y"))
         .unwrap_or(false);
-    let (entries, stats) = view::build_view(&root, &plan.bundle_root, spec)?;
+    let (entries, stats) =
+        view::build_view(&tree, &plan.bundle_root, spec).with_context(set_name)?;
     debug!(?stats, "bundle view");
 
     let file_name = format!("bundle-{}.tgz", plan.bundle_name);
@@ -168,7 +172,7 @@ pub fn pack_packages(
         .tempfile_in(out_dir)
         .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
     let (file, temp_path) = temp.into_parts();
-    bundle::write_bundle(file, &meta, &entries, opts.gzip.unwrap_or_default())
+    bundle::write_bundle(file, &meta, &tree, &entries, opts.gzip.unwrap_or_default())
         .with_context(|| format!("writing {file_name}"))?;
     let sha256 = sha256_file(&temp_path)?;
     let size = fs::metadata(&temp_path)?.len();
@@ -202,37 +206,36 @@ pub fn pack_packages(
     })
 }
 
-/// Unpacks each package into `work/pkg-<i>` in parallel; returns those roots in package order.
-fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Vec<PathBuf>> {
-    let roots: Vec<PathBuf> = (0..packages.len())
-        .map(|i| work.join(format!("pkg-{i}")))
-        .collect();
-    for root in &roots {
-        fs::create_dir(root)?;
-    }
+/// Reads every package into its own tree, in parallel (largest first), then merges them in package
+/// order. Directories present in several packages merge; any other path present in two packages is a
+/// conflict naming both.
+fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree> {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .max(1);
-    // Largest packages first, shared out over the worker threads.
     let mut order: Vec<usize> = (0..packages.len()).collect();
     order.sort_by_key(|&i| {
         std::cmp::Reverse(fs::metadata(&packages[i]).map(|m| m.len()).unwrap_or(0))
     });
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Tree>>> = packages.iter().map(|_| Mutex::new(None)).collect();
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads.min(packages.len()))
             .map(|_| {
                 scope.spawn(|| -> Result<()> {
                     loop {
-                        let at = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let Some(&index) = order.get(at) else {
+                        let Some(&index) = order.get(next.fetch_add(1, Ordering::SeqCst)) else {
                             return Ok(());
                         };
                         let package = &packages[index];
-                        let mut extractor = SafeExtractor::new(&roots[index], limits);
-                        read_package(package, &mut extractor)
-                            .map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;
+                        let read = || -> Result<Tree> {
+                            let mut extractor = SafeExtractor::new(work, index as u16, limits)?;
+                            read_package(package, &mut extractor)?;
+                            extractor.finish()
+                        };
+                        let tree = read().map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;
+                        *slots[index].lock().expect("slot lock") = Some(tree);
                     }
                 })
             })
@@ -248,71 +251,21 @@ fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Vec<P
     for result in results {
         result?;
     }
-    Ok(roots)
-}
-
-/// Merges the unpacked package roots into `dest`. Directories present in several packages are
-/// merged; any other path present in two packages is a conflict naming both packages.
-fn merge_trees(packages: &[PathBuf], roots: &[PathBuf], dest: &Path) -> Result<()> {
-    fs::rename(&roots[0], dest)?;
-    // Paths moved over from a later package → that package's index; anything else came from the first.
-    let mut owners: HashMap<PathBuf, usize> = HashMap::new();
-    for (index, root) in roots.iter().enumerate().skip(1) {
-        merge_into(root, dest, Path::new(""), index, &mut owners).map_err(
-            |conflict| match conflict {
-                MergeError::Conflict(rel) => {
-                    let first = rel
-                        .ancestors()
-                        .find_map(|a| owners.get(a).copied())
-                        .unwrap_or(0);
-                    anyhow!(
-                        "{} and {} both contain {}",
-                        packages[first].display(),
-                        packages[index].display(),
-                        rel.display()
-                    )
-                }
-                MergeError::Io(e) => e,
-            },
-        )?;
+    let mut trees = slots
+        .into_iter()
+        .map(|slot| slot.into_inner().expect("slot lock").expect("unpacked"));
+    let mut merged = trees.next().expect("at least one package");
+    for tree in trees {
+        merged.merge(tree, |path, first, second| {
+            anyhow!(
+                "{} and {} both contain {}",
+                packages[first as usize].display(),
+                packages[second as usize].display(),
+                path.display()
+            )
+        })?;
     }
-    Ok(())
-}
-
-enum MergeError {
-    Conflict(PathBuf),
-    Io(anyhow::Error),
-}
-
-impl<E: Into<anyhow::Error>> From<E> for MergeError {
-    fn from(e: E) -> Self {
-        MergeError::Io(e.into())
-    }
-}
-
-fn merge_into(
-    from: &Path,
-    to: &Path,
-    rel: &Path,
-    index: usize,
-    owners: &mut HashMap<PathBuf, usize>,
-) -> std::result::Result<(), MergeError> {
-    for entry in fs::read_dir(from.join(rel))? {
-        let entry = entry?;
-        let child = rel.join(entry.file_name());
-        let dest = to.join(&child);
-        match fs::symlink_metadata(&dest) {
-            Err(_) => {
-                fs::rename(entry.path(), &dest)?;
-                owners.insert(child, index);
-            }
-            Ok(meta) if meta.is_dir() && entry.file_type()?.is_dir() => {
-                merge_into(from, to, &child, index, owners)?
-            }
-            Ok(_) => return Err(MergeError::Conflict(child)),
-        }
-    }
-    Ok(())
+    Ok(merged)
 }
 
 /// Lowercase hex sha256 of a file, streamed.

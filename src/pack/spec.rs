@@ -228,4 +228,12 @@ mod tests {
         assert!(!oracle.excludes("scripts/mod/file2alias.c"));
         assert!(!oracle.excludes("include/linux/x.h"));
     }
+
+    #[test]
+    fn garden_version_regex_takes_the_whole_package_version() {
+        let garden = spec_for("garden").unwrap();
+        let (_, re) = garden.name_extra_from_file.as_ref().unwrap();
+        let text = "#define UTS_VERSION \"#1 SMP Debian 5.15.114-0gardenlinux3 (2023-06-01)\"";
+        assert_eq!(&re.captures(text).unwrap()[1], "5.15.114-0gardenlinux3");
+    }
 }

@@ -1,22 +1,19 @@
 //! The bundle's view of an unpacked tree: which paths the bundle holds, in a deterministic order.
 //!
-//! Contract: the view is rooted at `bundle_root` (root-relative). Symlinks are resolved physically
-//! inside the work root: a link whose destination is in the bundle stays a (relative) link; a link
-//! whose destination lies outside the bundle root is replaced by the destination's content
-//! (file, or directory recursively), making the bundle self-contained; dangling links are dropped;
-//! links that escape the work root are refused. Paths excluded by the packer spec are left out, and
-//! links to them dropped.
+//! Contract: the view is rooted at `bundle_root`. Symlinks are resolved physically inside the tree:
+//! a link whose destination is in the bundle stays a (relative) link; a link whose destination lies
+//! outside the bundle root is replaced by the destination's content (file, or directory
+//! recursively), making the bundle self-contained; dangling links are dropped; links that escape the
+//! tree or loop are refused. Paths excluded by the packer spec are left out, and links to them dropped.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::spec::PackerSpec;
-use super::tree::{resolve_in_root, Resolved};
 use crate::archive::extract::relative_path;
+use crate::vfs::{NodeKind, Resolved, Tree};
 
 /// Deepest nesting of inlined directories (guards against link cycles).
 const MAX_INLINE_DEPTH: usize = 32;
@@ -27,10 +24,11 @@ const MAX_VIEW_ENTRIES: usize = 2_000_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ViewKind {
     Dir,
-    /// A regular file, read from `source` (absolute path in the work dir).
+    /// A regular file: `len` bytes at `offset` of the tree's blob `blob`.
     File {
-        source: PathBuf,
-        size: u64,
+        blob: u32,
+        offset: u64,
+        len: u64,
         executable: bool,
     },
     /// A relative symlink.
@@ -39,7 +37,7 @@ pub enum ViewKind {
     },
 }
 
-/// A bundle path (relative to the bundle root, `/`-separated) and what it is.
+/// A bundle path (relative to the bundle root) and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewEntry {
     pub path: PathBuf,
@@ -59,23 +57,26 @@ pub struct ViewStats {
 }
 
 struct Builder<'a> {
-    root: &'a Path,
+    tree: &'a Tree,
     bundle_root: &'a Path,
     spec: &'a PackerSpec,
     entries: Vec<ViewEntry>,
-    /// Work dirs inlined outside the bundle root → their bundle path.
+    /// Tree dirs inlined outside the bundle root → their bundle path.
     inlined: BTreeMap<PathBuf, PathBuf>,
     stats: ViewStats,
 }
 
-/// Builds the view of `bundle_root` inside the unpacked `root`.
+/// Builds the view of `bundle_root` (a directory of `tree`; empty = the whole tree).
 pub fn build_view(
-    root: &Path,
+    tree: &Tree,
     bundle_root: &Path,
     spec: &PackerSpec,
 ) -> Result<(Vec<ViewEntry>, ViewStats)> {
+    if !tree.is_dir(bundle_root) {
+        bail!("{} is not a directory", bundle_root.display());
+    }
     let mut builder = Builder {
-        root,
+        tree,
         bundle_root,
         spec,
         entries: Vec::new(),
@@ -95,71 +96,81 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Adds the children of work dir `work` at bundle dir `bundle`.
-    fn add_dir(&mut self, work: &Path, bundle: &Path, depth: usize) -> Result<()> {
-        let mut names: Vec<_> = fs::read_dir(self.root.join(work))
-            .with_context(|| format!("cannot list {}", work.display()))?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()?;
-        names.sort();
-        for name in names {
-            let work_path = work.join(&name);
-            let bundle_path = bundle.join(&name);
+    /// Adds the children of tree dir `from` at bundle dir `at`.
+    fn add_dir(&mut self, from: &Path, at: &Path, depth: usize) -> Result<()> {
+        let children: Vec<(PathBuf, NodeKind)> = self
+            .tree
+            .children(from)
+            .map(|(p, n)| (p.clone(), n.kind.clone()))
+            .collect();
+        for (tree_path, kind) in children {
+            let name = tree_path.file_name().expect("child has a name");
+            let bundle_path = at.join(name);
             if self.spec.excludes(&bundle_path.to_string_lossy()) {
                 self.stats.excluded += 1;
                 continue;
             }
-            let meta = fs::symlink_metadata(self.root.join(&work_path))?;
-            let file_type = meta.file_type();
-            if file_type.is_dir() {
-                self.stats.dirs += 1;
-                self.push(ViewEntry {
-                    path: bundle_path.clone(),
-                    kind: ViewKind::Dir,
-                })?;
-                self.add_dir(&work_path, &bundle_path, depth)?;
-            } else if file_type.is_file() {
-                self.add_file(&work_path, bundle_path, &meta)?;
-            } else if file_type.is_symlink() {
-                self.add_link(&work_path, bundle_path, depth)?;
-            } else {
-                bail!(
-                    "{} is not a file, directory or symlink",
-                    work_path.display()
-                );
+            match kind {
+                NodeKind::Dir => {
+                    self.stats.dirs += 1;
+                    self.push(ViewEntry {
+                        path: bundle_path.clone(),
+                        kind: ViewKind::Dir,
+                    })?;
+                    self.add_dir(&tree_path, &bundle_path, depth)?;
+                }
+                NodeKind::File {
+                    blob,
+                    offset,
+                    len,
+                    executable,
+                } => {
+                    self.add_file(bundle_path, blob, offset, len, executable)?;
+                }
+                NodeKind::Symlink(_) => self.add_link(&tree_path, bundle_path, depth)?,
             }
         }
         Ok(())
     }
 
-    fn add_file(&mut self, work: &Path, bundle: PathBuf, meta: &fs::Metadata) -> Result<()> {
+    fn add_file(
+        &mut self,
+        path: PathBuf,
+        blob: u32,
+        offset: u64,
+        len: u64,
+        executable: bool,
+    ) -> Result<()> {
         self.stats.files += 1;
-        self.stats.bytes += meta.len();
+        self.stats.bytes += len;
         self.push(ViewEntry {
-            path: bundle,
+            path,
             kind: ViewKind::File {
-                source: self.root.join(work),
-                size: meta.len(),
-                executable: meta.permissions().mode() & 0o111 != 0,
+                blob,
+                offset,
+                len,
+                executable,
             },
         })
     }
 
-    /// Where a root-relative work path appears in the bundle, if it does.
-    fn bundle_location(&self, work: &Path) -> Option<PathBuf> {
-        if let Ok(rest) = work.strip_prefix(self.bundle_root) {
+    /// Where a tree path appears in the bundle, if it does.
+    fn bundle_location(&self, path: &Path) -> Option<PathBuf> {
+        if let Ok(rest) = path.strip_prefix(self.bundle_root) {
             return Some(rest.to_path_buf());
         }
         self.inlined
-            .range(..=work.to_path_buf())
+            .range(..=path.to_path_buf())
             .rev()
-            .find(|(dir, _)| work.starts_with(dir))
-            .map(|(dir, at)| at.join(work.strip_prefix(dir).expect("prefix checked")))
+            .find(|(dir, _)| path.starts_with(dir))
+            .map(|(dir, at)| at.join(path.strip_prefix(dir).expect("prefix checked")))
     }
 
-    fn add_link(&mut self, work: &Path, bundle: PathBuf, depth: usize) -> Result<()> {
-        let destination = match resolve_in_root(self.root, work)
-            .with_context(|| format!("symlink {}", work.display()))?
+    fn add_link(&mut self, link: &Path, bundle: PathBuf, depth: usize) -> Result<()> {
+        let destination = match self
+            .tree
+            .resolve(link)
+            .map_err(|e| anyhow::anyhow!("symlink {e}"))?
         {
             Resolved::Dangling => {
                 self.stats.dropped_dangling += 1;
@@ -181,23 +192,28 @@ impl Builder<'_> {
         }
         // Outside the bundle: inline the destination's content.
         self.stats.inlined_links += 1;
-        let meta = fs::metadata(self.root.join(&destination))?;
-        if meta.is_dir() {
-            if depth >= MAX_INLINE_DEPTH {
-                bail!(
-                    "symlink {} nests inlined directories too deeply (cycle?)",
-                    work.display()
-                );
+        match self.tree.get(&destination).map(|n| n.kind.clone()) {
+            Some(NodeKind::File {
+                blob,
+                offset,
+                len,
+                executable,
+            }) => self.add_file(bundle, blob, offset, len, executable),
+            _ => {
+                if depth >= MAX_INLINE_DEPTH {
+                    bail!(
+                        "symlink {} nests inlined directories too deeply (cycle?)",
+                        link.display()
+                    );
+                }
+                self.stats.dirs += 1;
+                self.push(ViewEntry {
+                    path: bundle.clone(),
+                    kind: ViewKind::Dir,
+                })?;
+                self.inlined.insert(destination.clone(), bundle.clone());
+                self.add_dir(&destination, &bundle, depth + 1)
             }
-            self.stats.dirs += 1;
-            self.push(ViewEntry {
-                path: bundle.clone(),
-                kind: ViewKind::Dir,
-            })?;
-            self.inlined.insert(destination.clone(), bundle.clone());
-            self.add_dir(&destination, &bundle, depth + 1)
-        } else {
-            self.add_file(&destination, bundle, &meta)
         }
     }
 }

@@ -184,7 +184,23 @@ pub fn build_deb(
     out: &Path,
     compression: DebCompression,
 ) {
-    let data_tar = tar_dir(root, Vec::new());
+    deb_from_data_tar(
+        tar_dir(root, Vec::new()),
+        package,
+        version,
+        out,
+        compression,
+    );
+}
+
+/// Builds a .deb around an already made (possibly hostile) uncompressed data tar.
+pub fn deb_from_data_tar(
+    data_tar: Vec<u8>,
+    package: &str,
+    version: &str,
+    out: &Path,
+    compression: DebCompression,
+) {
     let (data_name, data) = compress(data_tar, compression);
     let control_dir = tempfile::tempdir().unwrap();
     fs::write(
@@ -204,6 +220,39 @@ pub fn build_deb(
         let header = ar::Header::new(name.into_bytes(), bytes.len() as u64);
         builder.append(&header, &bytes[..]).unwrap();
     }
+}
+
+/// One raw tar entry for hostile archives: the name and link bytes are written as given,
+/// bypassing the tar crate's path validation.
+pub struct RawEntry<'a> {
+    pub name: &'a [u8],
+    pub kind: tar::EntryType,
+    pub link: &'a [u8],
+    pub data: &'a [u8],
+}
+
+/// Writes raw entries as an uncompressed tar stream.
+pub fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        {
+            let gnu = header.as_gnu_mut().unwrap();
+            gnu.name[..entry.name.len()].copy_from_slice(entry.name);
+            gnu.linkname[..entry.link.len()].copy_from_slice(entry.link);
+        }
+        header.set_entry_type(entry.kind);
+        header.set_mode(if entry.kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        header.set_size(entry.data.len() as u64);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append(&header, entry.data).unwrap();
+    }
+    builder.into_inner().unwrap()
 }
 
 fn compress(data: Vec<u8>, compression: DebCompression) -> (String, Vec<u8>) {
@@ -323,4 +372,47 @@ pub fn build_module(bundle_dir: &Path) -> String {
 /// Runs the `kernel-packer` binary.
 pub fn kernel_packer() -> Command {
     Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
+}
+
+/// Packs into a fresh temporary dir, expecting failure; returns the one-line error text and checks
+/// nothing was left in the output dir.
+pub fn pack_error(kind: kernel_packer::pack::PackerKind, packages: &[PathBuf]) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let options = kernel_packer::pack::PackOptions::default();
+    let err = kernel_packer::pack::pack_packages(kind, packages, out.path(), &options)
+        .expect_err("pack unexpectedly succeeded");
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "a failed pack left files behind"
+    );
+    format!("{err:#}")
+}
+
+/// Asserts every symlink under `dir` is relative and resolves inside `dir`.
+pub fn assert_links_stay_inside(dir: &Path) {
+    let root = fs::canonicalize(dir).unwrap();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                assert!(
+                    fs::read_link(&path).unwrap().is_relative(),
+                    "{} is absolute",
+                    path.display()
+                );
+                let real = fs::canonicalize(&path)
+                    .unwrap_or_else(|_| panic!("dangling {}", path.display()));
+                assert!(
+                    real.starts_with(&root),
+                    "{} leaves the bundle",
+                    path.display()
+                );
+            } else if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
 }

@@ -59,7 +59,7 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
         .map_err(|e| (500, diag("ManifestError", format!("{e:#}"))))?;
     let id = match request {
         Request::Id(id) => {
-            if !manifest.contains_key(&id) {
+            if !manifest.entries.contains_key(&id) {
                 return Err((
                     404,
                     diag("NotFound", format!("id {id} is not in the manifest")),
@@ -70,7 +70,7 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
         Request::Kernel(k) => ondemand::find_by_kernel(&manifest, &k)
             .map_err(|e| (404, diag("NotFound", format!("{e:#}"))))?,
     };
-    let set = &manifest[&id];
+    let set = &manifest.entries[&id];
     tracing::info!(%id, kind = %set.kind, "packing");
     let outcome = ondemand::pack_id(&cfg.ctx, &id, set)
         .await

@@ -1,0 +1,324 @@
+//! Building a manifest from grouped sources: ids, inventory filter, carry-over from the
+//! previous manifest, per-source report. Pure: inputs are values, nothing is read here.
+
+use std::collections::HashSet;
+
+use super::rules::{Rule, Skipped};
+use super::{Entry, Manifest, Source};
+use crate::names::{manifest_id, simplify};
+
+/// One source with its list file's URLs, or why the list could not be read.
+#[derive(Debug, Clone)]
+pub struct SourceInput<'a> {
+    /// The config entry.
+    pub source: &'a Source,
+    /// The list file's path as shown in messages.
+    pub file: String,
+    /// The URLs, or the read error.
+    pub urls: Result<Vec<String>, String>,
+}
+
+/// What happened to one source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceReport {
+    /// Source name.
+    pub name: String,
+    /// List file as shown in messages.
+    pub file: String,
+    /// URLs read from the list.
+    pub urls: usize,
+    /// Sets the rule produced.
+    pub sets: usize,
+    /// Sets left out because a package is missing from the inventory.
+    pub dropped: usize,
+    /// Sets already produced by an earlier source (same id and type).
+    pub duplicates: usize,
+    /// URLs the rule left out on purpose.
+    pub skipped: Vec<Skipped>,
+    /// Sets carried over from the previous manifest because this source failed.
+    pub carried: usize,
+    /// Why the source failed: `<file>: <url>: <reason>`.
+    pub error: Option<String>,
+    /// Same id produced with a different type by an earlier source (kept the first).
+    pub conflicts: Vec<String>,
+}
+
+/// The generated manifest and what happened per source.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    /// The manifest to write.
+    pub manifest: Manifest,
+    /// One report per source, in config order.
+    pub sources: Vec<SourceReport>,
+}
+
+impl Generated {
+    /// Whether any source failed (the CLI then exits non-zero).
+    pub fn failed(&self) -> bool {
+        self.sources.iter().any(|s| s.error.is_some())
+    }
+}
+
+/// Groups every source and assembles the manifest.
+///
+/// - Each source's URLs are grouped with its rule; ids are [`manifest_id`] of the simplified
+///   names. The first source producing an id wins; a later one with another type is a
+///   conflict (reported, not fatal).
+/// - With `inventory` (simplified names), a set with any package missing from it is dropped.
+/// - A failed source (unreadable list, unknown rule, grouping error) contributes its sets
+///   from `previous`: entries of the source's type that have a package from its list, or
+///   that have no package from the list of any source that succeeded. They are not
+///   filtered by the inventory (nothing is lost).
+pub fn generate(
+    inputs: &[SourceInput],
+    inventory: Option<&HashSet<String>>,
+    previous: Option<&Manifest>,
+) -> Generated {
+    let mut out = Generated::default();
+    let mut failed: Vec<usize> = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let mut report = SourceReport {
+            name: input.source.name.clone(),
+            file: input.file.clone(),
+            ..Default::default()
+        };
+        let grouped = match &input.urls {
+            Err(e) => Err(e.clone()),
+            Ok(urls) => {
+                report.urls = urls.len();
+                Rule::from_name(&input.source.reformat)
+                    .and_then(|rule| rule.group(urls, &input.source.options))
+                    .map_err(|e| format!("{}: {e}", input.file))
+            }
+        };
+        match grouped {
+            Err(e) => {
+                report.error = Some(e);
+                failed.push(i);
+            }
+            Ok(grouped) => {
+                report.sets = grouped.sets.len();
+                report.skipped = grouped.skipped;
+                for set in grouped.sets {
+                    let packages: Vec<String> = set.iter().map(|u| simplify(u)).collect();
+                    if let Some(inv) = inventory {
+                        if packages.iter().any(|p| !inv.contains(p)) {
+                            report.dropped += 1;
+                            continue;
+                        }
+                    }
+                    let id = manifest_id(&packages);
+                    match out.manifest.entries.get(&id) {
+                        Some(e) if e.kind == input.source.kind => report.duplicates += 1,
+                        Some(e) => report.conflicts.push(format!(
+                            "{id}: type {} here, {} from an earlier source (kept)",
+                            input.source.kind, e.kind
+                        )),
+                        None => {
+                            out.manifest.entries.insert(
+                                id,
+                                Entry {
+                                    kind: input.source.kind.clone(),
+                                    packages,
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        out.sources.push(report);
+    }
+    if let Some(previous) = previous {
+        carry_over(inputs, &failed, previous, &mut out);
+    }
+    out
+}
+
+fn list_names(input: &SourceInput) -> HashSet<String> {
+    input
+        .urls
+        .as_ref()
+        .map(|urls| urls.iter().map(|u| simplify(u)).collect())
+        .unwrap_or_default()
+}
+
+fn carry_over(inputs: &[SourceInput], failed: &[usize], previous: &Manifest, out: &mut Generated) {
+    if failed.is_empty() {
+        return;
+    }
+    let claimed: HashSet<String> = inputs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !failed.contains(i))
+        .flat_map(|(_, input)| list_names(input))
+        .collect();
+    for &i in failed {
+        let input = &inputs[i];
+        let own = list_names(input);
+        let mut carried = 0;
+        for (id, entry) in &previous.entries {
+            if entry.kind != input.source.kind || out.manifest.entries.contains_key(id) {
+                continue;
+            }
+            let mine = entry.packages.iter().any(|p| own.contains(p));
+            let unclaimed = entry.packages.iter().all(|p| !claimed.contains(p));
+            if mine || unclaimed {
+                out.manifest.entries.insert(id.clone(), entry.clone());
+                carried += 1;
+            }
+        }
+        out.sources[i].carried = carried;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(name: &str, kind: &str, reformat: &str) -> Source {
+        Source {
+            name: name.into(),
+            description: None,
+            kind: kind.into(),
+            file: format!("{name}.txt"),
+            reformat: reformat.into(),
+            options: Default::default(),
+        }
+    }
+
+    fn input<'a>(s: &'a Source, urls: &[&str]) -> SourceInput<'a> {
+        SourceInput {
+            source: s,
+            file: s.file.clone(),
+            urls: Ok(urls.iter().map(|u| u.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn ids_inventory_and_duplicates() {
+        let a = source("a", "redhat", "single");
+        let b = source("b", "redhat", "single");
+        let inv: HashSet<String> = ["http---h-1.rpm", "http---h-2.rpm"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let got = generate(
+            &[
+                input(&a, &["http://h/1.rpm", "http://h/3.rpm"]),
+                input(&b, &["http://h/1.rpm", "http://h/2.rpm"]),
+            ],
+            Some(&inv),
+            None,
+        );
+        assert!(!got.failed());
+        assert_eq!(got.manifest.entries.len(), 2);
+        assert_eq!(got.sources[0].dropped, 1);
+        assert_eq!(got.sources[1].duplicates, 1);
+        let id = manifest_id(&["http---h-1.rpm"]);
+        assert_eq!(got.manifest.entries[&id].packages, ["http---h-1.rpm"]);
+    }
+
+    #[test]
+    fn failed_source_is_reported_with_file_and_url_and_carried_over() {
+        let good = source("good", "redhat", "single");
+        let bad = source("bad", "ubuntu", "pairs");
+        let prev_bad = vec![
+            "http---u-linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb".to_string(),
+            "http---u-linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb".to_string(),
+        ];
+        let prev_gone = vec!["http---u-gone_1.0-1.2_all.deb".to_string()];
+        let prev_redhat = vec!["http---h-old.rpm".to_string()];
+        let mut previous = Manifest::default();
+        for (kind, p) in [
+            ("ubuntu", &prev_bad),
+            ("ubuntu", &prev_gone),
+            ("redhat", &prev_redhat),
+        ] {
+            previous.entries.insert(
+                manifest_id(p),
+                Entry {
+                    kind: kind.into(),
+                    packages: p.clone(),
+                },
+            );
+        }
+        let got = generate(
+            &[
+                input(&good, &["http://h/1.rpm"]),
+                input(
+                    &bad,
+                    &[
+                        "http://u/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb",
+                        "http://u/linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb",
+                        "http://u/linux-headers-4.4.0-2-aws_4.4.0-2.3_amd64.deb",
+                    ],
+                ),
+            ],
+            None,
+            Some(&previous),
+        );
+        assert!(got.failed());
+        let err = got.sources[1].error.as_deref().unwrap();
+        assert!(
+            err.starts_with("bad.txt: http://u/linux-headers-4.4.0-2-aws"),
+            "{err}"
+        );
+        assert!(err.contains("unpaired"), "{err}");
+        // Both previous ubuntu sets come back (one from the list, one unclaimed); the
+        // previous redhat set of the successful source does not.
+        assert_eq!(got.sources[1].carried, 2);
+        assert!(got.manifest.entries.contains_key(&manifest_id(&prev_bad)));
+        assert!(got.manifest.entries.contains_key(&manifest_id(&prev_gone)));
+        assert!(!got
+            .manifest
+            .entries
+            .contains_key(&manifest_id(&prev_redhat)));
+        assert_eq!(got.manifest.entries.len(), 3);
+    }
+
+    #[test]
+    fn unknown_rule_and_unreadable_list_fail_only_their_source() {
+        let a = source("a", "redhat", "triples");
+        let b = source("b", "redhat", "single");
+        let unreadable = SourceInput {
+            source: &b,
+            file: "b.txt".into(),
+            urls: Err("b.txt: cannot open: denied".into()),
+        };
+        let c = source("c", "coreos", "single");
+        let got = generate(
+            &[
+                input(&a, &["http://h/1.rpm"]),
+                unreadable,
+                input(&c, &["http://h/x.bz2"]),
+            ],
+            None,
+            None,
+        );
+        assert!(got.sources[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("unknown grouping rule \"triples\""));
+        assert!(got.sources[1].error.as_deref().unwrap().contains("denied"));
+        assert_eq!(got.sources[2].error, None);
+        assert_eq!(got.manifest.entries.len(), 1);
+    }
+
+    #[test]
+    fn conflicting_types_keep_the_first() {
+        let a = source("a", "redhat", "single");
+        let b = source("b", "oracle", "single");
+        let got = generate(
+            &[
+                input(&a, &["http://h/1.rpm"]),
+                input(&b, &["http://h/1.rpm"]),
+            ],
+            None,
+            None,
+        );
+        assert_eq!(got.sources[1].conflicts.len(), 1);
+        assert_eq!(got.manifest.entries.values().next().unwrap().kind, "redhat");
+    }
+}

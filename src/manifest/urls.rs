@@ -1,0 +1,82 @@
+//! Minimal URL helpers for grouping: scheme + host, directory and file name.
+//!
+//! The grouping rules only need these parts, so a full URL parser is not pulled in; a URL
+//! is accepted when it has the shape `scheme://host[/path][?query]` with no whitespace.
+
+/// Returns `scheme://host` of `url` (host includes any port), or why the URL is malformed.
+pub fn origin(url: &str) -> Result<&str, String> {
+    if url.chars().any(char::is_whitespace) {
+        return Err("malformed URL: contains whitespace".into());
+    }
+    let Some(sep) = url.find("://") else {
+        return Err("malformed URL: no `scheme://`".into());
+    };
+    let scheme = &url[..sep];
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'));
+    if !scheme_ok {
+        return Err(format!("malformed URL: bad scheme {scheme:?}"));
+    }
+    let rest = &url[sep + 3..];
+    let host_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if host_len == 0 {
+        return Err("malformed URL: empty host".into());
+    }
+    Ok(&url[..sep + 3 + host_len])
+}
+
+/// The URL without its query: `https://h/a/b?x=1` → `https://h/a/b`.
+pub fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+/// The last path segment (file name) of the URL, query excluded.
+pub fn file_name(url: &str) -> &str {
+    let path = without_query(url);
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The URL up to (not including) the last `/` of its path: the "directory".
+pub fn directory(url: &str) -> &str {
+    let path = without_query(url);
+    path.rsplit_once('/').map_or(path, |(dir, _)| dir)
+}
+
+/// The value of query parameter `name`, if present.
+pub fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_urls() {
+        let u = "https://h.example:8080/a/b/file.deb?kernel=5.10.57";
+        assert_eq!(origin(u).unwrap(), "https://h.example:8080");
+        assert_eq!(file_name(u), "file.deb");
+        assert_eq!(directory(u), "https://h.example:8080/a/b");
+        assert_eq!(query_param(u, "kernel"), Some("5.10.57"));
+        assert_eq!(query_param(u, "other"), None);
+    }
+
+    #[test]
+    fn rejects_malformed_urls() {
+        assert!(origin("not a url").unwrap_err().contains("whitespace"));
+        assert!(origin("/local/path.deb").unwrap_err().contains("scheme"));
+        assert!(origin("http:///path").unwrap_err().contains("empty host"));
+        assert!(origin("1http://h/p").unwrap_err().contains("bad scheme"));
+    }
+}
