@@ -187,3 +187,85 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
     assert!(r[0].1.as_ref().unwrap_err().contains("not in the manifest"));
     assert!(index::ids(store.as_ref()).await.unwrap().is_empty());
 }
+
+#[derive(clap::Parser)]
+struct PackCli {
+    #[command(flatten)]
+    args: kernel_packer::cli::pack::PackArgs,
+}
+
+fn pack_args(args: &[&str]) -> kernel_packer::cli::pack::PackArgs {
+    use clap::Parser;
+    PackCli::try_parse_from(std::iter::once("pack").chain(args.iter().copied()))
+        .unwrap()
+        .args
+}
+
+/// `kernel-packer pack --kernel/--id/--missing` (manifest mode) with directory stores.
+#[test]
+fn cli_manifest_mode_packs_by_kernel_and_missing() {
+    use std::process::ExitCode;
+    let debs = support::debian_packages();
+    let dir = tempfile::tempdir().unwrap();
+    let packages = dir.path().join("packages");
+    let bundles = dir.path().join("bundles");
+    std::fs::create_dir(&packages).unwrap();
+    let mut names = Vec::new();
+    for deb in &debs {
+        let name = simplify(&format!(
+            "http://mirror.test/pool/{}",
+            deb.file_name().unwrap().to_str().unwrap()
+        ));
+        std::fs::copy(deb, packages.join(&name)).unwrap();
+        names.push(name);
+    }
+    let good = manifest_id(&names);
+    let uname = debs
+        .iter()
+        .filter_map(|d| d.file_name()?.to_str()?.strip_prefix("linux-headers-"))
+        .find(|n| n.split('_').next().unwrap().ends_with("-amd64"))
+        .map(|n| n.split('_').next().unwrap().to_string())
+        .unwrap();
+    let manifest_path = dir.path().join("manifest.yml");
+    let broken_pkg = simplify("http://mirror.test/pool/linux-headers-0.1.0-1-amd64_1_amd64.deb");
+    let broken = manifest_id(std::slice::from_ref(&broken_pkg));
+    std::fs::write(
+        &manifest_path,
+        format!(
+            "{good}:\n  type: debian\n  packages:\n{}{broken}:\n  type: debian\n  packages:\n  - {broken_pkg}\n",
+            names.iter().map(|n| format!("  - {n}\n")).collect::<String>()
+        ),
+    )
+    .unwrap();
+    let common = [
+        "--manifest",
+        manifest_path.to_str().unwrap(),
+        "--packages",
+        packages.to_str().unwrap(),
+        "--bundles",
+        bundles.to_str().unwrap(),
+        "--json",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = common.iter().chain(extra).copied().collect();
+        kernel_packer::cli::pack_manifest::run_from_manifest(&pack_args(&args))
+    };
+    assert_eq!(run(&["--kernel", &uname]).unwrap(), ExitCode::SUCCESS);
+    let store = kernel_packer::store::DirStore::new(bundles.clone());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let entry = rt
+        .block_on(index::read_entry(&store, &good))
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.kernel, uname);
+    assert!(bundles.join(&entry.bundle).is_file());
+    // --missing: only the broken id is left, and it fails → non-zero exit.
+    assert_eq!(run(&["--missing"]).unwrap(), ExitCode::FAILURE);
+    let ids = rt.block_on(index::ids(&store)).unwrap();
+    assert_eq!(ids, [good.clone()]);
+    // Unknown ids and kernels are clear errors.
+    let err = run(&["--id", &"f".repeat(64)]).unwrap_err().to_string();
+    assert!(err.contains("not in the manifest"), "{err}");
+    let err = run(&["--kernel", "0.0.0-nope"]).unwrap_err().to_string();
+    assert!(err.contains("0.0.0-nope"), "{err}");
+}
