@@ -262,7 +262,7 @@ fn cli_manifest_mode_packs_by_kernel_and_missing() {
     // --missing: only the broken id is left, and it fails → non-zero exit.
     assert_eq!(run(&["--missing"]).unwrap(), ExitCode::FAILURE);
     let ids = rt.block_on(index::ids(&store)).unwrap();
-    assert_eq!(ids, [good.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&good));
     // Unknown ids and kernels are clear errors.
     let err = run(&["--id", &"f".repeat(64)]).unwrap_err().to_string();
     assert!(err.contains("not in the manifest"), "{err}");
