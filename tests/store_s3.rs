@@ -269,3 +269,26 @@ async fn uploads_send_sha256_checksums() {
         kernel_packer::names::sha256_hex(&big)
     )));
 }
+
+/// A stored object whose content no longer matches its recorded sha256 is refused on download,
+/// and the destination is neither created nor left with a temporary file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_object_is_refused_on_download() {
+    let moto = Moto::start();
+    let store = s3_store(&moto.endpoint(), "corrupt", "", None).await;
+    store
+        .client()
+        .put_object()
+        .bucket("corrupt")
+        .key("pkg.deb")
+        .metadata("sha256", "0".repeat(64))
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"bit rot"))
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("pkg.deb");
+    let err = store.get_to_file("pkg.deb", &dest).await.unwrap_err();
+    assert!(err.to_string().contains("sha256 mismatch"), "{err:#}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
