@@ -10,6 +10,7 @@ for setup in scripts/setup.d/*.sh; do
 done
 echo "== fetching real Debian kernel header packages" >&2
 bash tests/fetch-debian-packages.sh >/dev/null
+bash tests/fetch-debian-source.sh >/dev/null
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy" >&2

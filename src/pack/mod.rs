@@ -7,7 +7,10 @@
 //! Packer behaviour is data: see `packers.yml` and [`spec`].
 
 pub mod bundle;
+pub mod image;
 pub mod layout;
+pub mod materialize;
+pub mod source;
 pub mod spec;
 pub mod view;
 
@@ -34,6 +37,14 @@ pub enum PackerKind {
     Redhat,
     Oracle,
     Suse,
+    /// Source-based: `kernel-src.tar.gz` (+ `kernel-headers.tgz`), built with `make` ([`source`]).
+    Cos,
+    /// Source-based: a kernel.org tarball plus minikube's kernel config ([`source`]).
+    Minikube,
+    /// Source-based: a source tarball plus a config shipped in the project ([`source`]).
+    Linuxkit,
+    /// Disk image: a CoreOS/Flatcar developer container ([`image`]).
+    Coreos,
 }
 
 impl PackerKind {
@@ -46,6 +57,10 @@ impl PackerKind {
             PackerKind::Redhat => "redhat",
             PackerKind::Oracle => "oracle",
             PackerKind::Suse => "suse",
+            PackerKind::Cos => "cos",
+            PackerKind::Minikube => "minikube",
+            PackerKind::Linuxkit => "linuxkit",
+            PackerKind::Coreos => "coreos",
         }
     }
 }
@@ -131,7 +146,15 @@ pub fn pack_packages(
         .with_context(|| format!("cannot create a work dir in {}", work_parent.display()))?;
     let limits = opts.limits.unwrap_or_default();
 
-    let mut tree = unpack_all(&packages, work.path(), limits)?;
+    // Header packages are unpacked as they are; source and image packers build the tree first.
+    let (mut tree, name_override) = match kind {
+        PackerKind::Cos | PackerKind::Minikube | PackerKind::Linuxkit => {
+            let built = source::build_tree(kind, spec, &packages, work.path(), limits)?;
+            (built.tree, Some(built.bundle_name))
+        }
+        PackerKind::Coreos => (image::load_image(&packages, work.path(), limits)?, None),
+        _ => (unpack_all(&packages, work.path(), limits)?, None),
+    };
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "unpacked"
@@ -142,7 +165,10 @@ pub fn pack_packages(
         format!("package set {}", names.join(", "))
     };
     layout::prepare(&mut tree, spec).with_context(set_name)?;
-    let plan = layout::plan(&tree, spec).with_context(set_name)?;
+    let mut plan = layout::plan(&tree, spec).with_context(set_name)?;
+    if let Some(name) = name_override {
+        plan.bundle_name = name;
+    }
     let (version, major, minor) = bundle::version_triplet(&plan.uname)?;
     let checksum = opts
         .checksum

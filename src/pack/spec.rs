@@ -202,6 +202,10 @@ impl FromStr for super::PackerKind {
             "redhat" => Redhat,
             "oracle" => Oracle,
             "suse" => Suse,
+            "cos" => Cos,
+            "minikube" => Minikube,
+            "linuxkit" => Linuxkit,
+            "coreos" | "flatcar" => Coreos,
             other => bail!("unknown packer type {other:?}"),
         })
     }
@@ -213,10 +217,12 @@ mod tests {
 
     #[test]
     fn builtin_table_parses_and_covers_every_kind() {
-        for kind in [
-            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "kops",
+        for name in [
+            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "kops", "cos", "minikube",
+            "linuxkit", "coreos", "flatcar",
         ] {
-            spec_for(kind).unwrap();
+            let kind: super::super::PackerKind = name.parse().unwrap();
+            spec_for(kind.as_str()).unwrap();
         }
         assert!(spec_for("nope").is_err());
     }
