@@ -3,7 +3,9 @@
 RSS (VmHWM) of the process, on a real package set, with moto_server as S3 on 127.0.0.1.
 
 usage: bench-pack-function.py <kernel-packer-fn-pack binary> <dir with the set's package files> [type]
-Needs moto_server and boto3 (both from scripts/setup.d/20-moto.sh). Prints one JSON line."""
+Needs moto_server and boto3 (both in the venv of scripts/setup.d/20-moto.sh: run it with
+/opt/kernel-packer-moto/bin/python). KP_BENCH_MANIFEST=<manifest.yml> appends a real manifest's
+entries, so the per-invocation manifest read is realistic. Prints one JSON line."""
 import hashlib, http.server, json, os, socket, subprocess, sys, tempfile, threading, time
 
 import boto3
@@ -42,6 +44,9 @@ def main():
             names.append(name); total += os.path.getsize(os.path.join(pkg_dir, f))
         ident = hashlib.sha256("".join(sorted(names)).encode()).hexdigest()
         manifest = f"{ident}:\n  type: {kind}\n  packages:\n" + "".join(f"  - {n}\n" for n in names)
+        if os.environ.get("KP_BENCH_MANIFEST"):
+            with open(os.environ["KP_BENCH_MANIFEST"]) as f:
+                manifest += "".join(l for l in f if not l.startswith("#"))
         s3.put_object(Bucket="bundles", Key="manifest.yml", Body=manifest.encode())
 
         state = {"served": False, "t0": None, "t1": None, "reply": None}
