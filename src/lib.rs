@@ -4,7 +4,9 @@
 
 pub mod archive;
 pub mod cli;
+pub mod crawl;
 pub mod index;
+pub mod lists;
 pub mod logging;
 pub mod manifest;
 pub mod names;

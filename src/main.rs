@@ -22,6 +22,8 @@ enum Command {
     Pack(cli::pack::PackArgs),
     /// Group package lists into per-kernel sets (kernel-package-lists/manifest.yml).
     Manifest(cli::manifest::ManifestArgs),
+    /// Update package lists from kernel-package-lists/sources.yml.
+    Crawl(cli::crawl::CrawlArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pack(args) => cli::pack::run(args),
         Command::Manifest(args) => cli::manifest::run(args),
+        Command::Crawl(args) => cli::crawl::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Command-line front ends. Each subcommand is a module exposing a clap `Args` struct and
 //! `run(args) -> anyhow::Result<ExitCode>`; `src/main.rs` only dispatches.
 
+pub mod crawl;
 pub mod index;
 pub mod manifest;
 pub mod pack;

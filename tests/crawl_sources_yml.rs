@@ -1,0 +1,133 @@
+//! The project's `kernel-package-lists/sources.yml` against the seed corpus: every crawled
+//! list has a source, and each source's selection accepts the URLs already in its list (the
+//! patterns were derived from them), except where upstream dropped a whole tree.
+
+mod crawl_support;
+
+use kernel_packer::crawl::config::{Config, Matcher, Repository};
+
+fn config() -> Config {
+    Config::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/sources.yml"),
+    )
+    .unwrap()
+}
+
+/// Lists kept by hand (no crawlable upstream); documented at the top of sources.yml.
+const HAND_KEPT: &[&str] = &["rhel.txt", "rhel9-rhocp4.13.txt", "rhel9-rhocp4.14.txt"];
+
+#[test]
+fn every_corpus_list_has_a_source() {
+    let c = config();
+    for entry in std::fs::read_dir(crawl_support::world::corpus_dir()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".txt")
+            || name.ends_with("-uncrawled.txt")
+            || HAND_KEPT.contains(&name.as_str())
+        {
+            continue;
+        }
+        assert!(
+            c.source(&name).is_some(),
+            "{name} has no source in sources.yml"
+        );
+    }
+}
+
+/// (name, version, arch) of a package URL as the crawler of `kind` would see it.
+fn candidate(kind: &str, url: &str) -> (String, Option<String>, Option<String>) {
+    let file = url
+        .split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    match kind {
+        "apt" => {
+            let stem = file.trim_end_matches(".deb");
+            let p: Vec<&str> = stem.splitn(3, '_').collect();
+            (
+                p[0].into(),
+                p.get(1).map(|s| s.to_string()),
+                p.get(2).map(|s| s.to_string()),
+            )
+        }
+        "yum" => {
+            let r = crawl_support::fixtures::Rpm::from_file(&file, "");
+            (r.name, Some(format!("{}-{}", r.ver, r.rel)), Some(r.arch))
+        }
+        _ => (file, None, None),
+    }
+}
+
+#[test]
+fn selections_accept_the_corpus_urls() {
+    let c = config();
+    let mut report = Vec::new();
+    for source in &c.sources {
+        let path = crawl_support::world::corpus_dir().join(&source.list);
+        if !path.exists() {
+            continue;
+        }
+        let urls = crawl_support::world::corpus(&source.list);
+        let mut accepted = 0;
+        let mut rejected = Vec::new();
+        for url in &urls {
+            let ok = source.repositories.iter().any(|repo| {
+                let (kind, select) = match repo {
+                    Repository::Apt(r) => ("apt", r.select.as_ref()),
+                    Repository::Yum(r) => ("yum", r.select.as_ref()),
+                    Repository::Html(r) => ("html", r.select.as_ref()),
+                    Repository::Bucket(r) => ("bucket", r.select.as_ref()),
+                    Repository::Fixed(r) => return r.urls.contains(url),
+                    Repository::Github(_) => {
+                        return url.contains("minikube") || url.contains("cdn.kernel.org")
+                    }
+                };
+                let Some(select) = select.or(source.select.as_ref()) else {
+                    return false;
+                };
+                let m = Matcher::new(select).unwrap();
+                let (name, version, arch) = candidate(kind, url);
+                // Versions of html/bucket candidates are paths only the crawl knows.
+                let version = if kind == "apt" || kind == "yum" {
+                    version
+                } else {
+                    None
+                };
+                let m_ok = if version.is_none() && (kind == "html" || kind == "bucket") {
+                    Matcher::new(&kernel_packer::crawl::config::Select {
+                        versions: vec![],
+                        ..select.clone()
+                    })
+                    .unwrap()
+                    .matches(&name, None, arch.as_deref(), url)
+                } else {
+                    m.matches(&name, version.as_deref(), arch.as_deref(), url)
+                };
+                m_ok
+            });
+            if ok {
+                accepted += 1;
+            } else {
+                rejected.push(url.clone());
+            }
+        }
+        report.push(format!(
+            "{}: {accepted}/{} accepted",
+            source.list,
+            urls.len()
+        ));
+        for r in rejected.iter().take(3) {
+            report.push(format!("    rejected: {r}"));
+        }
+    }
+    let text = report.join("\n");
+    eprintln!("{text}");
+    assert!(
+        !text.contains("rejected"),
+        "selections reject corpus URLs:\n{text}"
+    );
+}
