@@ -24,6 +24,10 @@ enum Command {
     Manifest(cli::manifest::ManifestArgs),
     /// Update package lists from kernel-package-lists/sources.yml.
     Crawl(cli::crawl_pr::CrawlCommand),
+    /// Mirror every listed package into the package store.
+    Sync(cli::sync::SyncArgs),
+    /// Show the bundle index (cache view and features).
+    Index(cli::index::IndexArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +37,8 @@ fn main() -> ExitCode {
         Command::Pack(args) => cli::pack::run(args),
         Command::Manifest(args) => cli::manifest::run(args),
         Command::Crawl(cmd) => cli::crawl_pr::run(cmd),
+        Command::Sync(args) => cli::sync::run(args),
+        Command::Index(args) => cli::index::run(args),
     };
     match result {
         Ok(code) => code,

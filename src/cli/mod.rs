@@ -3,5 +3,8 @@
 
 pub mod crawl;
 pub mod crawl_pr;
+pub mod index;
 pub mod manifest;
 pub mod pack;
+pub mod pack_manifest;
+pub mod sync;

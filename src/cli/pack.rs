@@ -54,9 +54,7 @@ pub struct PackArgs {
 /// Runs `kernel-packer pack`: prints the bundle path on stdout (local mode).
 pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
     if !args.id.is_empty() || !args.kernel.is_empty() || args.missing {
-        anyhow::bail!(
-            "pack: --id/--kernel/--missing need the manifest mode, which this build lacks"
-        );
+        return crate::cli::pack_manifest::run_from_manifest(&args);
     }
     let kind_name = args.kind.as_deref().ok_or_else(|| {
         anyhow::anyhow!("pack: give --type <type> and package files, or --id/--kernel/--missing")

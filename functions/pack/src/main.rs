@@ -1,0 +1,116 @@
+//! `functions/pack`: AWS Lambda function that packs one manifest id into the bundle store.
+//!
+//! Event: `{"id": "<manifest id>"}` or `{"kernel": "<uname>"}`, sent directly, as the body of a
+//! Lambda Function URL request, or as a Step Functions map item (a bare id or uname string is
+//! accepted too). Result: `{"id","kernel","bundle","size","sha256"}`; a Function URL request gets
+//! it as an HTTP response (200, or 400/500 with `{"error"}`); other callers get a Lambda error.
+//!
+//! Configuration (environment): `KERNEL_PACKER_MANIFEST` (path or `s3://bucket/key`, default
+//! `kernel-package-lists/manifest.yml`), `KERNEL_PACKER_PACKAGES` and `KERNEL_PACKER_BUNDLES`
+//! (store URLs, required), `KERNEL_PACKER_WORK_DIR` (default: the temp dir, `/tmp` on Lambda),
+//! `KERNEL_PACKER_S3_ENDPOINT` (S3-compatible endpoint). Logs: JSON lines on stderr.
+
+mod envelope;
+mod event;
+
+use kernel_packer::ondemand::{self, PackContext};
+use kernel_packer::store::{self, S3Options};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use envelope::diag;
+use event::Request;
+
+struct Config {
+    manifest: String,
+    s3: S3Options,
+    ctx: PackContext,
+}
+
+fn env(name: &str) -> Result<String, Diagnostic> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            diag(
+                "ConfigError",
+                format!("environment variable {name} is not set"),
+            )
+        })
+}
+
+async fn config() -> anyhow::Result<Config> {
+    let s3 = S3Options::from_env();
+    let get = |n: &str| env(n).map_err(|d| anyhow::anyhow!(d.error_message));
+    let ctx = PackContext {
+        packages: store::open(&get("KERNEL_PACKER_PACKAGES")?, &s3).await?,
+        bundles: store::open(&get("KERNEL_PACKER_BUNDLES")?, &s3).await?,
+        work_dir: std::env::var_os("KERNEL_PACKER_WORK_DIR").map(Into::into),
+    };
+    let manifest = std::env::var("KERNEL_PACKER_MANIFEST")
+        .unwrap_or_else(|_| "kernel-package-lists/manifest.yml".to_string());
+    Ok(Config { manifest, s3, ctx })
+}
+
+/// Packs what `request` names; errors are (kind, message).
+async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnostic)> {
+    let manifest = ondemand::manifest::load(&cfg.manifest, &cfg.s3)
+        .await
+        .map_err(|e| (500, diag("ManifestError", format!("{e:#}"))))?;
+    let id = match request {
+        Request::Id(id) => {
+            if !manifest.entries.contains_key(&id) {
+                return Err((
+                    404,
+                    diag("NotFound", format!("id {id} is not in the manifest")),
+                ));
+            }
+            id
+        }
+        Request::Kernel(k) => ondemand::find_by_kernel(&manifest, &k)
+            .map_err(|e| (404, diag("NotFound", format!("{e:#}"))))?,
+    };
+    let set = &manifest.entries[&id];
+    tracing::info!(%id, kind = %set.kind, "packing");
+    let outcome = ondemand::pack_id(&cfg.ctx, &id, set)
+        .await
+        .map_err(|e| (500, diag("PackError", format!("{e:#}"))))?;
+    tracing::info!(%id, bundle = %outcome.bundle, size = outcome.size, "packed");
+    Ok(serde_json::to_value(outcome).expect("outcome serialises"))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .init();
+    let cfg = config()
+        .await
+        .map_err(|e| format!("configuration: {e:#}"))?;
+    let cfg = &cfg;
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
+        let parsed = envelope::unwrap(&ev.payload)
+            .and_then(|(v, env)| event::request(&v).map(|r| (r, env)).map_err(|e| (env, e)));
+        let (request, envelope) = match parsed {
+            Ok(x) => x,
+            Err((envelope, msg)) => {
+                tracing::warn!(error = %msg, "bad event");
+                return envelope.fail(400, diag("BadRequest", msg), None);
+            }
+        };
+        match handle(cfg, request).await {
+            Ok(v) => Ok(envelope.ok(v)),
+            Err((status, d)) => {
+                tracing::error!(error = %d.error_message, "failed");
+                envelope.fail(status, d, None)
+            }
+        }
+    }))
+    .await
+}
