@@ -366,14 +366,13 @@ fn suse_base_and_flavour_packages_merge_into_one_tree() {
 fn every_deb_data_compression_is_read() {
     let tree = debian_tree();
     let work = tempfile::tempdir().unwrap();
-    let kernel = tree.merged_kernel_tree(
+    tree.merged_kernel_tree(
         &work
             .path()
             .join("k")
             .join("usr/src/kernels")
             .join(&tree.uname),
     );
-    let _ = kernel;
     let mut shas = Vec::new();
     for (i, compression) in [
         DebCompression::None,

@@ -50,13 +50,6 @@ pub struct SafeExtractor {
     entries: u64,
 }
 
-/// Statistics of one extraction.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ExtractStats {
-    pub entries: u64,
-    pub bytes: u64,
-}
-
 impl SafeExtractor {
     /// A new extractor spilling contents into `work_dir`; `origin` tags every node (package index).
     pub fn new(work_dir: &Path, origin: u16, limits: Limits) -> Result<Self> {
@@ -73,13 +66,6 @@ impl SafeExtractor {
             total_bytes: 0,
             entries: 0,
         })
-    }
-
-    pub fn stats(&self) -> ExtractStats {
-        ExtractStats {
-            entries: self.entries,
-            bytes: self.total_bytes,
-        }
     }
 
     /// Ends the extraction and returns the package's tree.

@@ -89,15 +89,3 @@ pub fn read_rpm<R: BufRead + 'static>(reader: R, sink: &mut dyn EntrySink) -> Re
     }
     Ok(identity)
 }
-
-/// Reads only the identity (header) of an RPM.
-pub fn read_identity(reader: &mut impl BufRead) -> Result<RpmIdentity> {
-    let meta =
-        rpm::PackageMetadata::parse(reader).map_err(|e| anyhow!("corrupt RPM header: {e}"))?;
-    Ok(RpmIdentity {
-        name: meta.get_name().unwrap_or_default().to_string(),
-        version: meta.get_version().unwrap_or_default().to_string(),
-        release: meta.get_release().unwrap_or_default().to_string(),
-        arch: meta.get_arch().unwrap_or_default().to_string(),
-    })
-}
