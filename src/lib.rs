@@ -15,5 +15,7 @@ pub mod names;
 pub mod ondemand;
 pub mod pack;
 pub mod store;
+pub mod sums;
 pub mod sync;
+pub mod verify;
 pub mod vfs;

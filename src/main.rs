@@ -28,6 +28,10 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// Show the bundle index (cache view and features).
     Index(cli::index::IndexArgs),
+    /// Build the canary module and eBPF object against a bundle.
+    Verify(cli::verify::VerifyArgs),
+    /// Make a key pair for signing a bundle store's SHA256SUMS.
+    Keygen(cli::keygen::KeygenArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,8 @@ fn main() -> ExitCode {
         Command::Crawl(cmd) => cli::crawl_pr::run(cmd),
         Command::Sync(args) => cli::sync::run(args),
         Command::Index(args) => cli::index::run(args),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
     };
     match result {
         Ok(code) => code,

@@ -24,6 +24,10 @@ pub struct IndexArgs {
     /// Also write `cache.yml` and `features.yml` into this directory (atomically).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Regenerate and sign the store's SHA256SUMS (key: the file named by
+    /// KERNEL_PACKER_SIGNING_KEY_FILE).
+    #[arg(long)]
+    pub sign: bool,
 }
 
 /// Runs `kernel-packer index`.
@@ -32,6 +36,16 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let store =
             store::open_url(&bundles_store(args.bundles.as_deref())?, &s3_options(None)).await?;
+        if args.sign {
+            let signer = crate::sums::Signer::from_env()?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--sign: set {} to the secret key file",
+                    crate::sums::KEY_FILE_ENV
+                )
+            })?;
+            let lines = crate::sums::publish(store.clone(), &signer).await?;
+            eprintln!("signed {} ({lines} bundles)", crate::sums::SUMS_KEY);
+        }
         let entries = index::read_all(store).await?;
         let cache = index::to_yaml(&index::cache_view(&entries))?;
         let features = index::to_yaml(&index::features_view(&entries))?;
