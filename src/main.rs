@@ -32,6 +32,10 @@ enum Command {
     Verify(cli::verify::VerifyArgs),
     /// Make a key pair for signing a bundle store's SHA256SUMS.
     Keygen(cli::keygen::KeygenArgs),
+    /// Find the manifest id and bundle for a running host.
+    Lookup(cli::lookup::LookupArgs),
+    /// Download, check (sha256 + signature) and unpack the bundle for a running host.
+    Fetch(cli::lookup::FetchArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
         Command::Index(args) => cli::index::run(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
+        Command::Lookup(args) => cli::lookup::run_lookup(args),
+        Command::Fetch(args) => cli::lookup::run_fetch(args),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ pub mod crawl;
 pub mod crawl_pr;
 pub mod index;
 pub mod keygen;
+pub mod lookup;
 pub mod manifest;
 pub mod pack;
 pub mod pack_manifest;

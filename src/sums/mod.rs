@@ -25,6 +25,8 @@ use crate::store::Store;
 
 /// Object key of the checksum list.
 pub const SUMS_KEY: &str = "SHA256SUMS";
+/// Object key of the combined index (id → entry, JSON), for stores without listings (https).
+pub const INDEX_JSON_KEY: &str = "index.json";
 /// Object key of its detached signature.
 pub const SIG_KEY: &str = "SHA256SUMS.minisig";
 /// Environment variable naming the secret key file.
@@ -161,6 +163,10 @@ pub async fn publish(store: Arc<dyn Store>, signer: &Signer) -> Result<usize> {
         let entries = index::read_all(store.clone()).await?;
         let text = render(&entries);
         let sig = signer.sign(text.as_bytes())?;
+        store
+            .put_bytes(INDEX_JSON_KEY, serde_json::to_vec(&entries)?)
+            .await
+            .with_context(|| format!("write {INDEX_JSON_KEY}"))?;
         store
             .put_bytes(SUMS_KEY, text.clone().into_bytes())
             .await
