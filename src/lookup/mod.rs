@@ -259,12 +259,16 @@ fn natural_key(s: &str) -> Vec<(u64, String)> {
     let mut key = Vec::new();
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits > 0 {
             key.push((rest[..digits].parse().unwrap_or(u64::MAX), String::new()));
             rest = &rest[digits..];
         } else {
-            let text = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let text = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             key.push((0, rest[..text].to_string()));
             rest = &rest[text..];
         }
