@@ -27,9 +27,9 @@ pub const SOURCES: &[&str] = &[
     "kops",
 ];
 
-/// Seed corpus directory (`../shared/corpus/stackrox-2024-07` beside the repository).
+/// Seed corpus directory (`tests/corpus/stackrox-2024-07`, committed with the repository).
 pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/stackrox-2024-07")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/stackrox-2024-07")
 }
 
 /// URLs of a corpus list.
