@@ -14,8 +14,6 @@
 //! running with an empty value. `${{ }}` inside `run:` is refused the same way: the action's
 //! inputs must reach scripts through `env:`.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,5 @@
 //! Shared helpers for the integration tests: the real Debian header packages, fixture builders
 //! (.deb with any compression, RPM), and the module-build check.
-#![allow(dead_code)]
 
 use std::fs;
 use std::io::Write;
@@ -9,10 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// Root of the repository.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use crate::repo_root;
 
 /// The three real Debian packages (arch headers, common headers, kbuild), downloaded once by
 /// `tests/fetch-debian-packages.sh`. Panics with the script's output when they cannot be had.
@@ -367,11 +363,6 @@ pub fn build_module(bundle_dir: &Path) -> String {
     run(Command::new("modinfo").arg("-F").arg("vermagic").arg(&ko))
         .trim()
         .to_string()
-}
-
-/// Runs the `kernel-packer` binary.
-pub fn kernel_packer() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
 }
 
 /// Packs into a fresh temporary dir, expecting failure; returns the one-line error text and checks

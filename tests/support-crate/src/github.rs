@@ -4,7 +4,6 @@
 //! (method, path with query, JSON body, status) so tests can assert exact call sequences;
 //! faults (status + headers, N times) and a two-request gate can be injected.
 //! HTTP/1.1, one request per connection (`Connection: close`), a thread per connection.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};

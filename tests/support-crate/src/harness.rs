@@ -1,8 +1,7 @@
 //! Test harness for the store/sync/pack-on-demand/function tests: a real `moto_server` (S3) on
 //! 127.0.0.1, a tiny HTTP/1.1 server (package mirror, Lambda Runtime API), and a TCP proxy that can
 //! cut connections mid-request (an S3 server dying mid-upload, as seen by the client).
-//! Every wait is bounded. Shared with `functions/*/tests` via `#[path]`.
-#![allow(dead_code)]
+//! Every wait is bounded.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

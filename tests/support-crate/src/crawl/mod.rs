@@ -1,5 +1,5 @@
-//! Shared by the crawl integration tests: a fixture HTTP mirror and fixture generators.
-#![allow(dead_code)]
+//! Shared by the crawl integration tests: a fixture HTTP mirror, fixture generators and the
+//! fixture world built from the seed corpus.
 
 pub mod fixtures;
 pub mod mirror;
