@@ -1,7 +1,9 @@
 //! Defence in depth: the `kernel-packer` binary packs each kernel in a child process of itself
-//! under OS limits (`pack::isolated`), so what no validation foresaw (here: validation relaxed by
-//! the environment, so real inputs reach the defects they were built for) kills one pack, never the
-//! run. `--missing` reports that kernel as failed and packs the others.
+//! under OS limits (`pack::isolated`), so what no validation foresaw kills one pack, never the
+//! run: a memory balloon (a real input, with the validation that stops it lifted by the
+//! environment) meets `RLIMIT_AS`, an abort (the child's test hook, standing in for a failed
+//! allocation in a dependency) ends only the child, a runaway meets `RLIMIT_CPU`. `--missing`
+//! reports those kernels as failed and packs the others.
 
 mod support;
 
@@ -88,10 +90,21 @@ fn an_abort_in_a_parser_fails_one_kernel_and_the_others_pack() {
             &bomb,
         )],
     );
+    // A package whose pack aborts the process (the child's test hook), as a failed allocation
+    // in a dependency does.
+    let aborting = store_with(
+        &store,
+        &[(
+            "http://mirror.test/pool/linux-headers-9.9.8-1-amd64_9.9.8-1_amd64.deb",
+            &debs[0],
+        )],
+    );
     let manifest = base.path().join("manifest.yml");
     fs::write(
         &manifest,
-        manifest_entry("debian", &good) + &manifest_entry("debian", &bad),
+        manifest_entry("debian", &good)
+            + &manifest_entry("debian", &bad)
+            + &manifest_entry("debian", &aborting),
     )
     .unwrap();
 
@@ -102,10 +115,11 @@ fn an_abort_in_a_parser_fails_one_kernel_and_the_others_pack() {
         .arg(&store)
         .arg("--bundles")
         .arg(&bundles)
-        // Lift the validation that stops this input, so the child really allocates past its
-        // address-space limit and aborts.
+        // Lift the validation that stops the bomb, so the child really tries to hold 3 GiB and
+        // hits its address-space limit.
         .env("KERNEL_PACKER_MAX_TAR_HEADER_BYTES", "8G")
         .env("KERNEL_PACKER_PACK_MEMORY_BYTES", "1536M")
+        .env("KERNEL_PACKER_TEST_CHILD_ABORT_ON", "linux-headers-9.9.8-1")
         .env_remove("KERNEL_PACKER_ISOLATE")
         .output()
         .unwrap();
@@ -124,11 +138,20 @@ fn an_abort_in_a_parser_fails_one_kernel_and_the_others_pack() {
             .find(|v| v["id"] == id)
             .unwrap_or_else(|| panic!("no result for {id}: {stdout}\n{stderr}"))
     };
+    // The balloon: the allocation fails under RLIMIT_AS (3 GiB asked, 1.5 GiB allowed).
     let error = by_id(&bad_id)["error"].as_str().unwrap_or_default();
     assert!(
-        error.contains("killed by signal")
+        error.contains("out of memory") && error.contains(&bad[0]),
+        "{error}\n{stderr}"
+    );
+    // The abort: the child dies, the run goes on.
+    let aborting_id = manifest_id(&aborting);
+    let error = by_id(&aborting_id)["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("killed by signal 6")
             && error.contains("KERNEL_PACKER_PACK_MEMORY_BYTES")
-            && error.contains(&bad[0]),
+            && error.contains(&aborting[0])
+            && error.contains(&aborting_id),
         "{error}\n{stderr}"
     );
     let packed = by_id(&good_id);
@@ -138,6 +161,7 @@ fn an_abort_in_a_parser_fails_one_kernel_and_the_others_pack() {
     assert!(bundles.join(bundle).is_file());
     assert!(bundles.join(format!("index/{good_id}.json")).is_file());
     assert!(!bundles.join(format!("index/{bad_id}.json")).exists());
+    assert!(!bundles.join(format!("index/{aborting_id}.json")).exists());
 
     // Without the relaxation, validation refuses the same package in process, naming the bound.
     let out = Command::new(BIN)

@@ -29,6 +29,8 @@ use crate::limits::{Limits, ProcessLimits};
 pub const CHILD_ENV: &str = "KERNEL_PACKER_PACK_CHILD";
 /// `0` disables isolation for the binaries that enable it by default.
 pub const ISOLATE_ENV: &str = "KERNEL_PACKER_ISOLATE";
+/// Test hook: a child whose packages' paths contain this variable's value aborts.
+pub const TEST_ABORT_ENV: &str = "KERNEL_PACKER_TEST_CHILD_ABORT_ON";
 /// Largest reply read from a child.
 const MAX_REPLY_BYTES: u64 = 1 << 20;
 
@@ -94,6 +96,18 @@ fn run_child() -> Result<()> {
         .context("reading the request")?;
     let request: Request = serde_json::from_str(&input).context("parsing the request")?;
     let kind: PackerKind = request.kind.parse()?;
+    // Test hook (tests/pack_isolated.rs): abort like a dependency's failed allocation would, when
+    // a package path contains the given text. Only a child ever reads it.
+    if let Ok(text) = std::env::var(TEST_ABORT_ENV) {
+        if !text.is_empty()
+            && request
+                .packages
+                .iter()
+                .any(|p| p.to_string_lossy().contains(&text))
+        {
+            std::process::abort();
+        }
+    }
     let opts = PackOptions {
         checksum: request.checksum,
         work_dir: request.work_dir,
