@@ -9,6 +9,7 @@ pub mod crawl_pr;
 pub mod fetch;
 pub mod github;
 pub mod index;
+pub mod limits;
 pub mod lists;
 pub mod logging;
 pub mod lookup;
