@@ -31,6 +31,7 @@ fn writes_cache_and_features_views() {
                 bpf_ringbuf: index::has_bpf_ringbuf(kernel),
             },
             verification: None,
+            packed_at: None,
         };
         rt.block_on(index::write_entry(&store, &entry)).unwrap();
     }

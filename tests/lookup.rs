@@ -164,6 +164,7 @@ fn misses_name_the_newest_bundle_of_the_family() {
         distro: kind.into(),
         features: Features::default(),
         verification: None,
+        packed_at: None,
     };
     let index: BTreeMap<String, IndexEntry> = [
         entry(

@@ -28,6 +28,10 @@ pub struct IndexArgs {
     /// KERNEL_PACKER_SIGNING_KEY_FILE).
     #[arg(long)]
     pub sign: bool,
+    /// Write the browsable page (`index.html`) and the JSON it lists (`index.json`) into DIR
+    /// (for a directory store, the store itself).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
 }
 
 /// Runs `kernel-packer index`.
@@ -52,6 +56,26 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
         if let Some(dir) = &args.out {
             write_atomic(&dir.join("cache.yml"), &cache)?;
             write_atomic(&dir.join("features.yml"), &features)?;
+        }
+        if let Some(dir) = &args.html {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let page = index::html::render(&entries, now);
+            write_atomic(&dir.join("index.json"), &serde_json::to_string(&entries)?)?;
+            write_atomic(&dir.join("index.html"), &page)?;
+            for name in ["index.json", "index.html"] {
+                use std::os::unix::fs::PermissionsExt;
+                let path = dir.join(name);
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                    .with_context(|| format!("chmod {}", path.display()))?;
+            }
+            eprintln!(
+                "wrote {} ({} bytes)",
+                dir.join("index.html").display(),
+                page.len()
+            );
         }
         print!("{}", if args.features { features } else { cache });
         eprintln!("{} index entries", entries.len());

@@ -6,6 +6,7 @@
 //! cannot lose each other's entries, and two packs of the same id write equivalent entries.
 
 mod features;
+pub mod html;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub struct IndexEntry {
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
+    /// When the bundle was packed (Unix seconds); absent for older entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_at: Option<u64>,
 }
 
 /// What the canary build proved about a bundle, as recorded in its index entry:
@@ -213,6 +217,7 @@ mod tests {
                 bpf_ringbuf: true,
             },
             verification: None,
+            packed_at: None,
         }
     }
 

@@ -167,6 +167,10 @@ async fn pack_id_inner(
             bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname),
         },
         verification,
+        packed_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs()),
     };
     index::write_entry(ctx.bundles.as_ref(), &entry).await?;
     // The signed SHA256SUMS follows the index when a signing key is configured. The bundle and its

@@ -230,6 +230,7 @@ mod tests {
             distro: "debian".into(),
             features: Features::default(),
             verification: None,
+            packed_at: None,
         }
     }
 
