@@ -298,6 +298,26 @@ fn scenarios() -> Vec<Scenario> {
                 let other = fixtures::xz(
                     b"Package: evil\nVersion: 1\nArchitecture: amd64\nFilename: pool/evil.deb\n",
                 );
+                // Also at the by-hash path the signed Release names.
+                let release = String::from_utf8(
+                    w.mirror
+                        .get("http://debian.csail.mit.edu/debian/dists/bookworm/Release")
+                        .unwrap(),
+                )
+                .unwrap();
+                let sha = release
+                    .lines()
+                    .filter(|l| l.ends_with(" main/binary-amd64/Packages.xz"))
+                    .last()
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
+                w.mirror.put(
+                    &format!("http://debian.csail.mit.edu/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/{sha}"),
+                    other.clone(),
+                );
                 w.mirror.put(bookworm_xz, other);
             }),
         },

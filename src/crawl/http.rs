@@ -112,6 +112,7 @@ struct Counters {
     bytes: AtomicU64,
     not_modified: AtomicU64,
     retries: AtomicU64,
+    reused: AtomicU64,
 }
 
 /// A snapshot of the request counters.
@@ -125,6 +126,8 @@ pub struct HttpStats {
     pub not_modified: u64,
     /// Attempts that were retries.
     pub retries: u64,
+    /// Files whose digest, named by signed metadata, matched a cached copy: no request sent.
+    pub reused: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +217,7 @@ impl Http {
             bytes: c.bytes.load(Ordering::Relaxed),
             not_modified: c.not_modified.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            reused: c.reused.load(Ordering::Relaxed),
         }
     }
 
@@ -484,6 +488,80 @@ impl Http {
                 }
             }
         }
+    }
+
+    /// The content cache path of a digest (`<cache>/objects/<algorithm>-<hex>`).
+    fn object_path(&self, algorithm: &str, digest: &str) -> Option<PathBuf> {
+        let dir = self.inner.config.cache_dir.as_ref()?;
+        let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        let (algorithm, digest) = (algorithm.to_ascii_lowercase(), digest.to_ascii_lowercase());
+        (ok(&algorithm) && ok(&digest))
+            .then(|| dir.join("objects").join(format!("{algorithm}-{digest}")))
+    }
+
+    /// GETs a file whose digest (and maybe size) signed metadata names, e.g. an apt
+    /// `Packages.xz` listed in a verified InRelease or a yum `primary.xml` named by
+    /// `repomd.xml`. A cached copy with that digest is returned without any request, so a
+    /// repeat crawl of unchanged metadata transfers only the signed file itself, whatever
+    /// validators the server sends. Otherwise the body is fetched from `fetch_url` (e.g. apt's
+    /// `by-hash` path; `url` names it in errors), checked and stored in the content cache.
+    pub async fn get_checked(
+        &self,
+        url: &str,
+        fetch_url: &str,
+        algorithm: &str,
+        digest: &str,
+        size: Option<u64>,
+        auth: &Auth,
+    ) -> anyhow::Result<Vec<u8>> {
+        let what = redact(url);
+        let check = |data: &[u8]| -> anyhow::Result<()> {
+            super::content::check_digest(data, algorithm, digest, &what)?;
+            if let Some(size) = size {
+                if data.len() as u64 != size {
+                    anyhow::bail!(
+                        "{what}: size mismatch (metadata says {size}, got {})",
+                        data.len()
+                    );
+                }
+            }
+            Ok(())
+        };
+        let path = self.object_path(algorithm, digest);
+        if let Some(p) = path.clone() {
+            let cached = tokio::task::spawn_blocking(move || std::fs::read(p).ok())
+                .await
+                .ok()
+                .flatten();
+            if let Some(data) = cached {
+                if check(&data).is_ok() {
+                    self.inner.counters.reused.fetch_add(1, Ordering::Relaxed);
+                    return Ok(data);
+                }
+            }
+        }
+        let data = match self.get(fetch_url, auth).await {
+            Ok(d) => d,
+            Err(e) if fetch_url != url && e.is_not_found() => self.get(url, auth).await?,
+            Err(e) => return Err(e.into()),
+        };
+        check(&data)?;
+        if let Some(p) = path {
+            let body = data.clone();
+            let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let dir = p.parent().expect("object path has a parent");
+                std::fs::create_dir_all(dir)?;
+                let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+                std::io::Write::write_all(&mut tmp, &body)?;
+                tmp.persist(&p).map_err(|e| e.error)?;
+                Ok(())
+            })
+            .await;
+            if !matches!(written, Ok(Ok(()))) {
+                tracing::warn!("{what}: content cache write failed");
+            }
+        }
+        Ok(data)
     }
 
     /// Like [`Http::get`] but a 404/410 is `Ok(None)`.

@@ -10,6 +10,7 @@
 
 pub mod apt;
 pub mod bucket;
+pub mod canary;
 pub mod config;
 pub mod content;
 pub mod credentials;
@@ -45,9 +46,19 @@ pub struct RepoCtx {
     pub keyring: Option<Arc<Keyring>>,
     /// Package selection.
     pub matcher: Option<Arc<Matcher>>,
+    /// The source's upstream canary, if it has one.
+    pub canary: Option<Arc<config::Canary>>,
 }
 
 impl RepoCtx {
+    /// The compiled `newest` canary regex, if the source has one.
+    fn newest_canary(&self) -> Result<Option<canary::Newest>> {
+        match &self.canary {
+            Some(c) => c.newest_regex(),
+            None => Ok(None),
+        }
+    }
+
     fn matcher(&self) -> Result<&Matcher> {
         self.matcher
             .as_deref()
@@ -150,12 +161,13 @@ impl CrawlReport {
             out.push('\n');
         }
         out.push_str(&format!(
-            "{} source(s), {} failed; {} requests, {} bytes, {} not modified, {:.1} s\n",
+            "{} source(s), {} failed; {} requests, {} bytes, {} not modified, {} reused by digest, {:.1} s\n",
             self.sources.len(),
             self.failed().count(),
             self.http.requests,
             self.http.bytes,
             self.http.not_modified,
+            self.http.reused,
             self.seconds
         ));
         out
@@ -225,6 +237,7 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
             auth: auth.clone(),
             keyring,
             matcher,
+            canary: source.canary.clone().map(Arc::new),
         };
         let repo = repo.clone();
         set.spawn(async move {
@@ -382,6 +395,7 @@ pub async fn run(
             bytes: after.bytes - before.bytes,
             not_modified: after.not_modified - before.not_modified,
             retries: after.retries - before.retries,
+            reused: after.reused - before.reused,
         },
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -30,6 +30,16 @@ pub fn origin(url: &str) -> Result<&str, String> {
     Ok(&url[..sep + 3 + host_len])
 }
 
+/// Whether a list line is an already simplified package name (no `scheme://`, only
+/// `[A-Za-z0-9_.-]`), as older lists of the seed's format hold; such a line is taken as it is.
+pub fn is_simplified_name(line: &str) -> bool {
+    !line.is_empty()
+        && !line.contains("://")
+        && line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// The URL without its query: `https://h/a/b?x=1` → `https://h/a/b`.
 pub fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)

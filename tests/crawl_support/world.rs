@@ -226,6 +226,21 @@ impl World {
             .push(Deb::from_url(security, &new));
         kept.insert(new.clone());
         self.added.insert("debian".into(), new);
+        // The upstream canary: each metapackage points at a kernel the rules select.
+        let signed = "pool/main/l/linux-signed-amd64/";
+        for (root, suite, meta, version, kernel) in [
+            (security, "bookworm-security", "linux-headers-amd64", "6.1.99-1", "linux-headers-6.1.0-23-amd64"),
+            (security, "bookworm-security", "linux-headers-cloud-amd64", "6.1.90-1", "linux-headers-6.1.0-21-cloud-amd64"),
+            (csail, "sid", "linux-headers-rt-amd64", "6.9.7-1", "linux-headers-6.9.7-rt-amd64"),
+            (csail, "sid", "linux-headers-6.9-amd64", "6.9.7-1", "linux-headers-6.9.7-cloud-amd64"),
+        ] {
+            suites
+                .entry((root, suite))
+                .or_default()
+                .push(fixtures::metapackage(meta, version, kernel, signed));
+        }
+        // Release aliases name the suites; `testing` (forky) publishes no kernel, and only
+        // some companions (`-updates`, `-security`) exist.
         let all = [
             (
                 csail,
@@ -235,6 +250,7 @@ impl World {
                     "bookworm",
                     "bookworm-updates",
                     "trixie",
+                    "forky",
                     "sid",
                 ]
                 .as_slice(),
@@ -258,6 +274,16 @@ impl World {
                 );
             }
         }
+        for (alias, codename) in [
+            ("oldoldstable", "bullseye"),
+            ("oldstable", "bookworm"),
+            ("stable", "trixie"),
+            ("testing", "forky"),
+            ("unstable", "sid"),
+        ] {
+            fixtures::apt_alias(&self.mirror, csail, alias, codename);
+        }
+        assert!(suites.is_empty(), "unserved suites: {:?}", suites.keys());
         self.expect("debian", kept, gone, &BTreeSet::new());
     }
 
@@ -285,6 +311,7 @@ impl World {
             .filter(|u| u.contains("_5.15.0-"))
             .map(|u| Deb::from_url(root, u))
             .chain(std::iter::once(Deb {
+                depends: String::new(),
                 package: "linux-headers-5.15.0-1050-aws".into(),
                 version: "5.15.0-1050.55".into(),
                 arch: "amd64".into(),
@@ -292,6 +319,12 @@ impl World {
                     "pool/main/l/linux-aws/linux-headers-5.15.0-1050-aws_5.15.0-1050.55_amd64.deb"
                         .into(),
             }))
+            .chain(std::iter::once(fixtures::metapackage(
+                "linux-headers-generic",
+                "5.15.0.115.115",
+                "linux-headers-5.15.0-115-generic",
+                "pool/main/l/linux-meta/",
+            )))
             .collect();
         fixtures::apt_suite(
             &self.mirror,
@@ -465,6 +498,13 @@ impl World {
             d.extend(debian_fillers(root));
             d
         };
+        let mut new_debs = debs(&new);
+        new_debs.push(fixtures::metapackage(
+            "linux-headers-cloud-amd64",
+            "5.15.114-0gardenlinux3",
+            "linux-headers-5.15.114-gardenlinux-cloud-amd64",
+            "pool/main/l/linux-signed-amd64/",
+        ));
         fixtures::apt_suite(
             &self.mirror,
             &self.signer,
@@ -478,7 +518,7 @@ impl World {
             &self.signer,
             root,
             "934.11",
-            &[("main", debs(&new))],
+            &[("main", new_debs)],
             "amd64",
         );
         // 1443.0 is tagged but has no dists yet (optional_suites); `nightly` is not a release tag.
@@ -550,12 +590,14 @@ fn corpus_uncrawled(name: &str) -> Vec<String> {
 fn debian_fillers(_root: &str) -> Vec<Deb> {
     vec![
         Deb {
+            depends: String::new(),
             package: "bash".into(),
             version: "5.2.15-2+b2".into(),
             arch: "amd64".into(),
             filename: "pool/main/b/bash/bash_5.2.15-2+b2_amd64.deb".into(),
         },
         Deb {
+            depends: String::new(),
             package: "linux-image-6.1.0-21-amd64".into(),
             version: "6.1.90-1".into(),
             arch: "amd64".into(),
@@ -564,6 +606,7 @@ fn debian_fillers(_root: &str) -> Vec<Deb> {
                     .into(),
         },
         Deb {
+            depends: String::new(),
             package: "linux-headers-6.1.0-0.deb11.21-amd64".into(),
             version: "6.1.90-1~bpo11+1".into(),
             arch: "amd64".into(),
