@@ -218,11 +218,11 @@ fn debian_archive_every_published_kernel_is_a_well_formed_set() {
         "live debian crawl: first {} requests, {} bytes, {:.1} s; repeat {} requests, {} bytes, {} indexes reused, {:.1} s",
         first.requests, first.bytes, first.seconds, repeat.requests, repeat.bytes, repeat.reused, repeat.seconds
     );
-    assert_eq!(first.reused, 0, "the first crawl starts with an empty cache");
-    assert!(repeat.reused > 0, "the repeat crawl reused no index");
+    // (Identical indexes, e.g. two empty ones, are fetched once even in the first crawl.)
+    assert!(repeat.reused > first.reused, "the repeat crawl reused no index");
     assert_eq!(
         repeat.requests + repeat.reused,
-        first.requests,
+        first.requests + first.reused,
         "the repeat crawl must fetch exactly the InRelease files and reuse every index"
     );
     assert!(

@@ -106,44 +106,48 @@ pub fn parse_relations(value: &str) -> Vec<Relation> {
         .collect()
 }
 
-/// The fields of one `Packages` stanza that crawling needs.
+/// The fields of one `Packages` stanza that crawling needs, borrowed from the index text
+/// (an index is tens of megabytes: nothing is copied until a package is selected).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stanza {
+pub struct Stanza<'a> {
     /// `Package`.
-    pub package: String,
+    pub package: &'a str,
     /// `Version`.
-    pub version: String,
+    pub version: &'a str,
     /// `Architecture`.
-    pub architecture: String,
+    pub architecture: &'a str,
     /// `Filename` (relative to the archive root).
-    pub filename: String,
+    pub filename: &'a str,
     /// `Source` (name only), empty if absent (then it is the package's own name).
-    pub source: String,
+    pub source: &'a str,
+    /// `Depends`, unparsed (see [`Stanza::depends`]).
+    pub depends_field: &'a str,
+}
+
+impl Stanza<'_> {
     /// `Depends`, alternatives flattened.
-    pub depends: Vec<Relation>,
+    pub fn depends(&self) -> Vec<Relation> {
+        parse_relations(self.depends_field)
+    }
 }
 
 /// Parses a `Packages` index (RFC 822-style stanzas separated by blank lines). A stanza
 /// without `Package` or `Filename` is an error.
-pub fn parse_packages(text: &str) -> Result<Vec<Stanza>> {
+pub fn parse_packages(text: &str) -> Result<Vec<Stanza<'_>>> {
     let mut out = Vec::new();
     let mut cur = Stanza::default();
     let mut has_fields = false;
-    let mut finish = |cur: &mut Stanza, has_fields: &mut bool, line_no: usize| -> Result<()> {
-        if *has_fields {
-            if cur.package.is_empty() || cur.filename.is_empty() {
-                bail!("Packages stanza ending at line {line_no} lacks Package or Filename");
-            }
-            out.push(std::mem::take(cur));
-        }
-        *has_fields = false;
-        Ok(())
-    };
     let mut n = 0;
     for (i, line) in text.lines().enumerate() {
         n = i + 1;
         if line.trim().is_empty() {
-            finish(&mut cur, &mut has_fields, n)?;
+            if has_fields {
+                if cur.package.is_empty() || cur.filename.is_empty() {
+                    bail!("Packages stanza ending at line {n} lacks Package or Filename");
+                }
+                out.push(std::mem::take(&mut cur));
+            }
+            has_fields = false;
             continue;
         }
         if line.starts_with(' ') || line.starts_with('\t') {
@@ -155,18 +159,21 @@ pub fn parse_packages(text: &str) -> Result<Vec<Stanza>> {
         has_fields = true;
         let value = value.trim();
         match key {
-            "Package" => cur.package = value.to_string(),
-            "Version" => cur.version = value.to_string(),
-            "Architecture" => cur.architecture = value.to_string(),
-            "Filename" => cur.filename = value.to_string(),
-            "Source" => {
-                cur.source = value.split_whitespace().next().unwrap_or("").to_string();
-            }
-            "Depends" => cur.depends = parse_relations(value),
+            "Package" => cur.package = value,
+            "Version" => cur.version = value,
+            "Architecture" => cur.architecture = value,
+            "Filename" => cur.filename = value,
+            "Source" => cur.source = value.split_whitespace().next().unwrap_or(""),
+            "Depends" => cur.depends_field = value,
             _ => {}
         }
     }
-    finish(&mut cur, &mut has_fields, n)?;
+    if has_fields {
+        if cur.package.is_empty() || cur.filename.is_empty() {
+            bail!("Packages stanza ending at line {n} lacks Package or Filename");
+        }
+        out.push(cur);
+    }
     Ok(out)
 }
 
@@ -192,31 +199,32 @@ fn satisfies(stanza: &Stanza, rel: &Relation) -> bool {
 pub fn select(stanzas: &[Stanza], matcher: &Matcher, url: impl Fn(&Stanza) -> String) -> Vec<usize> {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, s) in stanzas.iter().enumerate() {
-        by_name.entry(s.package.as_str()).or_default().push(i);
+        by_name.entry(s.package).or_default().push(i);
     }
     let mut chosen = vec![false; stanzas.len()];
     let mut work = Vec::new();
     for (i, s) in stanzas.iter().enumerate() {
-        if matcher.matches(&s.package, Some(&s.version), Some(&s.architecture), &url(s))
-            && matcher.depends_ok(s.depends.iter().map(|d| d.name.as_str()))
+        if matcher.name_matches(s.package)
+            && matcher.matches(s.package, Some(s.version), Some(s.architecture), &url(s))
+            && matcher.depends_ok(s.depends().iter().map(|d| d.name.as_str()))
         {
             chosen[i] = true;
             work.push(i);
         }
     }
     while let Some(i) = work.pop() {
-        for rel in &stanzas[i].depends {
+        for rel in stanzas[i].depends() {
             if !matcher.follows(&rel.name) {
                 continue;
             }
             for &j in by_name.get(rel.name.as_str()).into_iter().flatten() {
                 let d = &stanzas[j];
                 if !chosen[j]
-                    && satisfies(d, rel)
+                    && satisfies(d, &rel)
                     && matcher.matches_followed(
-                        &d.package,
-                        Some(&d.version),
-                        Some(&d.architecture),
+                        d.package,
+                        Some(d.version),
+                        Some(d.architecture),
                         &url(d),
                     )
                 {
@@ -238,17 +246,17 @@ pub fn canary_kernel(
     metapackage: &str,
     kernel: &Regex,
 ) -> Option<std::result::Result<String, String>> {
-    let by_name: HashMap<&str, &Stanza> = stanzas.iter().map(|s| (s.package.as_str(), s)).collect();
+    let by_name: HashMap<&str, &Stanza> = stanzas.iter().map(|s| (s.package, s)).collect();
     let start = by_name.get(metapackage)?;
     let mut queue = std::collections::VecDeque::from([*start]);
-    let mut seen = std::collections::HashSet::from([metapackage]);
+    let mut seen = std::collections::HashSet::from([metapackage.to_string()]);
     while let Some(s) = queue.pop_front() {
-        for rel in &s.depends {
-            if !seen.insert(rel.name.as_str()) {
+        for rel in s.depends() {
+            if !seen.insert(rel.name.clone()) {
                 continue;
             }
             if kernel.is_match(&rel.name) {
-                return Some(Ok(rel.name.clone()));
+                return Some(Ok(rel.name));
             }
             if let Some(d) = by_name.get(rel.name.as_str()) {
                 queue.push_back(d);
@@ -350,93 +358,182 @@ async fn suites(repo: &AptRepo, ctx: &RepoCtx, root: &str) -> Result<Vec<SuiteSp
     Ok(out)
 }
 
+/// A canary pointer: (metapackage, suite, the kernel package it depends on or why none).
+pub type Pointer = (String, String, std::result::Result<String, String>);
+
+/// What one index contributes.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct IndexResult {
+    urls: Vec<String>,
+    names: Vec<String>,
+    pointers: Vec<Pointer>,
+}
+
+/// Decompresses, parses and selects from one verified index (CPU work, run off the async
+/// threads). An empty index is legitimate (e.g. a fresh `-updates` suite): its checksum was
+/// checked against the Release file.
+fn read_index(
+    path: &str,
+    data: &[u8],
+    what: &str,
+    root: &str,
+    suite: &str,
+    ctx: &RepoCtx,
+    kernel_re: Option<&Regex>,
+) -> Result<IndexResult> {
+    let matcher = ctx.matcher()?;
+    let text = decompress(path, data, what)?;
+    let text = String::from_utf8(text).map_err(|_| anyhow!("{what}: not UTF-8"))?;
+    let stanzas = parse_packages(&text).with_context(|| what.to_string())?;
+    let url_of = |s: &Stanza| format!("{root}{}", s.filename.trim_start_matches('/'));
+    let mut out = IndexResult::default();
+    for i in select(&stanzas, matcher, url_of) {
+        out.names.push(stanzas[i].package.to_string());
+        out.urls.push(url_of(&stanzas[i]));
+    }
+    if let (Some(canary), Some(kernel)) = (&ctx.canary, kernel_re) {
+        for meta in &canary.metapackages {
+            if let Some(k) = canary_kernel(&stanzas, meta, kernel) {
+                out.pointers.push((meta.clone(), suite.to_string(), k));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Crawls one suite: its verified Release, then each component/architecture index.
+/// `Ok(None)` if an optional suite does not exist.
+async fn crawl_suite(
+    repo: &AptRepo,
+    ctx: &RepoCtx,
+    root: &str,
+    suite: &SuiteSpec,
+    kernel_re: Option<&Regex>,
+) -> Result<Option<IndexResult>> {
+    let suite_name = &suite.name;
+    let dists = format!("{root}dists/{suite_name}/");
+    let Some(release) = release_text(ctx, &dists).await? else {
+        if !suite.required {
+            tracing::info!(
+                "{}: suite {suite_name} not found, skipped",
+                super::http::redact(root)
+            );
+            return Ok(None);
+        }
+        bail!(
+            "{}: suite {suite_name} has neither InRelease nor Release",
+            super::http::redact(root)
+        );
+    };
+    let files = parse_release(&release)
+        .with_context(|| super::http::redact(&format!("{dists}InRelease")))?;
+    let by_hash = release_field(&release, "Acquire-By-Hash") == Some("yes");
+    let mut out = IndexResult::default();
+    for component in &repo.components {
+        for arch in &repo.architectures {
+            let base = format!("{component}/binary-{arch}/Packages");
+            let Some((path, expected)) = [".xz", ".gz", ""]
+                .iter()
+                .map(|ext| format!("{base}{ext}"))
+                .find_map(|p| files.get(&p).map(|f| (p, f)))
+            else {
+                bail!(
+                    "{}: Release of {suite_name} lists no {base} index",
+                    super::http::redact(root)
+                );
+            };
+            let url = format!("{dists}{path}");
+            let fetch = if by_hash {
+                format!(
+                    "{dists}{component}/binary-{arch}/by-hash/SHA256/{}",
+                    expected.sha256
+                )
+            } else {
+                url.clone()
+            };
+            let data = ctx
+                .http
+                .get_checked(
+                    &url,
+                    &fetch,
+                    "sha256",
+                    &expected.sha256,
+                    Some(expected.size),
+                    &ctx.auth,
+                )
+                .await?;
+            // What was selected from an index depends only on its bytes (the digest signed in
+            // the Release) and the selection: an unchanged index is not even parsed again.
+            let memo_key = format!(
+                "apt-index-v1\n{}\n{root}\n{suite_name}\n{:?}\n{:?}\n{:?}",
+                expected.sha256,
+                ctx.matcher,
+                ctx.canary,
+                kernel_re.map(Regex::as_str)
+            );
+            let memo = ctx.http.memo_get(&memo_key).await;
+            let part = match memo.and_then(|m| serde_json::from_slice::<IndexResult>(&m).ok()) {
+                Some(part) => part,
+                None => {
+                    let what = super::http::redact(&url);
+                    let (c, r, sn) = (ctx.clone(), root.to_string(), suite_name.clone());
+                    let kernel_re = kernel_re.cloned();
+                    let part = tokio::task::spawn_blocking(move || {
+                        read_index(&path, &data, &what, &r, &sn, &c, kernel_re.as_ref())
+                    })
+                    .await
+                    .map_err(|e| anyhow!("index task failed: {e}"))??;
+                    if let Ok(bytes) = serde_json::to_vec(&part) {
+                        ctx.http.memo_put(&memo_key, bytes).await;
+                    }
+                    part
+                }
+            };
+            out.urls.extend(part.urls);
+            out.names.extend(part.names);
+            out.pointers.extend(part.pointers);
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Crawls one apt repository and returns the selected package URLs.
 ///
-/// Indexes are fetched through [`crate::crawl::http::Http::get_checked`] with the digest the
+/// Suites are crawled concurrently (requests stay bounded per host by the client). Indexes
+/// are fetched through [`crate::crawl::http::Http::get_checked`] with the digest the
 /// verified Release names (by their `by-hash` path when the Release says
 /// `Acquire-By-Hash: yes`), so an unchanged index is never downloaded twice. With a canary,
 /// the kernel each configured metapackage depends on must be selected in every suite that
 /// publishes it, else the repository fails with `rules are stale: ...`.
 pub async fn crawl(repo: &AptRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     let root = dir_url(&repo.url);
-    let matcher = ctx.matcher()?;
+    ctx.matcher()?;
     let kernel_re = ctx.canary.as_ref().map(|c| c.kernel_regex()).transpose()?;
+    let specs = suites(repo, ctx, &root).await?;
+    let mut set = tokio::task::JoinSet::new();
+    for (i, suite) in specs.into_iter().enumerate() {
+        let (repo, ctx, root, kernel_re) =
+            (repo.clone(), ctx.clone(), root.clone(), kernel_re.clone());
+        set.spawn(async move {
+            (
+                i,
+                crawl_suite(&repo, &ctx, &root, &suite, kernel_re.as_ref()).await,
+            )
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        results.push(joined.map_err(|e| anyhow!("suite task failed: {e}"))?);
+    }
+    results.sort_by_key(|(i, _)| *i);
     let mut urls = Vec::new();
-    // (metapackage, suite, kernel package) seen, and every selected package name.
-    let mut pointers: Vec<(String, String, std::result::Result<String, String>)> = Vec::new();
+    let mut pointers: Vec<Pointer> = Vec::new();
     let mut selected_names = std::collections::HashSet::new();
-    for suite in suites(repo, ctx, &root).await? {
-        let suite_name = &suite.name;
-        let dists = format!("{root}dists/{suite_name}/");
-        let Some(release) = release_text(ctx, &dists).await? else {
-            if !suite.required {
-                tracing::info!(
-                    "{}: suite {suite_name} not found, skipped",
-                    super::http::redact(&root)
-                );
-                continue;
-            }
-            bail!(
-                "{}: suite {suite_name} has neither InRelease nor Release",
-                super::http::redact(&root)
-            );
-        };
-        let files = parse_release(&release)
-            .with_context(|| super::http::redact(&format!("{dists}InRelease")))?;
-        let by_hash = release_field(&release, "Acquire-By-Hash") == Some("yes");
-        for component in &repo.components {
-            for arch in &repo.architectures {
-                let base = format!("{component}/binary-{arch}/Packages");
-                let Some((path, expected)) = [".xz", ".gz", ""]
-                    .iter()
-                    .map(|ext| format!("{base}{ext}"))
-                    .find_map(|p| files.get(&p).map(|f| (p, f)))
-                else {
-                    bail!(
-                        "{}: Release of {suite_name} lists no {base} index",
-                        super::http::redact(&root)
-                    );
-                };
-                let url = format!("{dists}{path}");
-                let fetch = if by_hash {
-                    format!(
-                        "{dists}{component}/binary-{arch}/by-hash/SHA256/{}",
-                        expected.sha256
-                    )
-                } else {
-                    url.clone()
-                };
-                let what = super::http::redact(&url);
-                let data = ctx
-                    .http
-                    .get_checked(
-                        &url,
-                        &fetch,
-                        "sha256",
-                        &expected.sha256,
-                        Some(expected.size),
-                        &ctx.auth,
-                    )
-                    .await?;
-                let text = decompress(&path, &data, &what)?;
-                let text = String::from_utf8(text).map_err(|_| anyhow!("{what}: not UTF-8"))?;
-                // An empty index is legitimate here (e.g. a fresh `-updates` suite): its
-                // checksum was checked against the Release file.
-                let stanzas = parse_packages(&text).with_context(|| what.clone())?;
-                let url_of = |s: &Stanza| format!("{root}{}", s.filename.trim_start_matches('/'));
-                for i in select(&stanzas, matcher, url_of) {
-                    selected_names.insert(stanzas[i].package.clone());
-                    urls.push(url_of(&stanzas[i]));
-                }
-                if let (Some(canary), Some(kernel)) = (&ctx.canary, &kernel_re) {
-                    for meta in &canary.metapackages {
-                        if let Some(k) = canary_kernel(&stanzas, meta, kernel) {
-                            pointers.push((meta.clone(), suite_name.clone(), k));
-                        }
-                    }
-                }
-            }
-        }
+    for (_, r) in results {
+        let Some(part) = r? else { continue };
+        urls.extend(part.urls);
+        selected_names.extend(part.names);
+        pointers.extend(part.pointers);
     }
     if let Some(canary) = &ctx.canary {
         check_canary(&canary.metapackages, &pointers, &selected_names)
@@ -448,7 +545,7 @@ pub async fn crawl(repo: &AptRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
 /// The apt canary verdict: every metapackage published somewhere, each pointer selected.
 pub fn check_canary(
     metapackages: &[String],
-    pointers: &[(String, String, std::result::Result<String, String>)],
+    pointers: &[Pointer],
     selected: &std::collections::HashSet<String>,
 ) -> Result<()> {
     let mut stale = Vec::new();
@@ -578,7 +675,7 @@ Filename: pool/main/l/linux-signed-amd64/linux-headers-cloud-amd64_6.12.57-1_amd
     fn real_headers_from_metadata_never_metapackages() {
         let stanzas = parse_packages(INDEX).unwrap();
         assert_eq!(stanzas[0].source, "linux");
-        let picked: Vec<String> = select(&stanzas, &debian_matcher(), |s| s.filename.clone())
+        let picked: Vec<String> = select(&stanzas, &debian_matcher(), |s| s.filename.to_string())
             .into_iter()
             .map(|i| format!("{}_{}", stanzas[i].package, stanzas[i].version))
             .collect();

@@ -654,6 +654,12 @@ impl Matcher {
         self.depends.is_empty() || deps.any(|d| self.depends.iter().any(|r| r.is_match(d)))
     }
 
+    /// Whether the name passes `names` and `exclude_names` (a cheap first test).
+    pub fn name_matches(&self, name: &str) -> bool {
+        self.names.iter().any(|r| r.is_match(name))
+            && !self.exclude_names.iter().any(|r| r.is_match(name))
+    }
+
     /// Whether a dependency of a selected package is selected too (`follow_depends`).
     pub fn follows(&self, name: &str) -> bool {
         self.follow_depends.iter().any(|r| r.is_match(name))

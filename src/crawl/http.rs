@@ -490,6 +490,38 @@ impl Http {
         }
     }
 
+    /// A value derived from cached content (e.g. what was selected from an index whose digest
+    /// is part of `key`), if the cache holds one. `key` must name everything the value
+    /// depends on; it is hashed into the file name.
+    pub async fn memo_get(&self, key: &str) -> Option<Vec<u8>> {
+        let dir = self.inner.config.cache_dir.as_ref()?;
+        let path = dir
+            .join("memo")
+            .join(crate::names::sha256_hex(key.as_bytes()));
+        tokio::task::spawn_blocking(move || std::fs::read(path).ok())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Stores a value for [`Http::memo_get`] (best effort: a failed write only costs a
+    /// recomputation next time).
+    pub async fn memo_put(&self, key: &str, value: Vec<u8>) {
+        let Some(dir) = self.inner.config.cache_dir.as_ref() else {
+            return;
+        };
+        let dir = dir.join("memo");
+        let path = dir.join(crate::names::sha256_hex(key.as_bytes()));
+        let _ = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
+            std::io::Write::write_all(&mut tmp, &value)?;
+            tmp.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        })
+        .await;
+    }
+
     /// The content cache path of a digest (`<cache>/objects/<algorithm>-<hex>`).
     fn object_path(&self, algorithm: &str, digest: &str) -> Option<PathBuf> {
         let dir = self.inner.config.cache_dir.as_ref()?;
