@@ -193,7 +193,8 @@ pub struct Select {
 pub struct Canary {
     /// apt: metapackages (`linux-headers-amd64`, `linux-headers-generic`). In every suite that
     /// publishes one, the kernel package it depends on (breadth first through `Depends`, the
-    /// first name matching `kernel`) must be selected; each must be published somewhere.
+    /// first name matching `kernel`) must be selected; each must be published by some apt
+    /// repository of the source.
     #[serde(default)]
     pub metapackages: Vec<String>,
     /// apt: regex naming the kernel package among a metapackage's dependencies; default
@@ -201,8 +202,9 @@ pub struct Canary {
     #[serde(default)]
     pub kernel: Option<String>,
     /// yum, html, bucket, github: regex on entry names (yum package name, file name, tag); the
-    /// newest matching entry seen (per yum repository; by version order of the path for html
-    /// and bucket; API order for github) must yield a selected URL.
+    /// newest matching entry seen (per yum repository, among the selected architectures; by
+    /// version order of the path for html and bucket; API order for github) must yield a
+    /// selected URL.
     #[serde(default)]
     pub newest: Option<String>,
     /// With `newest`: only entries whose version (yum `ver-rel`, else the ordering key) matches
@@ -652,6 +654,11 @@ impl Matcher {
     /// Whether a package with these dependency names passes `depends` (always, if unset).
     pub fn depends_ok<'a>(&self, mut deps: impl Iterator<Item = &'a str>) -> bool {
         self.depends.is_empty() || deps.any(|d| self.depends.iter().any(|r| r.is_match(d)))
+    }
+
+    /// Whether the architecture passes `architectures` (always, if unset).
+    pub fn arch_ok(&self, arch: &str) -> bool {
+        self.architectures.is_empty() || self.architectures.iter().any(|a| a == arch)
     }
 
     /// Whether the name passes `names` and `exclude_names` (a cheap first test).

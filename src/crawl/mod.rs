@@ -48,6 +48,9 @@ pub struct RepoCtx {
     pub matcher: Option<Arc<Matcher>>,
     /// The source's upstream canary, if it has one.
     pub canary: Option<Arc<config::Canary>>,
+    /// Canary metapackages some apt repository of the source publishes (shared by its
+    /// repositories; each must be published by at least one).
+    pub published: Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 impl RepoCtx {
@@ -214,6 +217,7 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
     };
     let mut keys = HashMap::new();
     let mut set = JoinSet::new();
+    let published = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     for (i, repo) in source.repositories.iter().enumerate() {
         let key = match repo {
             Repository::Apt(r) => r.key.as_ref().or(source.key.as_ref()),
@@ -238,6 +242,7 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
             keyring,
             matcher,
             canary: source.canary.clone().map(Arc::new),
+            published: published.clone(),
         };
         let repo = repo.clone();
         set.spawn(async move {
@@ -268,6 +273,22 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
     }
     if found.is_empty() {
         bail!("no packages found upstream (empty result)");
+    }
+    if let Some(canary) = &source.canary {
+        let has_apt = source
+            .repositories
+            .iter()
+            .any(|r| matches!(r, Repository::Apt(_)));
+        let published = published.lock().expect("canary set poisoned");
+        let missing: Vec<String> = canary
+            .metapackages
+            .iter()
+            .filter(|m| has_apt && !published.contains(*m))
+            .map(|m| format!("{m} is published in no crawled suite"))
+            .collect();
+        if !missing.is_empty() {
+            bail!("rules are stale: {}", missing.join("; "));
+        }
     }
     Ok(found)
 }

@@ -235,11 +235,13 @@ async fn crawl_root(root: &str, ctx: &RepoCtx) -> Result<Option<Vec<String>>> {
         if selected {
             urls.push(url);
         }
-        seen.push(Seen {
-            name: e.name,
-            key: e.version,
-            selected,
-        });
+        if matcher.arch_ok(&e.arch) {
+            seen.push(Seen {
+                name: e.name,
+                key: e.version,
+                selected,
+            });
+        }
     }
     if let Some(re) = ctx.newest_canary()? {
         check_newest(&re, &seen, &redact(&root))?;
