@@ -60,7 +60,11 @@ fn upstream_roots() -> (String, String) {
             _ => None,
         })
         .collect();
-    assert_eq!(roots.len(), 2, "debian: expected the main and security archives");
+    assert_eq!(
+        roots.len(),
+        2,
+        "debian: expected the main and security archives"
+    );
     (roots[0].clone(), roots[1].clone())
 }
 
@@ -219,7 +223,10 @@ fn debian_archive_every_published_kernel_is_a_well_formed_set() {
         first.requests, first.bytes, first.seconds, repeat.requests, repeat.bytes, repeat.reused, repeat.seconds
     );
     // (Identical indexes, e.g. two empty ones, are fetched once even in the first crawl.)
-    assert!(repeat.reused > first.reused, "the repeat crawl reused no index");
+    assert!(
+        repeat.reused > first.reused,
+        "the repeat crawl reused no index"
+    );
     assert_eq!(
         repeat.requests + repeat.reused,
         first.requests + first.reused,
@@ -233,8 +240,8 @@ fn debian_archive_every_published_kernel_is_a_well_formed_set() {
     );
 
     // Group the crawled list with the project's grouping config entry for debian.
-    let reformat = std::fs::read_to_string(repo_root().join("kernel-package-lists/reformat.yml"))
-        .unwrap();
+    let reformat =
+        std::fs::read_to_string(repo_root().join("kernel-package-lists/reformat.yml")).unwrap();
     let all: Vec<serde_norway::Value> = serde_norway::from_str(&reformat).unwrap();
     let debian: Vec<&serde_norway::Value> = all
         .iter()

@@ -203,13 +203,19 @@ fn yum_newest_package_not_selected_fails_the_source() {
 
 #[test]
 fn html_newest_file_not_selected_fails_the_source() {
-    expect_stale("flatcar", "9999.0.0/flatcar_developer_container.bin.zst", |w| {
-        let root = "https://stable.release.flatcar-linux.net/amd64-usr/";
-        let mut files = corpus("flatcar.txt");
-        // The newest release ships its developer container with another compression.
-        files.push(format!("{root}9999.0.0/flatcar_developer_container.bin.zst"));
-        fixtures::html_tree(&w.mirror, root, &files);
-    });
+    expect_stale(
+        "flatcar",
+        "9999.0.0/flatcar_developer_container.bin.zst",
+        |w| {
+            let root = "https://stable.release.flatcar-linux.net/amd64-usr/";
+            let mut files = corpus("flatcar.txt");
+            // The newest release ships its developer container with another compression.
+            files.push(format!(
+                "{root}9999.0.0/flatcar_developer_container.bin.zst"
+            ));
+            fixtures::html_tree(&w.mirror, root, &files);
+        },
+    );
 }
 
 #[test]

@@ -307,8 +307,7 @@ fn scenarios() -> Vec<Scenario> {
                 .unwrap();
                 let sha = release
                     .lines()
-                    .filter(|l| l.ends_with(" main/binary-amd64/Packages.xz"))
-                    .last()
+                    .rfind(|l| l.ends_with(" main/binary-amd64/Packages.xz"))
                     .unwrap()
                     .split_whitespace()
                     .next()

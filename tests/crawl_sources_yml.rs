@@ -147,7 +147,10 @@ fn every_source_has_an_upstream_canary() {
                 // Sources with repositories to follow name what must be selected; only a
                 // source of fixed URLs (or a dead one) may say it has none, with a reason.
                 let follows_upstream = source.enabled
-                    && source.repositories.iter().any(|r| !matches!(r, Repository::Fixed(_)));
+                    && source
+                        .repositories
+                        .iter()
+                        .any(|r| !matches!(r, Repository::Fixed(_)));
                 if follows_upstream {
                     assert!(canary.none.is_none(), "{}: canary: none", source.list);
                 }

@@ -27,10 +27,13 @@ fn setup(dir: &Path) {
     )
     .unwrap();
     // The previous manifest had the unpaired kernel with its (now vanished) common package.
-    let pair: Vec<String> = [UNPAIRED, "http://u/linux-aws-headers-5.4.0-9_5.4.0-9.9_all.deb"]
-        .iter()
-        .map(|u| simplify(u))
-        .collect();
+    let pair: Vec<String> = [
+        UNPAIRED,
+        "http://u/linux-aws-headers-5.4.0-9_5.4.0-9.9_all.deb",
+    ]
+    .iter()
+    .map(|u| simplify(u))
+    .collect();
     let mut prev = Manifest::default();
     prev.entries.insert(
         manifest_id(&pair),

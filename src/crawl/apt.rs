@@ -196,7 +196,11 @@ fn satisfies(stanza: &Stanza, rel: &Relation) -> bool {
 /// Selects from one index: packages passing the matcher (names, filters and `depends`),
 /// then, transitively, the dependencies `follow_depends` names (if they pass the filters).
 /// Returns indices into `stanzas`, sorted. `url` maps a stanza to its package URL.
-pub fn select(stanzas: &[Stanza], matcher: &Matcher, url: impl Fn(&Stanza) -> String) -> Vec<usize> {
+pub fn select(
+    stanzas: &[Stanza],
+    matcher: &Matcher,
+    url: impl Fn(&Stanza) -> String,
+) -> Vec<usize> {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, s) in stanzas.iter().enumerate() {
         by_name.entry(s.package).or_default().push(i);
@@ -310,11 +314,9 @@ struct SuiteSpec {
 /// templates). Without repeats, in that order.
 async fn suites(repo: &AptRepo, ctx: &RepoCtx, root: &str) -> Result<Vec<SuiteSpec>> {
     let mut out: Vec<SuiteSpec> = Vec::new();
-    let mut push = |name: String, required: bool| {
-        match out.iter_mut().find(|s| s.name == name) {
-            Some(s) => s.required |= required,
-            None => out.push(SuiteSpec { name, required }),
-        }
+    let mut push = |name: String, required: bool| match out.iter_mut().find(|s| s.name == name) {
+        Some(s) => s.required |= required,
+        None => out.push(SuiteSpec { name, required }),
     };
     for s in &repo.suites {
         push(s.clone(), !repo.optional_suites);
@@ -328,7 +330,11 @@ async fn suites(repo: &AptRepo, ctx: &RepoCtx, root: &str) -> Result<Vec<SuiteSp
         }
     }
     if let Some(aliases) = &repo.aliases {
-        let from = aliases.from.as_deref().map(dir_url).unwrap_or_else(|| root.to_string());
+        let from = aliases
+            .from
+            .as_deref()
+            .map(dir_url)
+            .unwrap_or_else(|| root.to_string());
         for alias in &aliases.names {
             let dists = format!("{from}dists/{alias}/");
             let release = release_text(ctx, &dists).await?.ok_or_else(|| {
@@ -694,8 +700,14 @@ Filename: pool/main/l/linux-signed-amd64/linux-headers-cloud-amd64_6.12.57-1_amd
             canary_kernel(&stanzas, "linux-headers-amd64", &kernel),
             Some(Ok("linux-headers-6.12.57+deb13-amd64".into()))
         );
-        assert_eq!(canary_kernel(&stanzas, "linux-headers-rt-amd64", &kernel), None);
-        let metas = vec!["linux-headers-amd64".to_string(), "linux-headers-cloud-amd64".to_string()];
+        assert_eq!(
+            canary_kernel(&stanzas, "linux-headers-rt-amd64", &kernel),
+            None
+        );
+        let metas = [
+            "linux-headers-amd64".to_string(),
+            "linux-headers-cloud-amd64".to_string(),
+        ];
         let pointers: Vec<_> = metas
             .iter()
             .map(|m| {

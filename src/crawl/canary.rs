@@ -35,7 +35,9 @@ pub fn check_newest(canary: &Newest, seen: &[Seen], place: &str) -> Result<()> {
     let newest = seen
         .iter()
         .filter(|s| re.is_match(&s.name))
-        .filter(|s| canary.versions.is_empty() || canary.versions.iter().any(|v| v.is_match(&s.key)))
+        .filter(|s| {
+            canary.versions.is_empty() || canary.versions.iter().any(|v| v.is_match(&s.key))
+        })
         .max_by(|a, b| version::compare(&a.key, &b.key).then_with(|| a.name.cmp(&b.name)));
     match newest {
         None => bail!(

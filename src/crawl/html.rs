@@ -8,8 +8,8 @@ use anyhow::{anyhow, bail, Result};
 use regex::Regex;
 use tokio::task::JoinSet;
 
-use super::config::HtmlRepo;
 use super::canary::{check_newest, Seen};
+use super::config::HtmlRepo;
 use super::content::{dir_url, index_entries, IndexEntry};
 use super::http::redact;
 use super::RepoCtx;

@@ -6,8 +6,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::config::YumRepo;
 use super::canary::{check_newest, Seen};
+use super::config::YumRepo;
 use super::content::{decompress, dir_url, join};
 use super::http::redact;
 use super::RepoCtx;

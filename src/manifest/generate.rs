@@ -259,7 +259,10 @@ mod tests {
         let good = source("good", "redhat", "single");
         let odd = source("odd", "ubuntu", "pairs");
         let bad_url = "http://u/linux-headers-4.4.0-2-aws_4.4.0-2.3_amd64.deb";
-        let prev_bad = vec![simplify(bad_url), "http---u-linux-aws-headers-4.4.0-2_4.4.0-2.3_all.deb".to_string()];
+        let prev_bad = vec![
+            simplify(bad_url),
+            "http---u-linux-aws-headers-4.4.0-2_4.4.0-2.3_all.deb".to_string(),
+        ];
         let prev_other = vec!["http---u-gone_1.0-1.2_all.deb".to_string()];
         let mut previous = Manifest::default();
         for p in [&prev_bad, &prev_other] {
@@ -324,7 +327,10 @@ mod tests {
         let got = generate(
             &[
                 input(&good, &["http://h/1.rpm"]),
-                input(&bad, &["http://u/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb"]),
+                input(
+                    &bad,
+                    &["http://u/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb"],
+                ),
             ],
             None,
             Some(&previous),

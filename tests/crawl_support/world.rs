@@ -229,12 +229,48 @@ impl World {
         // The upstream canary: each metapackage points at a kernel the rules select.
         let signed = "pool/main/l/linux-signed-amd64/";
         for (root, suite, meta, version, kernel) in [
-            (security, "bookworm-security", "linux-headers-amd64", "6.1.99-1", "linux-headers-6.1.0-23-amd64"),
-            (security, "bookworm-security", "linux-headers-cloud-amd64", "6.1.90-1", "linux-headers-6.1.0-21-cloud-amd64"),
-            (csail, "bookworm", "linux-headers-amd64", "6.1.94-1", "linux-headers-6.1.0-22-amd64"),
-            (csail, "bookworm", "linux-headers-cloud-amd64", "6.1.94-1", "linux-headers-6.1.0-22-cloud-amd64"),
-            (csail, "sid", "linux-headers-rt-amd64", "6.9.7-1", "linux-headers-6.9.7-rt-amd64"),
-            (csail, "sid", "linux-headers-6.9-amd64", "6.9.7-1", "linux-headers-6.9.7-cloud-amd64"),
+            (
+                security,
+                "bookworm-security",
+                "linux-headers-amd64",
+                "6.1.99-1",
+                "linux-headers-6.1.0-23-amd64",
+            ),
+            (
+                security,
+                "bookworm-security",
+                "linux-headers-cloud-amd64",
+                "6.1.90-1",
+                "linux-headers-6.1.0-21-cloud-amd64",
+            ),
+            (
+                csail,
+                "bookworm",
+                "linux-headers-amd64",
+                "6.1.94-1",
+                "linux-headers-6.1.0-22-amd64",
+            ),
+            (
+                csail,
+                "bookworm",
+                "linux-headers-cloud-amd64",
+                "6.1.94-1",
+                "linux-headers-6.1.0-22-cloud-amd64",
+            ),
+            (
+                csail,
+                "sid",
+                "linux-headers-rt-amd64",
+                "6.9.7-1",
+                "linux-headers-6.9.7-rt-amd64",
+            ),
+            (
+                csail,
+                "sid",
+                "linux-headers-6.9-amd64",
+                "6.9.7-1",
+                "linux-headers-6.9.7-cloud-amd64",
+            ),
         ] {
             suites
                 .entry((root, suite))

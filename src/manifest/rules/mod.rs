@@ -240,9 +240,7 @@ impl Rule {
         }
         match self {
             Rule::Debian => debian::check_set(set),
-            Rule::Pairs if set.len() != 2 => {
-                Err(format!("{} packages instead of 2", set.len()))
-            }
+            Rule::Pairs if set.len() != 2 => Err(format!("{} packages instead of 2", set.len())),
             _ => Ok(()),
         }
     }
@@ -332,7 +330,10 @@ mod tests {
 
     #[test]
     fn simplified_names_are_taken_as_they_are() {
-        let urls = strings(&["https---h-kernel-devel-1.rpm", "https://h/kernel-devel-2.rpm"]);
+        let urls = strings(&[
+            "https---h-kernel-devel-1.rpm",
+            "https://h/kernel-devel-2.rpm",
+        ]);
         let got = Rule::Single.group(&urls, &RuleOptions::default()).unwrap();
         assert!(got.rejected.is_empty(), "{got:?}");
         assert_eq!(got.sets.len(), 2);

@@ -23,9 +23,8 @@ use crate::manifest::urls;
 /// Backport suffixes kept in the key (prefix match on the `~…` suffix) unless configured.
 pub const DEFAULT_BACKPORTS: &[&str] = &["~16.04", "~20.04"];
 
-static FLAVOURED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^linux-headers-\d+\.\d+\.\d+-\d+-[a-z]").expect("valid regex")
-});
+static FLAVOURED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^linux-headers-\d+\.\d+\.\d+-\d+-[a-z]").expect("valid regex"));
 static VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_").expect("valid regex"));
 
