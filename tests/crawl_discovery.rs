@@ -11,25 +11,8 @@ mod crawl_support;
 use std::collections::HashMap;
 
 use crawl_support::fixtures::{self, Deb, Rpm};
-use crawl_support::world::{corpus, World};
-use kernel_packer::crawl::http::Http;
-use kernel_packer::crawl::{self, CrawlReport, Outcome, Selection};
-use kernel_packer::lists::DirStore;
-
-fn crawl_with(w: &World, http: &Http, sources: &[&str]) -> CrawlReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let selection = Selection::Sources(sources.iter().map(|s| s.to_string()).collect());
-    rt.block_on(crawl::run(
-        &w.config,
-        &DirStore::new(w.lists.path()),
-        &selection,
-        http,
-    ))
-    .unwrap()
-}
+use crawl_support::world::{amazon_rpms, corpus, crawl_with, World, AMAZON_ROOT};
+use kernel_packer::crawl::Outcome;
 
 fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> Vec<String> {
     let mut out: Vec<String> = after
@@ -178,25 +161,14 @@ fn yum_newest_package_not_selected_fails_the_source() {
         "amazon",
         "the newest entry kernel4.19-devel (4.19.1-1.amzn2) was not selected",
         |w| {
-            let host = "http://amazonlinux.us-west-2.amazonaws.com/";
-            let root = format!("{host}2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/");
-            let mut rpms: Vec<Rpm> = corpus("amazon.txt")
-                .iter()
-                .map(|u| {
-                    let rest = u.strip_prefix(host).unwrap();
-                    Rpm::from_file(
-                        rest.rsplit('/').next().unwrap(),
-                        &format!("../../../../../{rest}"),
-                    )
-                })
-                .collect();
+            let mut rpms = amazon_rpms();
             // A newer 4.x kernel under a name the selection does not take (renamed with its
             // series).
             rpms.push(Rpm::from_file(
                 "kernel4.19-devel-4.19.1-1.amzn2.x86_64.rpm",
                 "../../../../../blobstore/bb/kernel4.19-devel-4.19.1-1.amzn2.x86_64.rpm",
             ));
-            fixtures::yum_repo(&w.mirror, None, &root, &rpms, "gz");
+            fixtures::yum_repo(&w.mirror, None, AMAZON_ROOT, &rpms, "gz");
         },
     );
 }

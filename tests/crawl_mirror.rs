@@ -10,25 +10,10 @@ use std::time::Duration;
 
 use crawl_support::fixtures::{self, Signer};
 use crawl_support::mirror::Fault;
-use crawl_support::world::{World, SOURCES};
+use crawl_support::world::{crawl_with, World, SOURCES};
 use kernel_packer::crawl::http::Http;
 use kernel_packer::crawl::{self, CrawlReport, Outcome, Selection};
 use kernel_packer::lists::DirStore;
-
-fn crawl_with(w: &World, http: &Http, sources: &[&str]) -> CrawlReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let selection = Selection::Sources(sources.iter().map(|s| s.to_string()).collect());
-    rt.block_on(crawl::run(
-        &w.config,
-        &DirStore::new(w.lists.path()),
-        &selection,
-        http,
-    ))
-    .unwrap()
-}
 
 fn outcome<'a>(r: &'a CrawlReport, source: &str) -> &'a Outcome {
     &r.sources

@@ -86,6 +86,17 @@ fn rejected_kernel_is_reported_carried_over_and_the_rest_written() {
     assert_eq!(outcome.generated.manifest.entries.len(), 2);
 }
 
+fn run_cli(dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
+        .arg("manifest")
+        .arg("--config")
+        .arg(dir.join("reformat.yml"))
+        .arg("--out")
+        .arg(dir.join("out.yml"))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn malformed_url_among_good_ones_exits_partial() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,14 +106,7 @@ fn malformed_url_among_good_ones_exits_partial() {
         format!("{}\n{}\nhttp://u/linux headers.deb\n", PAIR[0], PAIR[1]),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
-        .arg("manifest")
-        .arg("--config")
-        .arg(dir.path().join("reformat.yml"))
-        .arg("--out")
-        .arg(dir.path().join("out.yml"))
-        .output()
-        .unwrap();
+    let out = run_cli(dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.code(),
@@ -122,14 +126,7 @@ fn malformed_url_among_good_ones_exits_partial() {
         "- {name: ubuntu, type: ubuntu, file: ubuntu.txt, reformat: triples}\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
-        .arg("manifest")
-        .arg("--config")
-        .arg(dir.path().join("reformat.yml"))
-        .arg("--out")
-        .arg(dir.path().join("out.yml"))
-        .output()
-        .unwrap();
+    let out = run_cli(dir.path());
     assert_eq!(
         out.status.code(),
         Some(i32::from(kernel_packer::cli::manifest::EXIT_SOURCE_FAILED))

@@ -429,22 +429,13 @@ impl World {
 
     fn amazon(&mut self) {
         let host = "http://amazonlinux.us-west-2.amazonaws.com/";
-        let root = format!("{host}2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/");
+        let root = AMAZON_ROOT.to_string();
         self.mirror.put(
             &format!("{host}2/core/latest/x86_64/mirror.list"),
             format!("{root}\n").into_bytes(),
         );
         let urls = set(corpus("amazon.txt"));
-        let mut rpms: Vec<Rpm> = urls
-            .iter()
-            .map(|u| {
-                let rest = u.strip_prefix(host).unwrap();
-                Rpm::from_file(
-                    rest.rsplit('/').next().unwrap(),
-                    &format!("../../../../../{rest}"),
-                )
-            })
-            .collect();
+        let mut rpms = amazon_rpms();
         let other = "blobstore/aa00/kernel-devel-5.10.217-205.860.amzn2.x86_64.rpm";
         rpms.push(Rpm::from_file(
             other.rsplit('/').next().unwrap(),
@@ -614,6 +605,41 @@ impl World {
         fixtures::html_tree(&self.mirror, root, &files);
         self.expect("flatcar", urls, BTreeSet::new(), &BTreeSet::new());
     }
+}
+
+/// The Amazon Linux core repository's root on the fixture mirror.
+pub const AMAZON_ROOT: &str = "http://amazonlinux.us-west-2.amazonaws.com/2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/";
+
+/// The corpus `amazon.txt` packages as the core repository lists them (relative hrefs).
+pub fn amazon_rpms() -> Vec<Rpm> {
+    let host = "http://amazonlinux.us-west-2.amazonaws.com/";
+    corpus("amazon.txt")
+        .iter()
+        .map(|u| {
+            let rest = u.strip_prefix(host).unwrap();
+            Rpm::from_file(
+                rest.rsplit('/').next().unwrap(),
+                &format!("../../../../../{rest}"),
+            )
+        })
+        .collect()
+}
+
+/// Crawls `sources` of the world with `http` into its lists directory.
+pub fn crawl_with(w: &World, http: &Http, sources: &[&str]) -> kernel_packer::crawl::CrawlReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let selection =
+        kernel_packer::crawl::Selection::Sources(sources.iter().map(|s| s.to_string()).collect());
+    rt.block_on(kernel_packer::crawl::run(
+        &w.config,
+        &kernel_packer::lists::DirStore::new(w.lists.path()),
+        &selection,
+        http,
+    ))
+    .unwrap()
 }
 
 fn corpus_uncrawled(name: &str) -> Vec<String> {
