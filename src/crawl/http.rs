@@ -176,6 +176,21 @@ fn builder(config: &HttpConfig) -> anyhow::Result<reqwest::ClientBuilder> {
     Ok(b)
 }
 
+/// Writes a cache file atomically (temporary file in the same directory, then rename), off
+/// the async threads.
+async fn cache_write(path: PathBuf, bytes: Vec<u8>) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let dir = path.parent().expect("cache paths have a parent");
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// Removes user info from a URL for display. (Logical URLs never carry a query credential:
 /// that is appended only to the URL put on the wire.)
 pub fn redact(url: &str) -> String {
@@ -332,19 +347,8 @@ impl Http {
         let mut entry = serde_json::to_vec(&meta).expect("meta serializes");
         entry.push(b'\n');
         entry.extend_from_slice(body);
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let dir = path.parent().expect("cache path has a parent");
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, &entry)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("conditional cache write failed: {e}"),
-            Err(e) => tracing::warn!("conditional cache write failed: {e}"),
+        if let Err(e) = cache_write(path, entry).await {
+            tracing::warn!("conditional cache write failed: {e}");
         }
     }
 
@@ -510,16 +514,12 @@ impl Http {
         let Some(dir) = self.inner.config.cache_dir.as_ref() else {
             return;
         };
-        let dir = dir.join("memo");
-        let path = dir.join(crate::names::sha256_hex(key.as_bytes()));
-        let _ = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
-            std::io::Write::write_all(&mut tmp, &value)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await;
+        let path = dir
+            .join("memo")
+            .join(crate::names::sha256_hex(key.as_bytes()));
+        if let Err(e) = cache_write(path, value).await {
+            tracing::debug!("memo write failed: {e}");
+        }
     }
 
     /// The content cache path of a digest (`<cache>/objects/<algorithm>-<hex>`).
@@ -579,18 +579,8 @@ impl Http {
         };
         check(&data)?;
         if let Some(p) = path {
-            let body = data.clone();
-            let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                let dir = p.parent().expect("object path has a parent");
-                std::fs::create_dir_all(dir)?;
-                let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-                std::io::Write::write_all(&mut tmp, &body)?;
-                tmp.persist(&p).map_err(|e| e.error)?;
-                Ok(())
-            })
-            .await;
-            if !matches!(written, Ok(Ok(()))) {
-                tracing::warn!("{what}: content cache write failed");
+            if let Err(e) = cache_write(p, data.clone()).await {
+                tracing::warn!("{what}: content cache write failed: {e}");
             }
         }
         Ok(data)
