@@ -337,6 +337,16 @@ mod tests {
         let got = Rule::Single.group(&urls, &RuleOptions::default()).unwrap();
         assert!(got.rejected.is_empty(), "{got:?}");
         assert_eq!(got.sets.len(), 2);
+        // A Debian set written as simplified names groups as its URLs did.
+        let urls = strings(&[
+            "http---d-pool-main-l-linux-linux-kbuild-6.1_6.1.90-1_amd64.deb",
+            "http---d-pool-main-l-linux-linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb",
+            "http---d-pool-main-l-linux-linux-headers-6.1.0-21-common_6.1.90-1_all.deb",
+        ]);
+        let got = Rule::Debian.group(&urls, &RuleOptions::default()).unwrap();
+        assert!(got.rejected.is_empty(), "{got:?}");
+        assert_eq!(got.sets.len(), 1);
+        assert_eq!(got.sets[0].len(), 3);
     }
 
     #[test]
