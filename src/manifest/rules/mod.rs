@@ -229,7 +229,8 @@ impl Rule {
 
     /// Checks one set against the rule's shape: `debian` sets hold exactly one arch header,
     /// one kbuild and at most one common header, the one the flavour needs; `pairs` sets hold
-    /// two distinct packages; every set is non-empty without repeated URLs.
+    /// one flavoured package and one common package; every set is non-empty without repeated
+    /// URLs.
     pub fn check_set(self, set: &[String]) -> Result<(), String> {
         if set.is_empty() {
             return Err("empty set".into());
@@ -240,7 +241,7 @@ impl Rule {
         }
         match self {
             Rule::Debian => debian::check_set(set),
-            Rule::Pairs if set.len() != 2 => Err(format!("{} packages instead of 2", set.len())),
+            Rule::Pairs => pairs::check_set(set),
             _ => Ok(()),
         }
     }
