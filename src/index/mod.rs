@@ -43,6 +43,9 @@ pub struct IndexEntry {
     /// BUNDLE_DISTRO.
     #[serde(default)]
     pub distro: String,
+    /// BUNDLE_ARCH (`amd64`, `arm64`); `amd64` for entries written before architectures existed.
+    #[serde(default = "crate::pack::arch::default_name")]
+    pub arch: String,
     /// Derived kernel features.
     pub features: Features,
     /// Canary build result (`pack --verify`); absent for entries written before verification
@@ -212,6 +215,7 @@ mod tests {
             size: 10,
             kernel: format!("6.{n}.0-1-amd64"),
             distro: "debian".into(),
+            arch: "amd64".into(),
             features: Features {
                 btf: n % 2 == 0,
                 bpf_ringbuf: true,

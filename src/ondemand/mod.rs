@@ -162,6 +162,7 @@ async fn pack_id_inner(
         size: packed.size,
         kernel: packed.uname.clone(),
         distro: packed.distro.clone(),
+        arch: packed.arch.clone(),
         features: Features {
             btf: packed.btf,
             bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname),

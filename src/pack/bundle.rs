@@ -23,6 +23,8 @@ pub const BUNDLE_MTIME: u64 = 946_684_800;
 /// The meta files at the root of every bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleMeta {
+    /// BUNDLE_ARCH: `amd64`, `arm64` ([`super::arch`]).
+    pub arch: String,
     pub build_dir: String,
     pub checksum: String,
     pub distro: String,
@@ -34,8 +36,9 @@ pub struct BundleMeta {
 
 impl BundleMeta {
     /// The meta files as (name, value) pairs, sorted by name.
-    pub fn files(&self) -> [(&'static str, &str); 7] {
+    pub fn files(&self) -> [(&'static str, &str); 8] {
         [
+            ("BUNDLE_ARCH", &self.arch),
             ("BUNDLE_BUILD_DIR", &self.build_dir),
             ("BUNDLE_CHECKSUM", &self.checksum),
             ("BUNDLE_DISTRO", &self.distro),

@@ -6,6 +6,7 @@
 //! to a temporary file next to the destination → rename. A failure at any step leaves no bundle.
 //! Packer behaviour is data: see `packers.yml` and [`spec`].
 
+pub mod arch;
 pub mod bundle;
 pub mod image;
 pub mod isolated;
@@ -94,6 +95,9 @@ pub struct PackedBundle {
     pub uname: String,
     /// BUNDLE_DISTRO.
     pub distro: String,
+    /// BUNDLE_ARCH (`amd64`, `arm64`).
+    #[serde(default = "arch::default_name")]
+    pub arch: String,
     /// BUNDLE_CHECKSUM.
     pub checksum: String,
     /// Size of the bundle file in bytes.
@@ -173,12 +177,16 @@ pub fn pack_packages(
     if let Some(name) = name_override {
         plan.bundle_name = name;
     }
+    let arch = arch::detect(&tree, &plan.kernel_dir).with_context(set_name)?;
+    plan.bundle_name
+        .push_str(&arch::bundle_name_suffix(&plan.uname, arch));
     let (version, major, minor) = bundle::version_triplet(&plan.uname)?;
     let checksum = opts
         .checksum
         .clone()
         .unwrap_or_else(|| default_checksum(&packages));
     let meta = bundle::BundleMeta {
+        arch: arch.as_str().to_string(),
         build_dir: plan.build_dir.clone(),
         checksum: checksum.clone(),
         distro: spec.distro.clone(),
@@ -218,6 +226,7 @@ pub fn pack_packages(
     info!(
         bundle = %final_path.display(),
         uname = %plan.uname,
+        %arch,
         size,
         files = stats.files,
         links = stats.links,
@@ -231,6 +240,7 @@ pub fn pack_packages(
         file_name,
         uname: plan.uname,
         distro: spec.distro.clone(),
+        arch: arch.as_str().to_string(),
         checksum,
         size,
         sha256,
