@@ -113,6 +113,7 @@ fn packing_is_reproducible_and_independent_of_argument_order() {
     .unwrap();
     assert_eq!(a.sha256, b.sha256);
     assert_eq!(a.size, b.size);
+    support::assert_bundle_relocatable(&a.path);
     assert_eq!(fs::read(&a.path).unwrap(), fs::read(&b.path).unwrap());
 }
 

@@ -71,9 +71,20 @@ pub fn sniff_format(head: &[u8]) -> Option<PackageFormat> {
     }
 }
 
+/// What a package says about itself in its own metadata, beside its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageInfo {
+    pub format: PackageFormat,
+    /// The package's own name (deb `Package`, RPM name), when its format has one.
+    pub name: Option<String>,
+    /// What the package needs installed, as it states it (deb `Pre-Depends` + `Depends`
+    /// relations such as `libelf1t64 (>= 0.144)`); empty when the format states nothing.
+    pub depends: Vec<String>,
+}
+
 /// Reads the package at `path` (format sniffed from content, not the name) into `sink`.
 /// Errors name the failing entry; the caller adds the package file name.
-pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageFormat> {
+pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageInfo> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut head = [0u8; 512];
     let n = read_up_to(&mut file, &mut head)?;
@@ -83,14 +94,21 @@ pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageForm
     };
     drop(file);
     let reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut info = PackageInfo {
+        format,
+        name: None,
+        depends: Vec::new(),
+    };
     match format {
-        PackageFormat::Deb => deb::read_deb(reader, sink)?,
-        PackageFormat::Rpm => {
-            rpm::read_rpm(reader, sink)?;
+        PackageFormat::Deb => {
+            let control = deb::read_deb(reader, sink)?;
+            info.name = control.package;
+            info.depends = control.depends;
         }
+        PackageFormat::Rpm => info.name = Some(rpm::read_rpm(reader, sink)?.name),
         PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink)?,
     }
-    Ok(format)
+    Ok(info)
 }
 
 /// Fills `buf` as far as the reader allows; returns the number of bytes read.

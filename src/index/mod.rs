@@ -44,6 +44,10 @@ pub struct IndexEntry {
     pub distro: String,
     /// Derived kernel features.
     pub features: Features,
+    /// What a module build needs (the bundle's BUNDLE_COMPILER, BUNDLE_COMPILER_VERSION and
+    /// BUNDLE_HOST_REQUIREMENTS); empty in entries written before they existed.
+    #[serde(default)]
+    pub build: crate::pack::facts::BuildFacts,
 }
 
 /// The `cache.yml` view of one entry.
@@ -192,6 +196,7 @@ mod tests {
                 btf: n % 2 == 0,
                 bpf_ringbuf: true,
             },
+            build: Default::default(),
         }
     }
 

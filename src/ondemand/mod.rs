@@ -131,6 +131,7 @@ async fn pack_id_inner(
             btf: packed.btf,
             bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname),
         },
+        build: packed.facts.clone(),
     };
     index::write_entry(ctx.bundles.as_ref(), &entry).await?;
     Ok(PackOutcome {

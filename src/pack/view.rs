@@ -63,15 +63,52 @@ struct Builder<'a> {
     entries: Vec<ViewEntry>,
     /// Tree dirs inlined outside the bundle root → their bundle path.
     inlined: BTreeMap<PathBuf, PathBuf>,
+    /// Tree files inlined outside the bundle root → their (first) bundle path.
+    inlined_files: BTreeMap<PathBuf, PathBuf>,
     stats: ViewStats,
 }
 
-/// Builds the view of `bundle_root` (a directory of `tree`; empty = the whole tree).
-pub fn build_view(
-    tree: &Tree,
+/// A built view: the bundle's entries, and where tree paths landed in it.
+#[derive(Debug)]
+pub struct View {
+    /// The bundle's paths, in bundle order.
+    pub entries: Vec<ViewEntry>,
+    pub stats: ViewStats,
+    bundle_root: PathBuf,
+    /// Tree dirs inlined outside the bundle root → their bundle path.
+    inlined: BTreeMap<PathBuf, PathBuf>,
+    /// Tree files inlined outside the bundle root → their (first) bundle path.
+    inlined_files: BTreeMap<PathBuf, PathBuf>,
+}
+
+impl View {
+    /// Where the physical tree path `path` (no links in it, e.g. from [`Tree::resolve`]) appears
+    /// in the bundle, if it does (excluded paths included: check the spec).
+    pub fn locate(&self, path: &Path) -> Option<PathBuf> {
+        self.inlined_files
+            .get(path)
+            .cloned()
+            .or_else(|| locate(&self.bundle_root, &self.inlined, path))
+    }
+}
+
+fn locate(
     bundle_root: &Path,
-    spec: &PackerSpec,
-) -> Result<(Vec<ViewEntry>, ViewStats)> {
+    inlined: &BTreeMap<PathBuf, PathBuf>,
+    path: &Path,
+) -> Option<PathBuf> {
+    if let Ok(rest) = path.strip_prefix(bundle_root) {
+        return Some(rest.to_path_buf());
+    }
+    inlined
+        .range(..=path.to_path_buf())
+        .rev()
+        .find(|(dir, _)| path.starts_with(dir))
+        .map(|(dir, at)| at.join(path.strip_prefix(dir).expect("prefix checked")))
+}
+
+/// Builds the view of `bundle_root` (a directory of `tree`; empty = the whole tree).
+pub fn build_view(tree: &Tree, bundle_root: &Path, spec: &PackerSpec) -> Result<View> {
     if !tree.is_dir(bundle_root) {
         bail!("{} is not a directory", bundle_root.display());
     }
@@ -81,10 +118,17 @@ pub fn build_view(
         spec,
         entries: Vec::new(),
         inlined: BTreeMap::new(),
+        inlined_files: BTreeMap::new(),
         stats: ViewStats::default(),
     };
     builder.add_dir(bundle_root, Path::new(""), 0)?;
-    Ok((builder.entries, builder.stats))
+    Ok(View {
+        entries: builder.entries,
+        stats: builder.stats,
+        bundle_root: bundle_root.to_path_buf(),
+        inlined: builder.inlined,
+        inlined_files: builder.inlined_files,
+    })
 }
 
 impl Builder<'_> {
@@ -156,14 +200,7 @@ impl Builder<'_> {
 
     /// Where a tree path appears in the bundle, if it does.
     fn bundle_location(&self, path: &Path) -> Option<PathBuf> {
-        if let Ok(rest) = path.strip_prefix(self.bundle_root) {
-            return Some(rest.to_path_buf());
-        }
-        self.inlined
-            .range(..=path.to_path_buf())
-            .rev()
-            .find(|(dir, _)| path.starts_with(dir))
-            .map(|(dir, at)| at.join(path.strip_prefix(dir).expect("prefix checked")))
+        locate(self.bundle_root, &self.inlined, path)
     }
 
     fn add_link(&mut self, link: &Path, bundle: PathBuf, depth: usize) -> Result<()> {
@@ -198,7 +235,12 @@ impl Builder<'_> {
                 offset,
                 len,
                 executable,
-            }) => self.add_file(bundle, blob, offset, len, executable),
+            }) => {
+                self.inlined_files
+                    .entry(destination)
+                    .or_insert_with(|| bundle.clone());
+                self.add_file(bundle, blob, offset, len, executable)
+            }
             _ => {
                 if depth >= MAX_INLINE_DEPTH {
                     bail!(

@@ -1,0 +1,352 @@
+//! Live: the newest kernel of Debian oldstable, stable and unstable, fetched from the real archive
+//! (the mirror apt is configured with, read at run time), packed by the project, unpacked at
+//! `/opt/k` (not `/usr/src`) inside a minimal debootstrap root of the kernel's own release that
+//! holds exactly what the bundle's meta files say a build needs (plus `make`, `libc6-dev`,
+//! `kmod`), and built against there with the kernel's own compiler: a module using a kprobe and
+//! procfs, whose vermagic must be BUNDLE_UNAME. Downloads and roots are cached by content under
+//! `~/.cache/kernel-packer-tests/debian-live/` (see `tests/debian-live.sh`); the three releases
+//! run in parallel. Timings are printed (`--nocapture` to see them).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use support::{meta, repo_root, run, unpack_bundle};
+
+const MODULE_C: &str = r#"// kernel-packer live test: counts do_sys_openat2 calls through a kprobe, shown in procfs.
+#include <linux/module.h>
+#include <linux/kprobes.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/atomic.h>
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("kernel-packer live test: counts openat calls");
+
+static atomic64_t hits = ATOMIC64_INIT(0);
+static struct proc_dir_entry *entry;
+
+static int on_open(struct kprobe *p, struct pt_regs *regs)
+{
+	atomic64_inc(&hits);
+	return 0;
+}
+
+static struct kprobe probe = {
+	.symbol_name = "do_sys_openat2",
+	.pre_handler = on_open,
+};
+
+static int show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "%lld\n", (long long)atomic64_read(&hits));
+	return 0;
+}
+
+static int __init opens_init(void)
+{
+	int err = register_kprobe(&probe);
+
+	if (err)
+		return err;
+	entry = proc_create_single("kernel_packer_opens", 0444, NULL, show);
+	if (!entry) {
+		unregister_kprobe(&probe);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void __exit opens_exit(void)
+{
+	proc_remove(entry);
+	unregister_kprobe(&probe);
+}
+
+module_init(opens_init);
+module_exit(opens_exit);
+"#;
+
+/// What `tests/debian-live.sh fetch` found.
+struct Fetched {
+    codename: String,
+    release: String,
+    /// The arch and kbuild packages' Depends relations, as apt states them.
+    depends: Vec<String>,
+    debs: Vec<PathBuf>,
+}
+
+/// One release's measurements.
+struct Outcome {
+    alias: &'static str,
+    codename: String,
+    uname: String,
+    compiler: String,
+    bundle_bytes: u64,
+    package_bytes: u64,
+    fetch: Duration,
+    pack: Duration,
+    root: Duration,
+    root_created_seconds: String,
+    build: Duration,
+}
+
+fn script() -> Command {
+    let mut command = Command::new("bash");
+    command.arg(repo_root().join("tests/debian-live.sh"));
+    command
+}
+
+fn cache_dir() -> PathBuf {
+    match std::env::var_os("KP_LIVE_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var("HOME").expect("HOME"))
+            .join(".cache/kernel-packer-tests/debian-live"),
+    }
+}
+
+fn fetch(alias: &str) -> Fetched {
+    let out = run(script().args(["fetch", alias]));
+    let mut fields: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for line in out.lines() {
+        let (key, value) = line.split_once('=').expect("key=value line");
+        fields.entry(key).or_default().push(value.to_string());
+    }
+    let one = |key: &str| fields[key][0].clone();
+    Fetched {
+        codename: one("codename"),
+        release: one("release"),
+        depends: fields["depends"]
+            .iter()
+            .flat_map(|d| d.split(','))
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect(),
+        debs: fields["deb"].iter().map(PathBuf::from).collect(),
+    }
+}
+
+/// Debian package names to install for a BUNDLE_HOST_REQUIREMENTS value: each line's first
+/// alternative, without version or architecture.
+fn package_names(requirements: &str) -> Vec<String> {
+    requirements
+        .lines()
+        .filter_map(|line| line.split('|').next()?.split_whitespace().next())
+        .map(|name| name.split(':').next().unwrap_or(name).to_string())
+        .collect()
+}
+
+/// Runs `command` inside `root` with a clean environment; returns stdout.
+fn in_root(root: &Path, command: &str) -> String {
+    run(Command::new("chroot")
+        .env_clear()
+        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", "/root")
+        .env("LC_ALL", "C")
+        .arg(root)
+        .args(["sh", "-c", command]))
+}
+
+fn check_release(alias: &'static str) -> Outcome {
+    let started = Instant::now();
+    let fetched = fetch(alias);
+    let fetch_time = started.elapsed();
+    let package_bytes = fetched
+        .debs
+        .iter()
+        .map(|d| fs::metadata(d).unwrap().len())
+        .sum();
+    let arch_deb = fetched.debs[0].file_name().unwrap().to_string_lossy();
+    let expected_uname = arch_deb
+        .strip_prefix("linux-headers-")
+        .and_then(|n| n.split('_').next())
+        .expect("arch package file name")
+        .to_string();
+
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let packed = pack_packages(
+        PackerKind::Debian,
+        &fetched.debs,
+        out.path(),
+        &PackOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{alias}: pack failed: {e:#}"));
+    let pack_time = started.elapsed();
+    assert_eq!(packed.uname, expected_uname, "{alias}");
+
+    // The meta files against the archive's own statements (apt, not the packer's deb reader).
+    let check = tempfile::tempdir().unwrap();
+    unpack_bundle(&packed.path, check.path());
+    let uname = meta(check.path(), "BUNDLE_UNAME");
+    let compiler = meta(check.path(), "BUNDLE_COMPILER");
+    let compiler_version = meta(check.path(), "BUNDLE_COMPILER_VERSION");
+    let requirements = meta(check.path(), "BUNDLE_HOST_REQUIREMENTS");
+    assert_eq!(uname, expected_uname, "{alias}");
+    let major = compiler
+        .strip_prefix("gcc-")
+        .unwrap_or_else(|| panic!("{alias}: BUNDLE_COMPILER {compiler:?} is not gcc-N"));
+    assert!(
+        compiler_version.contains(&format!(" {major}.")),
+        "{alias}: {compiler_version:?} is not {compiler}"
+    );
+    assert!(
+        fetched
+            .depends
+            .iter()
+            .any(|d| d.contains(&format!("gcc-{major}"))),
+        "{alias}: the arch package's Depends name no {compiler}: {:?}",
+        fetched.depends
+    );
+    let lines: Vec<&str> = requirements.lines().collect();
+    for relation in &fetched.depends {
+        let name = relation.split_whitespace().next().unwrap();
+        let not_a_host_tool = ["linux-base", "linux-image-", "linux-headers-", "linux-kbuild-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix));
+        if !not_a_host_tool {
+            assert!(
+                lines.contains(&relation.as_str()),
+                "{alias}: {relation:?} missing from BUNDLE_HOST_REQUIREMENTS:\n{requirements}"
+            );
+        }
+    }
+    let build_dir = meta(check.path(), "BUNDLE_BUILD_DIR");
+    let ships_vmlinux = check.path().join(&build_dir).join("vmlinux").exists();
+    if ships_vmlinux {
+        assert!(
+            lines.iter().any(|l| l.split_whitespace().next() == Some("pahole")),
+            "{alias}: ships vmlinux, but BUNDLE_HOST_REQUIREMENTS has no pahole"
+        );
+    }
+    drop(check);
+
+    // The release's own userland with exactly what the meta files name.
+    let mut packages = package_names(&requirements);
+    packages.extend(["make", "libc6-dev", "kmod"].map(String::from));
+    let roots = cache_dir().join("roots");
+    fs::create_dir_all(&roots).unwrap();
+    let lock = fs::File::create(roots.join(format!("{}.lock", fetched.codename))).unwrap();
+    lock.lock().unwrap();
+    let started = Instant::now();
+    let root = PathBuf::from(
+        run(script()
+            .env("KP_LIVE_ROOT_LOCKED", "1")
+            .args(["root", &fetched.codename, &fetched.release])
+            .args(&packages))
+        .trim(),
+    );
+    let root_time = started.elapsed();
+    let root_created_seconds = fs::read_to_string(root.join(".seconds"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+
+    let bundle_dir = root.join("opt/k");
+    let module_dir = root.join("opt/m");
+    for dir in [&bundle_dir, &module_dir] {
+        let _ = fs::remove_dir_all(dir);
+    }
+    unpack_bundle(&packed.path, &bundle_dir);
+    fs::create_dir_all(&module_dir).unwrap();
+    fs::write(module_dir.join("opens.c"), MODULE_C).unwrap();
+    fs::write(module_dir.join("Makefile"), "obj-m += opens.o\n").unwrap();
+    let started = Instant::now();
+    in_root(
+        &root,
+        "make -C \"/opt/k/$(cat /opt/k/BUNDLE_BUILD_DIR)\" M=/opt/m modules",
+    );
+    let build_time = started.elapsed();
+    let vermagic = in_root(&root, "modinfo -F vermagic /opt/m/opens.ko");
+    assert_eq!(
+        vermagic.split_whitespace().next(),
+        Some(uname.as_str()),
+        "{alias}: vermagic {vermagic:?}"
+    );
+    if ships_vmlinux {
+        let sections = run(Command::new("readelf")
+            .arg("-S")
+            .arg(module_dir.join("opens.ko")));
+        assert!(
+            sections.contains(".BTF"),
+            "{alias}: no .BTF section in the module although the bundle ships vmlinux"
+        );
+    }
+    for dir in [&bundle_dir, &module_dir] {
+        fs::remove_dir_all(dir).unwrap();
+    }
+    drop(lock);
+
+    Outcome {
+        alias,
+        codename: fetched.codename,
+        uname,
+        compiler,
+        bundle_bytes: packed.size,
+        package_bytes,
+        fetch: fetch_time,
+        pack: pack_time,
+        root: root_time,
+        root_created_seconds,
+        build: build_time,
+    }
+}
+
+#[test]
+fn newest_debian_kernels_pack_and_build_a_module_in_their_own_userland() {
+    let started = Instant::now();
+    let handles: Vec<_> = ["oldstable", "stable", "unstable"]
+        .into_iter()
+        .map(|alias| (alias, std::thread::spawn(move || check_release(alias))))
+        .collect();
+    let mut failures = Vec::new();
+    let mut outcomes = Vec::new();
+    for (alias, handle) in handles {
+        match handle.join() {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(panic) => failures.push(format!(
+                "{alias}: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+            )),
+        }
+    }
+    eprintln!(
+        "{:<10} {:<9} {:<24} {:<7} {:>9} {:>9} {:>7} {:>7} {:>13} {:>7}",
+        "release",
+        "codename",
+        "uname",
+        "cc",
+        "debs MB",
+        "bundle MB",
+        "fetch s",
+        "pack s",
+        "root s (made)",
+        "build s"
+    );
+    for o in &outcomes {
+        eprintln!(
+            "{:<10} {:<9} {:<24} {:<7} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>13} {:>7.1}",
+            o.alias,
+            o.codename,
+            o.uname,
+            o.compiler,
+            o.package_bytes as f64 / 1e6,
+            o.bundle_bytes as f64 / 1e6,
+            o.fetch.as_secs_f64(),
+            o.pack.as_secs_f64(),
+            format!("{:.1} ({})", o.root.as_secs_f64(), o.root_created_seconds),
+            o.build.as_secs_f64()
+        );
+    }
+    eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
