@@ -13,6 +13,8 @@
 #     exactly <package>... (and what they depend on). Made once per codename + release + package
 #     list and cached; older roots of the codename are removed. Locks $cache/roots/<codename>.lock
 #     unless KP_LIVE_ROOT_LOCKED=1 says the caller holds it.
+#   debian-live.sh with-root <codename> <release> <package>... -- <command>...
+#     The same root, used by <command> (KP_ROOT=<dir>) under the lock.
 #
 # Cache: ${KP_LIVE_CACHE:-~/.cache/kernel-packer-tests/debian-live}; flock guards every step so
 # concurrent test binaries share it. Logs go to stderr.
@@ -33,6 +35,7 @@ apt_opts() {
     "-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null" \
     "-o APT::Architecture=amd64 -o APT::Architectures=amd64 -o Debug::NoLocking=1" \
     "-o APT::Sandbox::User=root -o Acquire::Languages=none" \
+    "-o Dir::Cache::pkgcache=pkgcache.bin -o Dir::Cache::srcpkgcache=srcpkgcache.bin" \
     "-o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false" \
     "-o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false" \
     "-o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false" \
@@ -157,8 +160,30 @@ root() {
   echo "$dir"
 }
 
+# with-root <codename> <release> <package>... -- <command>...: under the codename's lock, makes
+# or reuses the root, prints `root=<dir>` and `root_ms=<time to have it>`, then runs <command>
+# with KP_ROOT=<dir> (so no concurrent test binary replaces the root while it is in use).
+with_root() {
+  local codename="$1" release="$2"
+  shift 2
+  local packages=()
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do packages+=("$1"); shift; done
+  [ "${1:-}" = -- ] || { echo "with-root: missing -- <command>" >&2; exit 2; }
+  shift
+  mkdir -p "$cache/roots"
+  exec 9>"$cache/roots/$codename.lock"
+  flock 9
+  local started dir
+  started="$(date +%s%N)"
+  dir="$(KP_LIVE_ROOT_LOCKED=1 root "$codename" "$release" "${packages[@]}")"
+  echo "root=$dir"
+  echo "root_ms=$(( ($(date +%s%N) - started) / 1000000 ))"
+  KP_ROOT="$dir" "$@"
+}
+
 case "${1:-}" in
   fetch) fetch "$2" ;;
   root) shift; root "$@" ;;
-  *) echo "usage: $0 fetch <alias> | root <codename> <release> <package>..." >&2; exit 2 ;;
+  with-root) shift; with_root "$@" ;;
+  *) echo "usage: $0 fetch <alias> | root <codename> <release> <package>... | with-root <codename> <release> <package>... -- <command>..." >&2; exit 2 ;;
 esac

@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -93,21 +93,17 @@ struct Outcome {
     pack: Duration,
     root: Duration,
     root_created_seconds: String,
+    /// Unpack at /opt/k plus build, in the root.
+    unpack_and_build: Duration,
     build: Duration,
+    /// Unpack elsewhere plus the relocatable check.
+    check: Duration,
 }
 
 fn script() -> Command {
     let mut command = Command::new("bash");
     command.arg(repo_root().join("tests/debian-live.sh"));
     command
-}
-
-fn cache_dir() -> PathBuf {
-    match std::env::var_os("KP_LIVE_CACHE") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var("HOME").expect("HOME"))
-            .join(".cache/kernel-packer-tests/debian-live"),
-    }
 }
 
 fn fetch(alias: &str) -> Fetched {
@@ -141,15 +137,36 @@ fn package_names(requirements: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs `command` inside `root` with a clean environment; returns stdout.
-fn in_root(root: &Path, command: &str) -> String {
-    run(Command::new("chroot")
-        .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-        .env("HOME", "/root")
-        .env("LC_ALL", "C")
-        .arg(root)
-        .args(["sh", "-c", command]))
+/// Run by `debian-live.sh with-root` (root in `KP_ROOT`) inside `unshare --mount`: unpacks
+/// `bundle` at `/opt/k` and `module`'s files at `/opt/m` in the root, builds the module there in
+/// `chroot` with a clean environment, prints `build_ms=` and `vermagic=`, and copies the `.ko`
+/// back into `module`. What it mounts (`/proc`, which objtool reads, and a tmpfs on `/opt`) lives
+/// in the private mount namespace and disappears with it: the cached root is never written.
+const BUILD_IN_ROOT: &str = r#"set -eu
+root="$KP_ROOT" bundle="$1" module="$2"
+mount -t proc proc "$root/proc"
+mount -t tmpfs tmpfs "$root/opt"
+mkdir "$root/opt/k" "$root/opt/m"
+tar -xzf "$bundle" -C "$root/opt/k"
+cp "$module"/* "$root/opt/m/"
+in_root() {
+  chroot "$root" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LC_ALL=C sh -c "$1"
+}
+start=$(date +%s%N)
+in_root 'make -C "/opt/k/$(cat /opt/k/BUNDLE_BUILD_DIR)" M=/opt/m modules' >&2
+echo "build_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
+echo "vermagic=$(in_root 'modinfo -F vermagic /opt/m/opens.ko')"
+cp "$root/opt/m/opens.ko" "$module/"
+"#;
+
+/// The value of the first `<key><value>` line of `output`.
+fn value(output: &str, key: &str) -> String {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in {output}"))
+        .to_string()
 }
 
 fn check_release(alias: &'static str) -> Outcome {
@@ -180,13 +197,20 @@ fn check_release(alias: &'static str) -> Outcome {
     let pack_time = started.elapsed();
     assert_eq!(packed.uname, expected_uname, "{alias}");
 
-    // The meta files against the archive's own statements (apt, not the packer's deb reader).
+    // The meta files (read with the system tar) against the archive's own statements (apt, not
+    // the packer's deb reader).
     let check = tempfile::tempdir().unwrap();
-    unpack_bundle(&packed.path, check.path());
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(&packed.path)
+        .arg("-C")
+        .arg(check.path())
+        .args(["--wildcards", "BUNDLE_*"]));
     let uname = meta(check.path(), "BUNDLE_UNAME");
     let compiler = meta(check.path(), "BUNDLE_COMPILER");
     let compiler_version = meta(check.path(), "BUNDLE_COMPILER_VERSION");
     let requirements = meta(check.path(), "BUNDLE_HOST_REQUIREMENTS");
+    let build_dir = meta(check.path(), "BUNDLE_BUILD_DIR");
     assert_eq!(uname, expected_uname, "{alias}");
     let major = compiler
         .strip_prefix("gcc-")
@@ -206,9 +230,14 @@ fn check_release(alias: &'static str) -> Outcome {
     let lines: Vec<&str> = requirements.lines().collect();
     for relation in &fetched.depends {
         let name = relation.split_whitespace().next().unwrap();
-        let not_a_host_tool = ["linux-base", "linux-image-", "linux-headers-", "linux-kbuild-"]
-            .iter()
-            .any(|prefix| name.starts_with(prefix));
+        let not_a_host_tool = [
+            "linux-base",
+            "linux-image-",
+            "linux-headers-",
+            "linux-kbuild-",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix));
         if !not_a_host_tool {
             assert!(
                 lines.contains(&relation.as_str()),
@@ -216,71 +245,59 @@ fn check_release(alias: &'static str) -> Outcome {
             );
         }
     }
-    let build_dir = meta(check.path(), "BUNDLE_BUILD_DIR");
-    let ships_vmlinux = check.path().join(&build_dir).join("vmlinux").exists();
-    if ships_vmlinux {
-        assert!(
-            lines.iter().any(|l| l.split_whitespace().next() == Some("pahole")),
-            "{alias}: ships vmlinux, but BUNDLE_HOST_REQUIREMENTS has no pahole"
-        );
-    }
     drop(check);
 
     // The release's own userland with exactly what the meta files name.
     let mut packages = package_names(&requirements);
     packages.extend(["make", "libc6-dev", "kmod"].map(String::from));
-    let roots = cache_dir().join("roots");
-    fs::create_dir_all(&roots).unwrap();
-    let lock = fs::File::create(roots.join(format!("{}.lock", fetched.codename))).unwrap();
-    lock.lock().unwrap();
+    let module = tempfile::tempdir().unwrap();
+    fs::write(module.path().join("opens.c"), MODULE_C).unwrap();
+    fs::write(module.path().join("Makefile"), "obj-m += opens.o\n").unwrap();
     let started = Instant::now();
-    let root = PathBuf::from(
-        run(script()
-            .env("KP_LIVE_ROOT_LOCKED", "1")
-            .args(["root", &fetched.codename, &fetched.release])
-            .args(&packages))
-        .trim(),
-    );
-    let root_time = started.elapsed();
+    let output = run(script()
+        .args(["with-root", &fetched.codename, &fetched.release])
+        .args(&packages)
+        .arg("--")
+        .args(["unshare", "--mount", "--propagation", "private"])
+        .args(["sh", "-c", BUILD_IN_ROOT, "sh"])
+        .arg(&packed.path)
+        .arg(module.path()));
+    let total = started.elapsed();
+    let root = PathBuf::from(value(&output, "root="));
+    let root_time = Duration::from_millis(value(&output, "root_ms=").parse().unwrap());
     let root_created_seconds = fs::read_to_string(root.join(".seconds"))
         .unwrap_or_default()
         .trim()
         .to_string();
-
-    let bundle_dir = root.join("opt/k");
-    let module_dir = root.join("opt/m");
-    for dir in [&bundle_dir, &module_dir] {
-        let _ = fs::remove_dir_all(dir);
-    }
-    unpack_bundle(&packed.path, &bundle_dir);
-    fs::create_dir_all(&module_dir).unwrap();
-    fs::write(module_dir.join("opens.c"), MODULE_C).unwrap();
-    fs::write(module_dir.join("Makefile"), "obj-m += opens.o\n").unwrap();
-    let started = Instant::now();
-    in_root(
-        &root,
-        "make -C \"/opt/k/$(cat /opt/k/BUNDLE_BUILD_DIR)\" M=/opt/m modules",
-    );
-    let build_time = started.elapsed();
-    let vermagic = in_root(&root, "modinfo -F vermagic /opt/m/opens.ko");
+    let vermagic = value(&output, "vermagic=");
     assert_eq!(
         vermagic.split_whitespace().next(),
         Some(uname.as_str()),
         "{alias}: vermagic {vermagic:?}"
     );
+    let build_time = Duration::from_millis(value(&output, "build_ms=").parse().unwrap());
+
+    // The bundle, unpacked by the system tar elsewhere, is relocatable; BTF needs pahole.
+    let started = Instant::now();
+    let unpacked = tempfile::tempdir().unwrap();
+    unpack_bundle(&packed.path, unpacked.path());
+    let check_time = started.elapsed();
+    let ships_vmlinux = unpacked.path().join(&build_dir).join("vmlinux").exists();
     if ships_vmlinux {
-        let sections = run(Command::new("readelf")
-            .arg("-S")
-            .arg(module_dir.join("opens.ko")));
         assert!(
-            sections.contains(".BTF"),
-            "{alias}: no .BTF section in the module although the bundle ships vmlinux"
+            lines
+                .iter()
+                .any(|l| l.split_whitespace().next() == Some("pahole")),
+            "{alias}: ships vmlinux, but BUNDLE_HOST_REQUIREMENTS has no pahole"
+        );
+        let sections = run(Command::new("readelf")
+            .args(["-S", "--wide"])
+            .arg(module.path().join("opens.ko")));
+        assert!(
+            sections.contains(" .BTF "),
+            "{alias}: no .BTF section in the module although the bundle ships vmlinux:\n{sections}"
         );
     }
-    for dir in [&bundle_dir, &module_dir] {
-        fs::remove_dir_all(dir).unwrap();
-    }
-    drop(lock);
 
     Outcome {
         alias,
@@ -293,7 +310,9 @@ fn check_release(alias: &'static str) -> Outcome {
         pack: pack_time,
         root: root_time,
         root_created_seconds,
+        unpack_and_build: total - root_time,
         build: build_time,
+        check: check_time,
     }
 }
 
@@ -320,7 +339,7 @@ fn newest_debian_kernels_pack_and_build_a_module_in_their_own_userland() {
         }
     }
     eprintln!(
-        "{:<10} {:<9} {:<24} {:<7} {:>9} {:>9} {:>7} {:>7} {:>13} {:>7}",
+        "{:<10} {:<9} {:<24} {:<7} {:>9} {:>9} {:>7} {:>7} {:>13} {:>14} {:>7} {:>7}",
         "release",
         "codename",
         "uname",
@@ -330,11 +349,13 @@ fn newest_debian_kernels_pack_and_build_a_module_in_their_own_userland() {
         "fetch s",
         "pack s",
         "root s (made)",
-        "build s"
+        "unpack+build s",
+        "build s",
+        "check s"
     );
     for o in &outcomes {
         eprintln!(
-            "{:<10} {:<9} {:<24} {:<7} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>13} {:>7.1}",
+            "{:<10} {:<9} {:<24} {:<7} {:>9.1} {:>9.1} {:>7.1} {:>7.1} {:>13} {:>14.1} {:>7.1} {:>7.1}",
             o.alias,
             o.codename,
             o.uname,
@@ -344,7 +365,9 @@ fn newest_debian_kernels_pack_and_build_a_module_in_their_own_userland() {
             o.fetch.as_secs_f64(),
             o.pack.as_secs_f64(),
             format!("{:.1} ({})", o.root.as_secs_f64(), o.root_created_seconds),
-            o.build.as_secs_f64()
+            o.unpack_and_build.as_secs_f64(),
+            o.build.as_secs_f64(),
+            o.check.as_secs_f64()
         );
     }
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());

@@ -42,7 +42,10 @@ impl BundleMeta {
             ("BUNDLE_BUILD_DIR", self.build_dir.clone()),
             ("BUNDLE_CHECKSUM", self.checksum.clone()),
             ("BUNDLE_COMPILER", self.facts.compiler.clone()),
-            ("BUNDLE_COMPILER_VERSION", self.facts.compiler_version.clone()),
+            (
+                "BUNDLE_COMPILER_VERSION",
+                self.facts.compiler_version.clone(),
+            ),
             ("BUNDLE_DISTRO", self.distro.clone()),
             (
                 "BUNDLE_HOST_REQUIREMENTS",

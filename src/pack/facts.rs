@@ -55,7 +55,8 @@ pub fn compiler_name(version_text: &str) -> Option<String> {
 /// The compiler version text of a kernel: `CONFIG_CC_VERSION_TEXT` of its `.config`, else the
 /// compiler part of `LINUX_COMPILER` in `include/generated/compile.h`.
 pub fn compiler_version_text(config: Option<&str>, compile_h: Option<&str>) -> Option<String> {
-    if let Some(value) = config.and_then(|c| super::layout::config_value(c, "CONFIG_CC_VERSION_TEXT"))
+    if let Some(value) =
+        config.and_then(|c| super::layout::config_value(c, "CONFIG_CC_VERSION_TEXT"))
     {
         if !value.trim().is_empty() {
             return Some(value.trim().to_string());
@@ -110,12 +111,18 @@ mod tests {
     fn compiler_names() {
         for (text, name) in [
             ("gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0", "gcc-12"),
-            ("x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0", "gcc-14"),
+            (
+                "x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0",
+                "gcc-14",
+            ),
             ("x86_64-linux-gnu-gcc-16 (Debian 16.2.0-4) 16.2.0", "gcc-16"),
             ("gcc (GCC) 8.5.0 20210514 (Red Hat 8.5.0-4)", "gcc-8"),
             ("gcc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0", "gcc-11"),
             ("gcc (SUSE Linux) 7.5.0", "gcc-7"),
-            ("gcc version 4.8.5 20150623 (Red Hat 4.8.5-44) (GCC)", "gcc-4"),
+            (
+                "gcc version 4.8.5 20150623 (Red Hat 4.8.5-44) (GCC)",
+                "gcc-4",
+            ),
             ("Debian clang version 19.1.7 (3)", "clang-19"),
             ("clang version 17.0.6", "clang-17"),
         ] {
@@ -132,7 +139,8 @@ mod tests {
             compiler_version_text(Some(config), None).as_deref(),
             Some("gcc-14 (Debian 14.2.0-19) 14.2.0")
         );
-        let compile_h = "#define UTS_MACHINE \"x86_64\"\n#define LINUX_COMPILER \"gcc version 4.8.5 \
+        let compile_h =
+            "#define UTS_MACHINE \"x86_64\"\n#define LINUX_COMPILER \"gcc version 4.8.5 \
                          (GCC) , GNU ld version 2.27\"\n";
         assert_eq!(
             compiler_version_text(Some("CONFIG_A=y\n"), Some(compile_h)).as_deref(),
@@ -168,7 +176,12 @@ mod tests {
         let exclude = [Regex::new("^linux-(base|image)(-|$)").unwrap()];
         assert_eq!(
             host_requirements(&set, &exclude, true),
-            ["gcc-14", "libc6 (>= 2.38)", "libelf1t64 (>= 0.144)", "pahole"]
+            [
+                "gcc-14",
+                "libc6 (>= 2.38)",
+                "libelf1t64 (>= 0.144)",
+                "pahole"
+            ]
         );
         assert_eq!(
             host_requirements(&set, &exclude, false),

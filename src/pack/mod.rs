@@ -196,10 +196,7 @@ pub fn pack_packages(
             .is_some_and(|c| layout::config_value(c, key) == Some("y"))
     };
     let btf = config_is("CONFIG_DEBUG_INFO_BTF");
-    let compile_h = layout::read_text(
-        &tree,
-        &plan.kernel_dir.join("include/generated/compile.h"),
-    )?;
+    let compile_h = layout::read_text(&tree, &plan.kernel_dir.join("include/generated/compile.h"))?;
     let compiler_version =
         facts::compiler_version_text(config.as_deref(), compile_h.as_deref()).unwrap_or_default();
     let ships_vmlinux = matches!(

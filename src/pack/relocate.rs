@@ -269,7 +269,12 @@ mod tests {
         ] {
             assert!(is_kbuild_file(Path::new(yes)), "{yes}");
         }
-        for no in ["scripts/patch-kernel", "Kconfig", "include/linux/kernel.h", ".config"] {
+        for no in [
+            "scripts/patch-kernel",
+            "Kconfig",
+            "include/linux/kernel.h",
+            ".config",
+        ] {
             assert!(!is_kbuild_file(Path::new(no)), "{no}");
         }
     }

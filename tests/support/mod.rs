@@ -367,7 +367,13 @@ pub fn absolute_install_references(line: &str) -> Vec<String> {
                 Some(c) => c.is_whitespace() || "=\"'(,;:".contains(c),
             };
             if word_start || before.ends_with("-I") || before.ends_with("-L") {
-                found.push(code[at..].split_whitespace().next().unwrap_or("").to_string());
+                found.push(
+                    code[at..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                );
             }
         }
     }
