@@ -1,9 +1,11 @@
 //! Making a bundle's kbuild files relocatable, whatever they say.
 //!
 //! Contract: every file make reads during a module build ([`is_kbuild_file`]: `Makefile*`,
-//! `Kbuild*`, `*.mk`, `.kernelvariables`, `auto.conf`) is scanned for absolute references to the
-//! kernel's own install paths ([`find_references`]: `/usr/src/...`, `/lib/modules/...`,
-//! `/usr/lib/modules/...`, `/usr/lib/linux-kbuild-...` at the start of a word, outside comments).
+//! `Kbuild*`, `*.mk`, `.kernelvariables`, `auto.conf`; not under `arch/<name>` of another
+//! architecture than the kernel's) is scanned for absolute references to the kernel's own
+//! install paths ([`find_references`]: `/usr/src/...`, `/lib/modules/...`,
+//! `/usr/lib/modules/...`, `/usr/lib/linux-kbuild-...` at the start of a word, outside comments;
+//! not `/lib/modules/$(...)`, which names whatever kernel make is told about, the host's).
 //! Each reference that leads (through the package set's links) to a path the bundle holds is
 //! rewritten relative to the file's own location, found at make time:
 //!
@@ -17,6 +19,7 @@
 //! change it). Any other reference fails the pack with the file and line: one that no package
 //! provides ("missing companion package"), one built from variables, one the bundle leaves out.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -75,6 +78,9 @@ fn reference_regex() -> &'static Regex {
     })
 }
 
+/// The install directories whose own subdirectories hold a kernel's files.
+const INSTALL_DIRS: [&str; 3] = ["/usr/src", "/lib/modules", "/usr/lib/modules"];
+
 /// Whether `c` continues a path word (so `/usr/srcx` is not `/usr/src`).
 fn continues_path(c: char) -> bool {
     !(c.is_whitespace() || "\"'(),;:#$".contains(c))
@@ -93,12 +99,18 @@ pub fn find_references(text: &str) -> Vec<Reference> {
             if next.is_some_and(|c| c != '$' && continues_path(c)) {
                 continue;
             }
+            let variable = next == Some('$');
+            if variable && INSTALL_DIRS.contains(&path.as_str().trim_end_matches('/')) {
+                // `/lib/modules/$(shell uname -r)/...`: whichever kernel make is told about (the
+                // host's), never this bundle's own files.
+                continue;
+            }
             found.push(Reference {
                 line: index + 1,
                 start: line_start + path.start(),
                 end: line_start + path.end(),
                 path: path.as_str().to_string(),
-                variable: next == Some('$'),
+                variable,
             });
         }
         line_start += line.len();
@@ -123,6 +135,7 @@ fn dir_variable(path: &Path) -> String {
 /// into `tree` and the view entries repointed. Errors name the bundle file and line.
 pub fn relocate_view(tree: &mut Tree, view: &mut View, spec: &PackerSpec) -> Result<RelocateStats> {
     let mut stats = RelocateStats::default();
+    let arches = own_arches(view);
     for index in 0..view.entries.len() {
         let entry = &view.entries[index];
         let ViewKind::File {
@@ -134,7 +147,7 @@ pub fn relocate_view(tree: &mut Tree, view: &mut View, spec: &PackerSpec) -> Res
         else {
             continue;
         };
-        if !is_kbuild_file(&entry.path) {
+        if !is_kbuild_file(&entry.path) || other_arch(&entry.path, &arches) {
             continue;
         }
         stats.scanned_files += 1;
@@ -180,6 +193,33 @@ pub fn relocate_view(tree: &mut Tree, view: &mut View, spec: &PackerSpec) -> Res
         stats.references += references.len() as u64;
     }
     Ok(stats)
+}
+
+/// The architectures the kernel was built for: `arch/<name>` directories of the bundle holding
+/// generated headers (`arch/x86/include/generated`). Empty when none does.
+fn own_arches(view: &View) -> BTreeSet<String> {
+    view.entries
+        .iter()
+        .filter_map(|entry| {
+            let parts: Vec<&str> = entry.path.iter().filter_map(|c| c.to_str()).collect();
+            parts
+                .windows(4)
+                .find(|w| w[0] == "arch" && w[2] == "include" && w[3] == "generated")
+                .map(|w| w[1].to_string())
+        })
+        .collect()
+}
+
+/// Whether `path` lies under `arch/<name>` of another architecture than `arches` (files a module
+/// build for this kernel never reads: sparc's boot Makefile in a full source tree).
+fn other_arch(path: &Path, arches: &BTreeSet<String>) -> bool {
+    if arches.is_empty() {
+        return false;
+    }
+    let parts: Vec<&str> = path.iter().filter_map(|c| c.to_str()).collect();
+    parts
+        .windows(3)
+        .any(|w| w[0] == "arch" && !arches.contains(w[1]))
 }
 
 /// The bundle path `reference` leads to, or the one-line reason it cannot be relocated.
@@ -247,12 +287,18 @@ mod tests {
                     false
                 ),
                 (5, "/usr/lib/linux-kbuild-7.2/include".into(), false),
-                (6, "/lib/modules/".into(), true),
                 (7, "/usr/src".into(), false),
                 (7, "/usr/lib/modules/6.1/".into(), false),
             ]
         );
         assert!(find_references("A = \\#/usr/src/x\n").is_empty());
+        assert_eq!(
+            paths("X = /usr/src/linux-headers-$(V)/Makefile /usr/lib/linux-kbuild-$(V)\n"),
+            [
+                (1, "/usr/src/linux-headers-".into(), true),
+                (1, "/usr/lib/linux-kbuild-".into(), true)
+            ]
+        );
     }
 
     #[test]
