@@ -31,6 +31,8 @@ fn writes_cache_and_features_views() {
                 bpf_ringbuf: index::has_bpf_ringbuf(kernel),
             },
             build: Default::default(),
+            verification: None,
+            packed_at: None,
         };
         rt.block_on(index::write_entry(&store, &entry)).unwrap();
     }

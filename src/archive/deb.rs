@@ -6,6 +6,7 @@ use std::io::Read;
 use anyhow::{bail, Context, Result};
 
 use super::{tarball, Entry, EntryKind, EntrySink};
+use crate::limits::Budget;
 
 /// Largest `control` file read (real ones are a few KiB).
 const MAX_CONTROL_BYTES: u64 = 1 << 20;
@@ -24,8 +25,13 @@ pub struct DebControl {
 
 /// Streams the `data.tar*` member of a .deb into `sink` and returns its `control` metadata
 /// (default when the package has no control member). The members' compression is sniffed from
-/// their content (gzip, xz, zstd, bzip2 or none); other members are skipped.
-pub fn read_deb<R: Read>(reader: R, sink: &mut dyn EntrySink) -> Result<DebControl> {
+/// their content (gzip, xz, zstd, bzip2 or none); other members are skipped. Decompressed bytes
+/// are charged to `budget`.
+pub fn read_deb<R: Read>(
+    reader: R,
+    sink: &mut dyn EntrySink,
+    budget: &Budget,
+) -> Result<DebControl> {
     let mut archive = ar::Archive::new(reader);
     let mut saw_debian_binary = false;
     let mut control = DebControl::default();
@@ -40,7 +46,7 @@ pub fn read_deb<R: Read>(reader: R, sink: &mut dyn EntrySink) -> Result<DebContr
         }
         if name.starts_with("control.tar") {
             let mut found = ControlSink(None);
-            tarball::read_compressed_tar(&mut member, &mut found)
+            tarball::read_compressed_tar(&mut member, &mut found, budget)
                 .with_context(|| format!("member {name}"))?;
             if let Some(text) = found.0 {
                 control = parse_control(&text);
@@ -56,7 +62,7 @@ pub fn read_deb<R: Read>(reader: R, sink: &mut dyn EntrySink) -> Result<DebContr
                 inner: &mut member,
                 count: 0,
             };
-            tarball::read_compressed_tar(&mut counted, sink)
+            tarball::read_compressed_tar(&mut counted, sink, budget)
                 .with_context(|| format!("member {name}"))?;
             if counted.count != declared {
                 bail!(

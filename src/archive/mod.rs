@@ -8,13 +8,17 @@ pub mod compression;
 pub mod deb;
 pub mod extract;
 pub mod rpm;
+pub mod rpm_header;
 pub mod tarball;
 
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+use crate::limits::{Budget, Limits};
 
 /// What kind of file system object an archive entry describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +86,19 @@ pub struct PackageInfo {
     pub depends: Vec<String>,
 }
 
-/// Reads the package at `path` (format sniffed from content, not the name) into `sink`.
-/// Errors name the failing entry; the caller adds the package file name.
+/// Reads the package at `path` (format sniffed from content, not the name) into `sink`, under a
+/// fresh budget from [`Limits::from_env`]. Errors name the failing entry; the caller adds the
+/// package file name.
 pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageInfo> {
+    read_package_with(path, sink, &Budget::new(Limits::from_env()))
+}
+
+/// [`read_package`] charging `budget` (shared by the packages of one pack).
+pub fn read_package_with(
+    path: &Path,
+    sink: &mut dyn EntrySink,
+    budget: &Budget,
+) -> Result<PackageInfo> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut head = [0u8; 512];
     let n = read_up_to(&mut file, &mut head)?;
@@ -99,16 +113,36 @@ pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageInfo
         name: None,
         depends: Vec::new(),
     };
-    match format {
-        PackageFormat::Deb => {
-            let control = deb::read_deb(reader, sink)?;
-            info.name = control.package;
-            info.depends = control.depends;
+    // A panic in a parser (ours or a dependency's) is an error for this package, not a dead thread.
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<()> {
+        match format {
+            PackageFormat::Deb => {
+                let control = deb::read_deb(reader, sink, budget)?;
+                info.name = control.package;
+                info.depends = control.depends;
+            }
+            PackageFormat::Rpm => info.name = Some(rpm::read_rpm(reader, sink, budget)?.name),
+            PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink, budget)?,
         }
-        PackageFormat::Rpm => info.name = Some(rpm::read_rpm(reader, sink)?.name),
-        PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink)?,
+        Ok(())
+    }));
+    match read {
+        Ok(result) => result?,
+        Err(panic) => bail!(
+            "malformed package (the parser panicked: {})",
+            panic_message(&*panic)
+        ),
     }
     Ok(info)
+}
+
+/// The message of a caught panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
 }
 
 /// Fills `buf` as far as the reader allows; returns the number of bytes read.

@@ -25,31 +25,18 @@ pub struct BuildFacts {
 }
 
 /// `gcc-14` from `x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0`, `gcc-8` from
-/// `gcc (GCC) 8.5.0 20210514 (Red Hat 8.5.0-4)`, `clang-19` from `Debian clang version 19.1.7`.
+/// `gcc (GCC) 8.5.0 20210514 (Red Hat 8.5.0-4)`, `clang-19` from `Debian clang version 19.1.7`:
+/// the family-and-major command among [`crate::verify::compiler::candidates`].
 pub fn compiler_name(version_text: &str) -> Option<String> {
-    let text = version_text.trim();
-    if let Some(rest) = text.split("clang version ").nth(1) {
-        let major = rest.split(['.', ' ']).next()?;
-        return major
-            .chars()
-            .all(|c| c.is_ascii_digit())
-            .then(|| format!("clang-{major}"))
-            .filter(|_| !major.is_empty());
-    }
-    if !text.to_ascii_lowercase().contains("gcc") {
-        return None;
-    }
-    // The version usually follows the first parenthesised group (`gcc-14 (Debian 14.2.0-19)
-    // 14.2.0`), older texts put it first (`gcc version 4.8.5 20150623 (Red Hat 4.8.5-44)`).
-    let after = text.find(')').map_or(text, |i| &text[i + 1..]);
-    let version = Regex::new(r"(?:^|\s)(\d+)\.\d+(?:\.\d+)?(?:\s|$)").expect("valid regex");
-    let major = [after, text]
-        .iter()
-        .find_map(|part| version.captures(part))?
-        .get(1)?
-        .as_str()
-        .to_string();
-    Some(format!("gcc-{major}"))
+    crate::verify::compiler::candidates(version_text)
+        .into_iter()
+        .find(|c| {
+            ["gcc-", "clang-"].iter().any(|family| {
+                c.strip_prefix(family).is_some_and(|major| {
+                    !major.is_empty() && major.bytes().all(|b| b.is_ascii_digit())
+                })
+            })
+        })
 }
 
 /// The compiler version text of a kernel: `CONFIG_CC_VERSION_TEXT` of its `.config`, else the

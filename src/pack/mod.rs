@@ -11,6 +11,7 @@
 pub mod bundle;
 pub mod facts;
 pub mod image;
+pub mod isolated;
 pub mod layout;
 pub mod materialize;
 pub mod relocate;
@@ -19,6 +20,7 @@ pub mod spec;
 pub mod view;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -28,7 +30,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use tracing::{debug, info};
 
 use crate::archive::extract::{Limits, SafeExtractor};
-use crate::archive::{read_package, PackageInfo};
+use crate::archive::{read_package_with, PackageInfo};
+use crate::limits::Budget;
 use crate::names;
 use crate::vfs::Tree;
 
@@ -77,14 +80,15 @@ pub struct PackOptions {
     /// Directory under which a private, automatically removed work dir is made (default: the
     /// system temp dir).
     pub work_dir: Option<PathBuf>,
-    /// Unpack limits per package (default: [`Limits::default`]).
+    /// The pack budget (default: [`Limits::from_env`]: the built-in bounds with the
+    /// `KERNEL_PACKER_MAX_*` overrides).
     pub limits: Option<Limits>,
     /// Compression settings (default: level 6, all cores).
     pub gzip: Option<bundle::GzipSettings>,
 }
 
 /// What a successful pack produced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PackedBundle {
     /// Final path of the bundle file (`<out_dir>/bundle-<name>.tgz`).
     pub path: PathBuf,
@@ -151,7 +155,7 @@ pub fn pack_packages(
         .prefix("kernel-packer-work-")
         .tempdir_in(&work_parent)
         .with_context(|| format!("cannot create a work dir in {}", work_parent.display()))?;
-    let limits = opts.limits.unwrap_or_default();
+    let limits = opts.limits.unwrap_or_else(Limits::from_env);
 
     // Header packages are unpacked as they are; source and image packers build the tree first.
     // Only header packages carry metadata the build facts use.
@@ -222,7 +226,8 @@ pub fn pack_packages(
         minor,
         facts: build_facts.clone(),
     };
-    let mut view = view::build_view(&tree, &plan.bundle_root, spec).with_context(set_name)?;
+    let mut view =
+        view::build_view(&tree, &plan.bundle_root, spec, &limits).with_context(set_name)?;
     let relocated = relocate::relocate_view(&mut tree, &mut view, spec).with_context(set_name)?;
     let stats = view.stats;
     let entries = view.entries;
@@ -230,9 +235,11 @@ pub fn pack_packages(
 
     let file_name = format!("bundle-{}.tgz", plan.bundle_name);
     let final_path = out_dir.join(&file_name);
+    // 0644 (less the umask) like any file a user creates, not tempfile's private 0600.
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}."))
         .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o644))
         .tempfile_in(out_dir)
         .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
     let (file, temp_path) = temp.into_parts();
@@ -279,6 +286,7 @@ fn unpack_all(
     work: &Path,
     limits: Limits,
 ) -> Result<(Tree, Vec<PackageInfo>)> {
+    let budget = Budget::new(limits);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -300,8 +308,9 @@ fn unpack_all(
                         };
                         let package = &packages[index];
                         let read = || -> Result<(Tree, PackageInfo)> {
-                            let mut extractor = SafeExtractor::new(work, index as u16, limits)?;
-                            let info = read_package(package, &mut extractor)?;
+                            let mut extractor =
+                                SafeExtractor::with_budget(work, index as u16, budget.clone())?;
+                            let info = read_package_with(package, &mut extractor, &budget)?;
                             Ok((extractor.finish()?, info))
                         };
                         let read = read().map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;

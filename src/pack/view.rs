@@ -5,6 +5,9 @@
 //! outside the bundle root is replaced by the destination's content (file, or directory
 //! recursively), making the bundle self-contained; dangling links are dropped; links that escape the
 //! tree or loop are refused. Paths excluded by the packer spec are left out, and links to them dropped.
+//! An outside destination is copied once: the first link (in path order) gets the content, later
+//! links to the same destination become links to that copy; the bytes copied are bounded by
+//! [`Limits::max_inlined_bytes`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use anyhow::{bail, Result};
 
 use super::spec::PackerSpec;
 use crate::archive::extract::relative_path;
+use crate::limits::{Limits, Resource};
 use crate::vfs::{NodeKind, Resolved, Tree};
 
 /// Deepest nesting of inlined directories (guards against link cycles).
@@ -61,11 +65,11 @@ struct Builder<'a> {
     bundle_root: &'a Path,
     spec: &'a PackerSpec,
     entries: Vec<ViewEntry>,
-    /// Tree dirs inlined outside the bundle root → their bundle path.
+    /// Tree dirs and files inlined from outside the bundle root → their (first) bundle path.
     inlined: BTreeMap<PathBuf, PathBuf>,
-    /// Tree files inlined outside the bundle root → their (first) bundle path.
-    inlined_files: BTreeMap<PathBuf, PathBuf>,
     stats: ViewStats,
+    limits: &'a Limits,
+    inlined_bytes: u64,
 }
 
 /// A built view: the bundle's entries, and where tree paths landed in it.
@@ -75,20 +79,15 @@ pub struct View {
     pub entries: Vec<ViewEntry>,
     pub stats: ViewStats,
     bundle_root: PathBuf,
-    /// Tree dirs inlined outside the bundle root → their bundle path.
+    /// Tree dirs and files inlined from outside the bundle root → their (first) bundle path.
     inlined: BTreeMap<PathBuf, PathBuf>,
-    /// Tree files inlined outside the bundle root → their (first) bundle path.
-    inlined_files: BTreeMap<PathBuf, PathBuf>,
 }
 
 impl View {
     /// Where the physical tree path `path` (no links in it, e.g. from [`Tree::resolve`]) appears
     /// in the bundle, if it does (excluded paths included: check the spec).
     pub fn locate(&self, path: &Path) -> Option<PathBuf> {
-        self.inlined_files
-            .get(path)
-            .cloned()
-            .or_else(|| locate(&self.bundle_root, &self.inlined, path))
+        locate(&self.bundle_root, &self.inlined, path)
     }
 }
 
@@ -100,15 +99,20 @@ fn locate(
     if let Ok(rest) = path.strip_prefix(bundle_root) {
         return Some(rest.to_path_buf());
     }
-    inlined
-        .range(..=path.to_path_buf())
-        .rev()
-        .find(|(dir, _)| path.starts_with(dir))
-        .map(|(dir, at)| at.join(path.strip_prefix(dir).expect("prefix checked")))
+    path.ancestors().find_map(|dir| {
+        inlined
+            .get(dir)
+            .map(|at| at.join(path.strip_prefix(dir).expect("an ancestor")))
+    })
 }
 
 /// Builds the view of `bundle_root` (a directory of `tree`; empty = the whole tree).
-pub fn build_view(tree: &Tree, bundle_root: &Path, spec: &PackerSpec) -> Result<View> {
+pub fn build_view(
+    tree: &Tree,
+    bundle_root: &Path,
+    spec: &PackerSpec,
+    limits: &Limits,
+) -> Result<View> {
     if !tree.is_dir(bundle_root) {
         bail!("{} is not a directory", bundle_root.display());
     }
@@ -118,8 +122,9 @@ pub fn build_view(tree: &Tree, bundle_root: &Path, spec: &PackerSpec) -> Result<
         spec,
         entries: Vec::new(),
         inlined: BTreeMap::new(),
-        inlined_files: BTreeMap::new(),
         stats: ViewStats::default(),
+        limits,
+        inlined_bytes: 0,
     };
     builder.add_dir(bundle_root, Path::new(""), 0)?;
     Ok(View {
@@ -127,7 +132,6 @@ pub fn build_view(tree: &Tree, bundle_root: &Path, spec: &PackerSpec) -> Result<
         stats: builder.stats,
         bundle_root: bundle_root.to_path_buf(),
         inlined: builder.inlined,
-        inlined_files: builder.inlined_files,
     })
 }
 
@@ -169,7 +173,7 @@ impl Builder<'_> {
                     len,
                     executable,
                 } => {
-                    self.add_file(bundle_path, blob, offset, len, executable)?;
+                    self.add_file(bundle_path, blob, offset, len, executable, depth > 0)?;
                 }
                 NodeKind::Symlink(_) => self.add_link(&tree_path, bundle_path, depth)?,
             }
@@ -184,7 +188,18 @@ impl Builder<'_> {
         offset: u64,
         len: u64,
         executable: bool,
+        inlined: bool,
     ) -> Result<()> {
+        if inlined {
+            self.inlined_bytes += len;
+            if let Err(e) = self.limits.check(
+                Resource::Inlined,
+                self.inlined_bytes,
+                &format!("{} (copied from outside the bundle root)", path.display()),
+            ) {
+                bail!("{e}");
+            }
+        }
         self.stats.files += 1;
         self.stats.bytes += len;
         self.push(ViewEntry {
@@ -236,10 +251,8 @@ impl Builder<'_> {
                 len,
                 executable,
             }) => {
-                self.inlined_files
-                    .entry(destination)
-                    .or_insert_with(|| bundle.clone());
-                self.add_file(bundle, blob, offset, len, executable)
+                self.inlined.insert(destination, bundle.clone());
+                self.add_file(bundle, blob, offset, len, executable, true)
             }
             _ => {
                 if depth >= MAX_INLINE_DEPTH {
