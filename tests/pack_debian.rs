@@ -262,13 +262,16 @@ fn absolute_install_paths_in_kbuild_files_are_relocated_or_refused() {
     );
     let work = tempfile::tempdir().unwrap();
     let deb = work.path().join("linux-headers-all.deb");
-    build_deb(
-        &tree.root,
-        "linux-headers-all",
-        "1",
-        &deb,
-        DebCompression::Gzip,
-    );
+    let build = || {
+        build_deb(
+            &tree.root,
+            "linux-headers-all",
+            "1",
+            &deb,
+            DebCompression::Gzip,
+        )
+    };
+    build();
 
     let out = tempfile::tempdir().unwrap();
     let packed = pack_packages(
@@ -306,13 +309,7 @@ fn absolute_install_paths_in_kbuild_files_are_relocated_or_refused() {
         ),
     ] {
         rewrite(&makefile, &format!("# first\n{line}\n{original}"));
-        build_deb(
-            &tree.root,
-            "linux-headers-all",
-            "1",
-            &deb,
-            DebCompression::Gzip,
-        );
+        build();
         let err = pack_error(PackerKind::Debian, std::slice::from_ref(&deb));
         let place = format!("{}/Makefile line 2", tree.arch_dir.display());
         assert!(err.contains(&place) && err.contains(reason), "{err}");

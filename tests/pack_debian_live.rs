@@ -2,8 +2,9 @@
 //! (the mirror apt is configured with, read at run time), packed by the project, unpacked at
 //! `/opt/k` (not `/usr/src`) inside a minimal debootstrap root of the kernel's own release that
 //! holds exactly what the bundle's meta files say a build needs (plus `make`, `libc6-dev`,
-//! `kmod`), and built against there with the kernel's own compiler: a module using a kprobe and
-//! procfs, whose vermagic must be BUNDLE_UNAME. Downloads and roots are cached by content under
+//! `kmod`), and built against there with the kernel's own compiler: the project's canary module
+//! (`canary/module/`: kprobe, tracepoint probe, netfilter hook, procfs, workqueue), whose vermagic
+//! must be BUNDLE_UNAME. Downloads and roots are cached by content under
 //! `~/.cache/kernel-packer-tests/debian-live/` (see `tests/debian-live.sh`); the three releases
 //! run in parallel. Timings are printed (`--nocapture` to see them).
 
@@ -16,61 +17,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use kernel_packer::verify::canary;
 use support::{meta, repo_root, run, unpack_bundle};
-
-const MODULE_C: &str = r#"// kernel-packer live test: counts do_sys_openat2 calls through a kprobe, shown in procfs.
-#include <linux/module.h>
-#include <linux/kprobes.h>
-#include <linux/proc_fs.h>
-#include <linux/seq_file.h>
-#include <linux/atomic.h>
-
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("kernel-packer live test: counts openat calls");
-
-static atomic64_t hits = ATOMIC64_INIT(0);
-static struct proc_dir_entry *entry;
-
-static int on_open(struct kprobe *p, struct pt_regs *regs)
-{
-	atomic64_inc(&hits);
-	return 0;
-}
-
-static struct kprobe probe = {
-	.symbol_name = "do_sys_openat2",
-	.pre_handler = on_open,
-};
-
-static int show(struct seq_file *m, void *v)
-{
-	seq_printf(m, "%lld\n", (long long)atomic64_read(&hits));
-	return 0;
-}
-
-static int __init opens_init(void)
-{
-	int err = register_kprobe(&probe);
-
-	if (err)
-		return err;
-	entry = proc_create_single("kernel_packer_opens", 0444, NULL, show);
-	if (!entry) {
-		unregister_kprobe(&probe);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void __exit opens_exit(void)
-{
-	proc_remove(entry);
-	unregister_kprobe(&probe);
-}
-
-module_init(opens_init);
-module_exit(opens_exit);
-"#;
 
 /// What `tests/debian-live.sh fetch` found.
 struct Fetched {
@@ -139,11 +87,11 @@ fn package_names(requirements: &str) -> Vec<String> {
 
 /// Run by `debian-live.sh with-root` (root in `KP_ROOT`) inside `unshare --mount`: unpacks
 /// `bundle` at `/opt/k` and `module`'s files at `/opt/m` in the root, builds the module there in
-/// `chroot` with a clean environment, prints `build_ms=` and `vermagic=`, and copies the `.ko`
-/// back into `module`. What it mounts (`/proc`, which objtool reads, and a tmpfs on `/opt`) lives
+/// `chroot` with a clean environment, prints `build_ms=` and `vermagic=` of `object`, and copies
+/// `object` back into `module`. What it mounts (`/proc`, which objtool reads, and a tmpfs on `/opt`) lives
 /// in the private mount namespace and disappears with it: the cached root is never written.
 const BUILD_IN_ROOT: &str = r#"set -eu
-root="$KP_ROOT" bundle="$1" module="$2"
+root="$KP_ROOT" bundle="$1" module="$2" object="$3"
 mount -t proc proc "$root/proc"
 mount -t tmpfs tmpfs "$root/opt"
 mkdir "$root/opt/k" "$root/opt/m"
@@ -156,8 +104,8 @@ in_root() {
 start=$(date +%s%N)
 in_root 'make -C "/opt/k/$(cat /opt/k/BUNDLE_BUILD_DIR)" M=/opt/m modules' >&2
 echo "build_ms=$(( ($(date +%s%N) - start) / 1000000 ))"
-echo "vermagic=$(in_root 'modinfo -F vermagic /opt/m/opens.ko')"
-cp "$root/opt/m/opens.ko" "$module/"
+echo "vermagic=$(in_root "modinfo -F vermagic /opt/m/$object")"
+cp "$root/opt/m/$object" "$module/"
 "#;
 
 /// The value of the first `<key><value>` line of `output`.
@@ -250,9 +198,9 @@ fn check_release(alias: &'static str) -> Outcome {
     // The release's own userland with exactly what the meta files name.
     let mut packages = package_names(&requirements);
     packages.extend(["make", "libc6-dev", "kmod"].map(String::from));
-    let module = tempfile::tempdir().unwrap();
-    fs::write(module.path().join("opens.c"), MODULE_C).unwrap();
-    fs::write(module.path().join("Makefile"), "obj-m += opens.o\n").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let module = scratch.path().join("module");
+    canary::write(canary::MODULE, &module).unwrap();
     let started = Instant::now();
     let output = run(script()
         .args(["with-root", &fetched.codename, &fetched.release])
@@ -261,7 +209,8 @@ fn check_release(alias: &'static str) -> Outcome {
         .args(["unshare", "--mount", "--propagation", "private"])
         .args(["sh", "-c", BUILD_IN_ROOT, "sh"])
         .arg(&packed.path)
-        .arg(module.path()));
+        .arg(&module)
+        .arg(canary::MODULE_OBJECT));
     let total = started.elapsed();
     let root = PathBuf::from(value(&output, "root="));
     let root_time = Duration::from_millis(value(&output, "root_ms=").parse().unwrap());
@@ -292,7 +241,7 @@ fn check_release(alias: &'static str) -> Outcome {
         );
         let sections = run(Command::new("readelf")
             .args(["-S", "--wide"])
-            .arg(module.path().join("opens.ko")));
+            .arg(module.join(canary::MODULE_OBJECT)));
         assert!(
             sections.contains(" .BTF "),
             "{alias}: no .BTF section in the module although the bundle ships vmlinux:\n{sections}"
