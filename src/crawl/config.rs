@@ -314,6 +314,23 @@ pub struct AptRepo {
     /// More suites, from release aliases resolved through the archive's own Release files.
     #[serde(default)]
     pub aliases: Option<Aliases>,
+    /// More suites, from the release list a distribution publishes for its upgrader
+    /// (Ubuntu's `meta-release`): every release marked `Supported: 1` is followed.
+    #[serde(default)]
+    pub releases: Option<Releases>,
+}
+
+/// Suites from a published release list (RFC 822 stanzas with `Dist:` and `Supported:`, the
+/// shape of Ubuntu's `meta-release`). The templates are crawled when they exist, `{codename}`
+/// replaced by each supported release's `Dist`; a new release is followed without a config
+/// change. The list is fetched without the source's credential.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Releases {
+    /// The release list URL.
+    pub url: String,
+    /// Suite templates, e.g. `['{codename}-security', '{codename}-updates']`.
+    pub companions: Vec<String>,
 }
 
 /// Suites that follow the distribution: each alias (`stable`, `unstable`, ...) is resolved
