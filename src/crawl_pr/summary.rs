@@ -53,10 +53,14 @@ fn distro_release(package: &str) -> Option<String> {
     static RES: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
     let [photon, suse] = RES.get_or_init(|| {
         [
-            regex::Regex::new(r"(?:^|-)linux(?:-([a-z]+))?-devel-(\d[\w.+-]*?\.ph\d+)\.[a-z0-9_]+\.rpm$")
-                .unwrap(),
-            regex::Regex::new(r"(?:^|-)kernel-([a-z]+)-devel-(\d[\w.+]*-[\d.]+?)\.\d+\.[a-z0-9_]+\.rpm$")
-                .unwrap(),
+            regex::Regex::new(
+                r"(?:^|-)linux(?:-([a-z]+))?-devel-(\d[\w.+-]*?\.ph\d+)\.[a-z0-9_]+\.rpm$",
+            )
+            .unwrap(),
+            regex::Regex::new(
+                r"(?:^|-)kernel-([a-z]+)-devel-(\d[\w.+]*-[\d.]+?)\.\d+\.[a-z0-9_]+\.rpm$",
+            )
+            .unwrap(),
         ]
     });
     if let Some(c) = photon.captures(package) {
@@ -337,7 +341,10 @@ mod tests {
             &["https---p-x86_64-linux-esx-devel-6.1.158-12.ph5.x86_64.rpm"],
         );
         assert_eq!(uname_of(&photon), "6.1.158-12.ph5-esx");
-        let photon = entry("photon", &["https---p-linux-devel-5.10.245-1.ph4.x86_64.rpm"]);
+        let photon = entry(
+            "photon",
+            &["https---p-linux-devel-5.10.245-1.ph4.x86_64.rpm"],
+        );
         assert_eq!(uname_of(&photon), "5.10.245-1.ph4");
         let suse = entry(
             "suse",

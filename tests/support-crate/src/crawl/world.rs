@@ -321,6 +321,11 @@ impl World {
 
     fn ubuntu_standard(&mut self) {
         let root = "http://security.ubuntu.com/ubuntu/";
+        // The release list the Ubuntu sources follow (supported releases' suites).
+        self.mirror.put(
+            "https://changelogs.ubuntu.com/meta-release",
+            fixtures::meta_release(fixtures::UBUNTU_RELEASES),
+        );
         let pool = format!("{root}pool/main/l/");
         let mut urls = set(corpus("ubuntu-standard.txt"));
         let vanished = urls.iter().next().unwrap().clone();
