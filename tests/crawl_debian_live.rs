@@ -115,6 +115,8 @@ def get(url):
         return r.read()
 def stanzas(text):
     for block in text.split("\n\n"):
+        if not block.lstrip("\n").startswith("Package: linux-headers-"):
+            continue
         fields = {}
         for line in block.splitlines():
             if line[:1] not in (" ", "\t") and ":" in line:

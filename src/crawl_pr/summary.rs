@@ -457,4 +457,27 @@ mod tests {
         let msg = commit_message("t", &s);
         assert!(msg.starts_with("t\n\nr.txt: +1 URL(s), 1 moved"), "{msg}");
     }
+
+    #[test]
+    fn body_lists_the_kernels_the_manifest_skipped() {
+        let s = Summary {
+            group: "debian".into(),
+            rejected: vec![(
+                "ubuntu-standard.txt".into(),
+                "http://u/linux-headers-4.4.0-9-lowlatency_4.4.0-9.9_amd64.deb".into(),
+                "unpaired Ubuntu package | odd".into(),
+            )],
+            ..Default::default()
+        };
+        let body = render_body(&s);
+        assert!(
+            body.contains("### Kernels skipped by the manifest (1)"),
+            "{body}"
+        );
+        assert!(
+            body.contains("| `ubuntu-standard.txt` | http://u/linux-headers-4.4.0-9-lowlatency_4.4.0-9.9_amd64.deb | unpaired Ubuntu package \\| odd |"),
+            "{body}"
+        );
+        assert!(commit_message("t", &s).contains("1 URL(s) rejected"));
+    }
 }

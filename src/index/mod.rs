@@ -6,6 +6,7 @@
 //! cannot lose each other's entries, and two packs of the same id write equivalent entries.
 
 mod features;
+pub mod html;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,6 +45,29 @@ pub struct IndexEntry {
     pub distro: String,
     /// Derived kernel features.
     pub features: Features,
+    /// Canary build result (`pack --verify`); absent for entries written before verification
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// When the bundle was packed (Unix seconds); absent for older entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_at: Option<u64>,
+}
+
+/// What the canary build proved about a bundle, as recorded in its index entry:
+/// `{"verified": {"module": true, "ebpf": true, "compiler": "gcc-12"}}` or
+/// `{"unverified": {"reason": "..."}}`. A bundle whose verification failed is never published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    Verified {
+        module: bool,
+        ebpf: bool,
+        compiler: String,
+    },
+    Unverified {
+        reason: String,
+    },
 }
 
 /// The `cache.yml` view of one entry.
@@ -192,6 +216,8 @@ mod tests {
                 btf: n % 2 == 0,
                 bpf_ringbuf: true,
             },
+            verification: None,
+            packed_at: None,
         }
     }
 

@@ -26,6 +26,10 @@ pub struct PackContext {
     pub bundles: Arc<dyn Store>,
     /// Parent of the per-pack work dirs (default: the system temp dir).
     pub work_dir: Option<PathBuf>,
+    /// Verify each bundle before it is published (`pack --verify`): a failed canary build
+    /// publishes nothing; the index entry records the result. `None`: no verification, and the
+    /// entry records none.
+    pub verify: Option<crate::verify::VerifyOptions>,
 }
 
 /// What one pack produced.
@@ -65,6 +69,8 @@ async fn pack_id_inner(
     set: &ManifestSet,
 ) -> anyhow::Result<PackOutcome> {
     let kind: PackerKind = set.kind.parse()?;
+    // A misconfigured signing key fails the pack before anything is published.
+    let signer = crate::sums::Signer::from_env()?;
     if set.packages.is_empty() {
         anyhow::bail!("manifest entry has no packages");
     }
@@ -116,6 +122,34 @@ async fn pack_id_inner(
     }
     tracing::info!(id, bundle = %packed.file_name, size = packed.size, "packed");
 
+    let verification = match &ctx.verify {
+        None => None,
+        Some(opts) => {
+            let mut opts = opts.clone();
+            opts.work_dir
+                .get_or_insert_with(|| work.path().to_path_buf());
+            let path = packed.path.clone();
+            let report =
+                tokio::task::spawn_blocking(move || crate::verify::verify_bundle(&path, &opts))
+                    .await
+                    .context("verify task panicked")??;
+            tracing::info!(
+                id,
+                module = ?report.module.status,
+                ebpf = ?report.ebpf.status,
+                module_s = report.module.seconds,
+                ebpf_s = report.ebpf.seconds,
+                "verified"
+            );
+            match report.outcome() {
+                crate::verify::Outcome::Failed(error) => {
+                    anyhow::bail!("verification failed, nothing published: {error}")
+                }
+                _ => report.index_record(),
+            }
+        }
+    };
+
     ctx.bundles
         .put_file(&packed.file_name, &packed.path, Some(&packed.sha256))
         .await?;
@@ -132,8 +166,20 @@ async fn pack_id_inner(
             btf: packed.btf,
             bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname),
         },
+        verification,
+        packed_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs()),
     };
     index::write_entry(ctx.bundles.as_ref(), &entry).await?;
+    // The signed SHA256SUMS follows the index when a signing key is configured. The bundle and its
+    // entry are published already: a signing failure is reported, `index --sign` repairs it.
+    if let Some(signer) = signer {
+        if let Err(e) = crate::sums::publish(ctx.bundles.clone(), &signer).await {
+            tracing::error!(id, error = %format!("{e:#}"), "SHA256SUMS not updated");
+        }
+    }
     Ok(PackOutcome {
         id: id.to_string(),
         kernel: packed.uname,

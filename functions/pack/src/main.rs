@@ -46,6 +46,10 @@ async fn config() -> anyhow::Result<Config> {
         packages: store::open(&get("KERNEL_PACKER_PACKAGES")?, &s3).await?,
         bundles: store::open(&get("KERNEL_PACKER_BUNDLES")?, &s3).await?,
         work_dir: std::env::var_os("KERNEL_PACKER_WORK_DIR").map(Into::into),
+        // Canary build before publishing; where the image has no toolchain (the zip function)
+        // the entry records `unverified` with the reason. KERNEL_PACKER_VERIFY=0 turns it off.
+        verify: (std::env::var("KERNEL_PACKER_VERIFY").as_deref() != Ok("0"))
+            .then(kernel_packer::verify::VerifyOptions::default),
     };
     let manifest = std::env::var("KERNEL_PACKER_MANIFEST")
         .unwrap_or_else(|_| "kernel-package-lists/manifest.yml".to_string());

@@ -229,7 +229,8 @@ impl Rule {
 
     /// Checks one set against the rule's shape: `debian` sets hold exactly one arch header,
     /// one kbuild and at most one common header, the one the flavour needs; `pairs` sets hold
-    /// two distinct packages; every set is non-empty without repeated URLs.
+    /// one flavoured package and one common package; every set is non-empty without repeated
+    /// URLs.
     pub fn check_set(self, set: &[String]) -> Result<(), String> {
         if set.is_empty() {
             return Err("empty set".into());
@@ -240,7 +241,7 @@ impl Rule {
         }
         match self {
             Rule::Debian => debian::check_set(set),
-            Rule::Pairs if set.len() != 2 => Err(format!("{} packages instead of 2", set.len())),
+            Rule::Pairs => pairs::check_set(set),
             _ => Ok(()),
         }
     }
@@ -337,6 +338,16 @@ mod tests {
         let got = Rule::Single.group(&urls, &RuleOptions::default()).unwrap();
         assert!(got.rejected.is_empty(), "{got:?}");
         assert_eq!(got.sets.len(), 2);
+        // A Debian set written as simplified names groups as its URLs did.
+        let urls = strings(&[
+            "http---d-pool-main-l-linux-linux-kbuild-6.1_6.1.90-1_amd64.deb",
+            "http---d-pool-main-l-linux-linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb",
+            "http---d-pool-main-l-linux-linux-headers-6.1.0-21-common_6.1.90-1_all.deb",
+        ]);
+        let got = Rule::Debian.group(&urls, &RuleOptions::default()).unwrap();
+        assert!(got.rejected.is_empty(), "{got:?}");
+        assert_eq!(got.sets.len(), 1);
+        assert_eq!(got.sets[0].len(), 3);
     }
 
     #[test]

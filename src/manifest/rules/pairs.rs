@@ -112,6 +112,22 @@ pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Grouped, G
     Ok(out)
 }
 
+/// The shape of a `pairs` set: one flavoured package (`linux-headers-X.Y.Z-ABI-<flavour>`)
+/// and one common package.
+pub fn check_set(set: &[String]) -> Result<(), String> {
+    let flavoured = set
+        .iter()
+        .filter(|u| FLAVOURED.is_match(urls::file_name(u)))
+        .count();
+    if set.len() != 2 || flavoured != 1 {
+        return Err(format!(
+            "{} package(s), {flavoured} of them flavoured, instead of one flavoured and one common package",
+            set.len()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::strings;
