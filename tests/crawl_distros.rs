@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crawl_support::fixtures::{self, Deb, Rpm};
 use crawl_support::mirror::Fault;
-use crawl_support::world::{crawl_with, World};
-use kernel_packer::crawl::Outcome;
+use crawl_support::world::{self, crawl_with, World};
 
 /// The new sources, in the order they are reported.
 const NEW: &[&str] = &[
@@ -164,76 +163,89 @@ const ROCKY: &str = "https://dl.rockylinux.org/pub/rocky/";
 const PHOTON: &str = "https://packages.vmware.com/photon/";
 const LEAP: &str = "https://download.opensuse.org/";
 
-fn photon(w: &World) -> BTreeSet<String> {
+/// Roots under `base` whose packages sit in `x86_64/` and `noarch/` (Photon, Leap): per root
+/// the `wanted` templates for each version, and the `noise` templates for its last version
+/// (`{v}` is the version).
+fn arch_dir_roots(
+    w: &World,
+    base: &str,
+    roots: &[(&str, &[&str])],
+    wanted: &[&str],
+    noise: &[&str],
+) -> BTreeSet<String> {
+    let fill = |t: &&str, v: &str| t.replace("{v}", v);
     let mut out = BTreeSet::new();
-    for (n, tag, versions) in [
-        ("4.0", "release", &["5.10.4-16.ph4"][..]),
-        ("4.0", "updates", &["5.10.240-2.ph4", "5.10.245-1.ph4"][..]),
-        ("5.0", "release", &["6.1.10-11.ph5"][..]),
-        ("5.0", "updates", &["6.1.153-4.ph5", "6.1.158-12.ph5"][..]),
-    ] {
-        let root = format!("{PHOTON}{n}/photon_{tag}_{n}_x86_64/");
-        let mut wanted = Vec::new();
-        for v in versions {
-            wanted.push(format!("linux-devel-{v}.x86_64.rpm"));
-            wanted.push(format!("linux-esx-devel-{v}.x86_64.rpm"));
-        }
-        let v = versions.last().unwrap();
-        let noise = [
-            format!("linux-{v}.x86_64.rpm"),
-            format!("linux-rt-devel-{v}.x86_64.rpm"),
-            format!("linux-api-headers-{v}.noarch.rpm"),
-            format!("linux-esx-{v}.x86_64.rpm"),
-        ];
-        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let noise: Vec<&str> = noise.iter().map(String::as_str).collect();
-        out.extend(yum_root(w, &root, "", &wanted, &noise));
+    for (root, versions) in roots {
+        let want: Vec<String> = versions
+            .iter()
+            .flat_map(|v| wanted.iter().map(move |t| fill(t, v)))
+            .collect();
+        let last = versions.last().unwrap();
+        let other: Vec<String> = noise.iter().map(|t| fill(t, last)).collect();
+        let want: Vec<&str> = want.iter().map(String::as_str).collect();
+        let other: Vec<&str> = other.iter().map(String::as_str).collect();
+        out.extend(yum_root(w, &format!("{base}{root}"), "", &want, &other));
     }
     out
 }
 
+fn photon(w: &World) -> BTreeSet<String> {
+    arch_dir_roots(
+        w,
+        PHOTON,
+        &[
+            ("4.0/photon_release_4.0_x86_64/", &["5.10.4-16.ph4"]),
+            (
+                "4.0/photon_updates_4.0_x86_64/",
+                &["5.10.240-2.ph4", "5.10.245-1.ph4"],
+            ),
+            ("5.0/photon_release_5.0_x86_64/", &["6.1.10-11.ph5"]),
+            (
+                "5.0/photon_updates_5.0_x86_64/",
+                &["6.1.153-4.ph5", "6.1.158-12.ph5"],
+            ),
+        ],
+        &[
+            "linux-devel-{v}.x86_64.rpm",
+            "linux-esx-devel-{v}.x86_64.rpm",
+        ],
+        &[
+            "linux-{v}.x86_64.rpm",
+            "linux-rt-devel-{v}.x86_64.rpm",
+            "linux-api-headers-{v}.noarch.rpm",
+            "linux-esx-{v}.x86_64.rpm",
+        ],
+    )
+}
+
 fn leap(w: &World) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (root, versions) in [
-        (
-            "distribution/leap/15.5/repo/oss/",
-            &["5.14.21-150500.53.2"][..],
-        ),
-        (
-            "update/leap/15.5/sle/",
-            &["5.14.21-150500.55.97.1", "5.14.21-150500.55.100.1"][..],
-        ),
-        (
-            "distribution/leap/15.6/repo/oss/",
-            &["6.4.0-150600.21.3"][..],
-        ),
-        (
-            "update/leap/15.6/sle/",
-            &["6.4.0-150600.23.25.1", "6.4.0-150600.23.73.1"][..],
-        ),
-        (
-            "distribution/leap/16.0/repo/oss/",
-            &["6.12.0-160000.5.1"][..],
-        ),
-    ] {
-        let root = format!("{LEAP}{root}");
-        let mut wanted = Vec::new();
-        for v in versions {
-            wanted.push(format!("kernel-default-devel-{v}.x86_64.rpm"));
-            wanted.push(format!("kernel-devel-{v}.noarch.rpm"));
-        }
-        let v = versions.last().unwrap();
-        let noise = [
-            format!("kernel-default-{v}.x86_64.rpm"),
-            format!("kernel-source-{v}.noarch.rpm"),
-            format!("kernel-default-devel-{v}.aarch64.rpm"),
-            format!("kernel-syms-{v}.x86_64.rpm"),
-        ];
-        let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let noise: Vec<&str> = noise.iter().map(String::as_str).collect();
-        out.extend(yum_root(w, &root, "", &wanted, &noise));
-    }
-    out
+    arch_dir_roots(
+        w,
+        LEAP,
+        &[
+            ("distribution/leap/15.5/repo/oss/", &["5.14.21-150500.53.2"]),
+            (
+                "update/leap/15.5/sle/",
+                &["5.14.21-150500.55.97.1", "5.14.21-150500.55.100.1"],
+            ),
+            ("distribution/leap/15.6/repo/oss/", &["6.4.0-150600.21.3"]),
+            (
+                "update/leap/15.6/sle/",
+                &["6.4.0-150600.23.25.1", "6.4.0-150600.23.73.1"],
+            ),
+            ("distribution/leap/16.0/repo/oss/", &["6.12.0-160000.5.1"]),
+        ],
+        &[
+            "kernel-default-devel-{v}.x86_64.rpm",
+            "kernel-devel-{v}.noarch.rpm",
+        ],
+        &[
+            "kernel-default-{v}.x86_64.rpm",
+            "kernel-source-{v}.noarch.rpm",
+            "kernel-default-devel-{v}.aarch64.rpm",
+            "kernel-syms-{v}.x86_64.rpm",
+        ],
+    )
 }
 
 /// One Ubuntu kernel: the flavour's arch header and the source's common header.
@@ -573,25 +585,11 @@ fn new_sources_crawl_into_well_formed_sets() {
     );
 }
 
-/// Crawls `source` after `change`; expects a failure containing every `want`, and the
-/// source's lists byte-identical.
+/// Serves the new sources, then expects `source` to fail after `change` (lists unchanged).
 fn expect_failure(source: &str, want: &[&str], change: impl FnOnce(&World)) {
     let w = World::build();
     serve(&w);
-    let src = w.config.source(source).unwrap();
-    let before = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
-    change(&w);
-    let r = crawl_with(&w, &w.http(), &[source]);
-    match &r.sources[0].outcome {
-        Outcome::Failed { reason } => {
-            for want in want {
-                assert!(reason.contains(want), "{source}: {reason:?} lacks {want:?}");
-            }
-        }
-        other => panic!("{source}: expected a failure, got {other:?}"),
-    }
-    let after = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
-    assert_eq!(before, after, "{source}: lists changed");
+    world::expect_failure(&w, source, want, change);
 }
 
 #[test]
