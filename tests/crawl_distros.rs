@@ -665,3 +665,112 @@ fn missing_release_list_or_repository_fails_naming_it() {
         );
     });
 }
+
+const REGISTRY: &str = "https://registry-1.docker.io/v2/docker/for-desktop-kernel/";
+const TOKEN_URL: &str = "https://auth.docker.io/token?service=registry.docker.io&scope=repository:docker/for-desktop-kernel:pull";
+const TOKEN: &str = "fixture-registry-token-4f1d";
+
+/// A Docker Hub-shaped registry for `docker/for-desktop-kernel`: the anonymous token, the
+/// tags list and one manifest per tag, each behind the bearer token; `empty` tags have only
+/// the empty layer. Returns the blob URLs of the amd64 kernel tags.
+fn registry(w: &World, tags: &[(&str, bool)]) -> BTreeSet<String> {
+    w.mirror.put(
+        TOKEN_URL,
+        format!(r#"{{"token":"{TOKEN}","access_token":"{TOKEN}","expires_in":300,"issued_at":"2026-11-30T00:00:00Z"}}"#)
+            .into_bytes(),
+    );
+    let bearer = format!("Bearer {TOKEN}");
+    let names: Vec<String> = tags.iter().map(|(t, _)| format!("\"{t}\"")).collect();
+    let list = format!("{REGISTRY}tags/list?n=10000");
+    w.mirror.put(
+        &list,
+        format!(
+            r#"{{"name":"docker/for-desktop-kernel","tags":[{}]}}"#,
+            names.join(",")
+        )
+        .into_bytes(),
+    );
+    w.mirror.require_auth(&list, &bearer);
+    let empty = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46a4";
+    let mut blobs = BTreeSet::new();
+    for (tag, has_kernel) in tags {
+        let layer = format!("sha256:{}", hex(tag));
+        let layers = if *has_kernel {
+            format!(
+                r#"{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":187123456,"digest":"{layer}"}},{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32,"digest":"{empty}"}}"#
+            )
+        } else {
+            format!(
+                r#"{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32,"digest":"{empty}"}}"#
+            )
+        };
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1234,"digest":"sha256:{}"}},"layers":[{layers}]}}"#,
+            hex(&format!("config {tag}"))
+        );
+        let url = format!("{REGISTRY}manifests/{tag}");
+        w.mirror.put(&url, manifest.into_bytes());
+        w.mirror.require_auth(&url, &bearer);
+        if *has_kernel && tag.ends_with("-amd64") {
+            blobs.insert(format!("{REGISTRY}blobs/{layer}"));
+        }
+    }
+    blobs
+}
+
+const DD_TAGS: &[(&str, bool)] = &[
+    (
+        "5.15.49-5fee2a3a8ccff3d5cdfe4a3eec5fbd1dce2a7ae8-amd64",
+        true,
+    ),
+    (
+        "6.10.14-b1b7dd0b5a9a3f4f57ab2be1bd0ed02da4e1bd7d-amd64",
+        true,
+    ),
+    (
+        "6.10.14-b1b7dd0b5a9a3f4f57ab2be1bd0ed02da4e1bd7d-arm64",
+        true,
+    ),
+    (
+        "6.12.5-0c1b7ff3b54e1d4da1b3c8e4a3b0f96e7d2f8a11-amd64",
+        true,
+    ),
+];
+
+#[test]
+fn docker_desktop_registry_yields_each_kernel_layer_without_logging_the_token() {
+    let w = World::build();
+    let want = registry(&w, DD_TAGS);
+    let r = crawl_with(&w, &w.http(), &["dockerdesktop"]);
+    assert!(r.ok(), "{}", r.summary());
+    assert_eq!(w.list("dockerdesktop.txt"), want);
+    assert_eq!(want.len(), 3);
+    eprintln!("dockerdesktop: {} kernels", want.len());
+    assert!(!r.summary().contains(TOKEN));
+    // The newest amd64 tag without a kernel layer: stale rules, list unchanged; the failure
+    // names the tag, never the token.
+    let mut tags = DD_TAGS.to_vec();
+    tags.push((
+        "6.12.9-7d2f8a110c1b7ff3b54e1d4da1b3c8e4a3b0f96e-amd64",
+        false,
+    ));
+    world::expect_failure(
+        &w,
+        "dockerdesktop",
+        &["rules are stale: ", "the newest entry 6.12.9-"],
+        |w| {
+            registry(w, &tags);
+        },
+    );
+    // A token the registry refuses: the source fails without printing it.
+    w.mirror
+        .put(TOKEN_URL, br#"{"token":"wrong-token-value"}"#.to_vec());
+    let r = crawl_with(&w, &w.http(), &["dockerdesktop"]);
+    match &r.sources[0].outcome {
+        kernel_packer::crawl::Outcome::Failed { reason } => {
+            assert!(reason.contains("401"), "{reason}");
+            assert!(!reason.contains("wrong-token-value"), "{reason}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
