@@ -48,6 +48,10 @@ pub struct IndexEntry {
     pub arch: String,
     /// Derived kernel features.
     pub features: Features,
+    /// What a module build needs (the bundle's BUNDLE_COMPILER, BUNDLE_COMPILER_VERSION and
+    /// BUNDLE_HOST_REQUIREMENTS); empty in entries written before they existed.
+    #[serde(default)]
+    pub build: crate::pack::facts::BuildFacts,
     /// Canary build result (`pack --verify`); absent for entries written before verification
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +224,7 @@ mod tests {
                 btf: n % 2 == 0,
                 bpf_ringbuf: true,
             },
+            build: Default::default(),
             verification: None,
             packed_at: None,
         }

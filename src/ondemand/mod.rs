@@ -167,6 +167,7 @@ async fn pack_id_inner(
             btf: packed.btf,
             bpf_ringbuf: index::has_bpf_ringbuf(&packed.uname),
         },
+        build: packed.facts.clone(),
         verification,
         packed_at: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
