@@ -16,4 +16,5 @@ pub mod ondemand;
 pub mod pack;
 pub mod store;
 pub mod sync;
+pub mod trigger;
 pub mod vfs;

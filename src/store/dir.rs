@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use super::{check_sha256, validate_key, ObjectInfo, Store};
+use super::{check_sha256, validate_key, validate_tag, Created, ObjectInfo, Store};
 
 const META_DIR: &str = ".meta";
 
@@ -22,6 +22,9 @@ pub struct DirStore {
 struct Meta {
     sha256: String,
     size: u64,
+    /// Tag of objects made by `create_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
 }
 
 impl DirStore {
@@ -50,6 +53,7 @@ impl DirStore {
         key: &str,
         reader: &mut dyn Read,
         sha256: Option<&str>,
+        tag: Option<&str>,
     ) -> anyhow::Result<ObjectInfo> {
         let dest = self.path(key)?;
         let dir = dest.parent().expect("key has a parent").to_path_buf();
@@ -81,6 +85,7 @@ impl DirStore {
         let meta = serde_json::to_vec(&Meta {
             sha256: actual.clone(),
             size,
+            tag: tag.map(str::to_string),
         })?;
         let meta_path = self.meta_path(key);
         let meta_dir = meta_path.parent().expect("meta has a parent");
@@ -99,6 +104,53 @@ impl DirStore {
         })
     }
 
+    /// `create_file` under an exclusive lock on `<root>/.meta/.create.lock`, so the existence check,
+    /// the rename and the metadata write are one step for every creator (threads and processes).
+    fn create_sync(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+        tag: &str,
+    ) -> anyhow::Result<Created> {
+        validate_key(key)?;
+        validate_tag(tag)?;
+        let meta_dir = self.root.join(META_DIR);
+        std::fs::create_dir_all(&meta_dir)
+            .with_context(|| format!("create {}", meta_dir.display()))?;
+        let lock_path = meta_dir.join(".create.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("open {}", lock_path.display()))?;
+        lock.lock()
+            .with_context(|| format!("lock {}", lock_path.display()))?;
+        if let Some(mut info) = self.head_sync(key)? {
+            let meta = self.read_meta(key);
+            if info.sha256.is_none() {
+                // Not made by this crate (or its metadata is stale): hash the content.
+                let mut f = std::fs::File::open(self.path(key)?)?;
+                let mut hasher = Sha256::new();
+                std::io::copy(&mut f, &mut hasher)?;
+                info.sha256 = Some(hex::encode(hasher.finalize()));
+            }
+            return Ok(Created::Existing {
+                info,
+                tag: meta.and_then(|m| m.tag),
+            });
+        }
+        let mut f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+        Ok(Created::New(self.write_atomic(key, &mut f, sha256, Some(tag))?))
+    }
+
+    fn read_meta(&self, key: &str) -> Option<Meta> {
+        std::fs::read(self.meta_path(key))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
+    }
+
     fn head_sync(&self, key: &str) -> anyhow::Result<Option<ObjectInfo>> {
         let path = self.path(key)?;
         let md = match std::fs::metadata(&path) {
@@ -107,9 +159,8 @@ impl DirStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("stat {}", path.display())),
         };
-        let sha256 = std::fs::read(self.meta_path(key))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
+        let sha256 = self
+            .read_meta(key)
             .filter(|m| m.size == md.len())
             .map(|m| m.sha256);
         Ok(Some(ObjectInfo {
@@ -187,14 +238,31 @@ impl Store for DirStore {
         blocking(move || {
             let mut f =
                 std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
-            this.write_atomic(&key, &mut f, sha.as_deref())
+            this.write_atomic(&key, &mut f, sha.as_deref(), None)
         })
         .await
     }
 
+    async fn create_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+        tag: &str,
+    ) -> anyhow::Result<Created> {
+        let (this, key, path, sha, tag) = (
+            self.clone(),
+            key.to_string(),
+            path.to_path_buf(),
+            sha256.map(str::to_string),
+            tag.to_string(),
+        );
+        blocking(move || this.create_sync(&key, &path, sha.as_deref(), &tag)).await
+    }
+
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectInfo> {
         let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.write_atomic(&key, &mut bytes.as_slice(), None)).await
+        blocking(move || this.write_atomic(&key, &mut bytes.as_slice(), None, None)).await
     }
 
     async fn get_to_file(&self, key: &str, dest: &Path) -> anyhow::Result<ObjectInfo> {
