@@ -300,6 +300,15 @@ async fn publish(
     )
 }
 
+/// Whether sets of packer type `kind` are built from kernel sources and so need the container-image
+/// pack function with a compiler toolchain (see `pack/source.rs`).
+pub fn needs_toolchain(kind: &str) -> bool {
+    matches!(
+        kind.parse::<PackerKind>(),
+        Ok(PackerKind::Cos | PackerKind::Minikube | PackerKind::Linuxkit)
+    )
+}
+
 /// Manifest ids without an index entry in the bundle store, sorted.
 pub async fn missing_ids(manifest: &Manifest, bundles: &dyn Store) -> anyhow::Result<Vec<String>> {
     let have: std::collections::BTreeSet<String> = index::ids(bundles).await?.into_iter().collect();

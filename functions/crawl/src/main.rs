@@ -19,32 +19,12 @@ use anyhow::{Context, Result};
 use kernel_packer::cli::crawl::{parse_override, MIRROR_OVERRIDES_ENV};
 use kernel_packer::crawl::{self, http::Http};
 use kernel_packer::crawl_pr::{self, CrawlRequest, Settings};
-use kernel_packer::github::{token, OctocrabGitHub, RepoId, RetryPolicy, SecretSource};
+
+#[path = "../../shared/repo.rs"]
+mod repo;
+use repo::env;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-
-/// Secrets Manager behind the [`SecretSource`] trait.
-struct SecretsManager(aws_sdk_secretsmanager::Client);
-
-impl SecretSource for SecretsManager {
-    async fn secret_string(&self, id: &str) -> Result<String> {
-        let out = self
-            .0
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "Secrets Manager GetSecretValue {id:?}: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                )
-            })?;
-        out.secret_string()
-            .map(str::to_string)
-            .with_context(|| format!("secret {id:?} has no string value"))
-    }
-}
 
 /// The crawl request of an event: its `detail` when it has one with `group`/`sources`, else
 /// the event itself.
@@ -75,10 +55,6 @@ fn request(event: &Value) -> Result<CrawlRequest> {
     serde_json::from_value(body).context("event: expected {\"group\": ...} or {\"sources\": [...]}")
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 fn http_for(config: &mut crawl::config::Config) -> Result<Http> {
     let mut c = crawl::http_config(config);
     if let Some(v) = env(MIRROR_OVERRIDES_ENV) {
@@ -92,16 +68,7 @@ fn http_for(config: &mut crawl::config::Config) -> Result<Http> {
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let req = request(&event.payload)?;
-    let repo = RepoId::parse(&env("KERNEL_PACKER_REPO").context("KERNEL_PACKER_REPO is not set")?)?;
-    let aws = aws_config::load_from_env().await;
-    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&aws));
-    let token = token::resolve(env, &secrets).await?;
-    let gh = OctocrabGitHub::new(
-        env("GITHUB_API_URL").as_deref(),
-        &token,
-        repo,
-        RetryPolicy::default(),
-    )?;
+    let gh = repo::github_client().await?;
     let mut settings = Settings {
         request: req,
         ..Settings::default()
