@@ -66,7 +66,10 @@ fn main() {
     println!("manifest ids:                     {ids}");
     println!("distinct contents (by file name): {}", groups.len());
     println!("contents listed under >1 id:      {}", shared.len());
-    println!("packs saved by content dedup:     {saved} ({:.1}% of ids)", 100.0 * saved as f64 / ids as f64);
+    println!(
+        "packs saved by content dedup:     {saved} ({:.1}% of ids)",
+        100.0 * saved as f64 / ids as f64
+    );
     println!("saved per packer type:            {kinds:?}");
     println!("ids per shared content:           {sizes:?}");
     println!("packages compared by full URL:    {unmapped}");

@@ -80,9 +80,8 @@ async fn assert_index_true(bundles: Arc<dyn Store>, work: &Path) -> BTreeMap<Str
             let local = work.join("check.tgz");
             bundles.get_to_file(&e.bundle, &local).await.unwrap();
             let sha = sha256_file(&local).await.unwrap().0;
-            let meta = |name: &str| {
-                support::run(Command::new("tar").arg("-xzOf").arg(&local).arg(name))
-            };
+            let meta =
+                |name: &str| support::run(Command::new("tar").arg("-xzOf").arg(&local).arg(name));
             checked.insert(
                 e.bundle.clone(),
                 (sha, meta("BUNDLE_CHECKSUM"), meta("BUNDLE_UNAME")),
@@ -134,7 +133,8 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
     let smaller = ia.clone().min(ib.clone());
 
     // 1. One `pack --missing` run over a, b, d: a and b are packed once.
-    let bundles: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
+    let bundles: Arc<dyn Store> =
+        Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
     let ctx = PackContext {
         packages: packages.clone(),
         bundles: bundles.clone(),
@@ -149,9 +149,15 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
     let uname = out[&ia].kernel.clone();
     let plain = format!("bundle-{uname}.tgz");
     assert_eq!(out[&ia].bundle, out[&ib].bundle);
-    assert_eq!(out[&ia].checksum, smaller, "the group's smallest id is BUNDLE_CHECKSUM");
     assert_eq!(
-        [out[&ia].packed, out[&ib].packed].iter().filter(|p| **p).count(),
+        out[&ia].checksum, smaller,
+        "the group's smallest id is BUNDLE_CHECKSUM"
+    );
+    assert_eq!(
+        [out[&ia].packed, out[&ib].packed]
+            .iter()
+            .filter(|p| **p)
+            .count(),
         1,
         "packed once"
     );
@@ -176,7 +182,10 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
     // 2. A later id with the same content (c) is indexed without packing.
     let oc = ondemand::pack_id(&ctx, &ic, &c).await.unwrap();
     assert!(!oc.packed);
-    assert_eq!((oc.bundle.as_str(), oc.sha256.as_str()), (out[&ia].bundle.as_str(), out[&ia].sha256.as_str()));
+    assert_eq!(
+        (oc.bundle.as_str(), oc.sha256.as_str()),
+        (out[&ia].bundle.as_str(), out[&ia].sha256.as_str())
+    );
     assert_eq!(bundle_keys(bundles.as_ref()).await.len(), 2);
 
     let all = assert_index_true(bundles.clone(), work.path()).await;
@@ -185,15 +194,23 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
         .iter()
         .map(|e| e.bundle.as_str())
         .collect();
-    assert_eq!(resolved, BTreeSet::from([plain.as_str(), suffixed.as_str()]));
+    assert_eq!(
+        resolved,
+        BTreeSet::from([plain.as_str(), suffixed.as_str()])
+    );
     assert_eq!(all[&idd].name, plain);
     assert_eq!(all[&ia].name, plain);
-    assert_eq!(all[&ic].packages, c.packages, "each entry keeps its own packages");
-    assert!(ondemand::missing_ids(&manifest, bundles.as_ref()).await.unwrap().is_empty());
+    assert_eq!(
+        all[&ic].packages, c.packages,
+        "each entry keeps its own packages"
+    );
+    assert!(ondemand::missing_ids(&manifest, bundles.as_ref())
+        .await
+        .unwrap()
+        .is_empty());
 
     // 3. The same four ids packed concurrently, one `pack_id` each, into an empty store.
-    let bundles2: Arc<dyn Store> =
-        Arc::new(s3_store(&moto.endpoint(), "bundles2", "", None).await);
+    let bundles2: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "bundles2", "", None).await);
     let ctx2 = PackContext {
         packages: packages.clone(),
         bundles: bundles2.clone(),

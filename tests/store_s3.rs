@@ -194,7 +194,10 @@ async fn create_file_is_write_once_single_and_multipart() {
         .send()
         .await
         .unwrap();
-    assert!(uploads.uploads().is_empty(), "losing multipart uploads are aborted");
+    assert!(
+        uploads.uploads().is_empty(),
+        "losing multipart uploads are aborted"
+    );
 }
 
 /// The server "dies" mid-upload (the proxy cuts every connection after 1 MiB): the upload fails,

@@ -258,7 +258,9 @@ pub async fn run<G: GitHub>(
     if let (Some(pr), Some(bot)) = (&open, &current) {
         let c = gh.get_commit(bot).await?;
         if c.parents == [head.clone()] {
-            let theirs = snapshot::dir_entries(gh, &c.tree, &dir).await?.unwrap_or_default();
+            let theirs = snapshot::dir_entries(gh, &c.tree, &dir)
+                .await?
+                .unwrap_or_default();
             let theirs: BTreeMap<String, String> =
                 theirs.into_iter().map(|(p, e)| (p, e.sha)).collect();
             if theirs == desired {

@@ -50,7 +50,8 @@ impl Snapshot {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("create {}", parent.display()))?;
             }
-            std::fs::write(&target, bytes).with_context(|| format!("write {}", target.display()))?;
+            std::fs::write(&target, bytes)
+                .with_context(|| format!("write {}", target.display()))?;
         }
         Ok(())
     }
@@ -210,7 +211,11 @@ pub async fn at_commit<G: GitHub>(
 }
 
 /// Reads `dir` at the head of the default branch (see the module docs for the cost).
-pub async fn at_default_head<G: GitHub>(gh: &G, dir: &str, cache: Option<&Path>) -> Result<Snapshot> {
+pub async fn at_default_head<G: GitHub>(
+    gh: &G,
+    dir: &str,
+    cache: Option<&Path>,
+) -> Result<Snapshot> {
     let base = gh.default_branch().await?;
     let head = gh
         .get_ref(&base)

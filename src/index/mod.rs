@@ -162,10 +162,11 @@ pub async fn read_content(store: &dyn Store, digest: &str) -> anyhow::Result<Opt
     let key = content_key(digest);
     match store.get_bytes(&key).await? {
         None => Ok(None),
-        Some(bytes) => Ok(Some(
-            serde_json::from_slice(&bytes)
-                .with_context(|| format!("content record {key}: not valid JSON"))?,
-        )),
+        Some(bytes) => {
+            Ok(Some(serde_json::from_slice(&bytes).with_context(|| {
+                format!("content record {key}: not valid JSON")
+            })?))
+        }
     }
 }
 
@@ -399,7 +400,10 @@ mod tests {
         let a = "a".repeat(64);
         let b = "b".repeat(64);
         let d = content_digest("redhat", &[a.clone(), b.clone()]);
-        assert_eq!(d, content_digest("redhat", &[b.to_uppercase(), a.clone(), a.clone()]));
+        assert_eq!(
+            d,
+            content_digest("redhat", &[b.to_uppercase(), a.clone(), a.clone()])
+        );
         assert_ne!(d, content_digest("oracle", &[a.clone(), b.clone()]));
         assert_ne!(d, content_digest("redhat", std::slice::from_ref(&a)));
         validate_id(&d).unwrap();

@@ -141,8 +141,14 @@ impl DirStore {
                 tag: meta.and_then(|m| m.tag),
             });
         }
-        let mut f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-        Ok(Created::New(self.write_atomic(key, &mut f, sha256, Some(tag))?))
+        let mut f =
+            std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+        Ok(Created::New(self.write_atomic(
+            key,
+            &mut f,
+            sha256,
+            Some(tag),
+        )?))
     }
 
     fn read_meta(&self, key: &str) -> Option<Meta> {

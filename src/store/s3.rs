@@ -219,16 +219,13 @@ impl S3Store {
         if let Some(tag) = create_tag {
             req = req.metadata(TAG_META, tag);
         }
-        let created = req
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "start upload of {}: {}",
-                    self.what(key),
-                    DisplayErrorContext(&e)
-                )
-            })?;
+        let created = req.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "start upload of {}: {}",
+                self.what(key),
+                DisplayErrorContext(&e)
+            )
+        })?;
         let upload_id = created
             .upload_id()
             .ok_or_else(|| anyhow::anyhow!("start upload of {}: no upload id", self.what(key)))?

@@ -9,8 +9,9 @@
 //!    `refs/heads/<default branch>` of the configured repository;
 //! 3. the push must be recent (`repository.pushed_at` within `max_age` of now): a stale delivery
 //!    (a captured request replayed later) is refused;
-//! 4. the delivery id (`X-GitHub-Delivery`) is recorded write-once in the bundle store
-//!    (`deliveries/<id>`): a replayed delivery is refused.
+//! 4. the delivery id (`X-GitHub-Delivery`) must not be recorded yet: a replayed delivery is
+//!    refused (409). It is recorded write-once (`deliveries/<id>` in the bundle store) once its
+//!    work is written, so a delivery that failed half-way can be redelivered.
 //!
 //! The planned work ([`plan`]) diffs the lists directory between the push's `before` and `after`
 //! commits: ids in the new manifest that the old one lacked, and URLs in the new lists the old
@@ -24,6 +25,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::github::{snapshot, GitHub};
 use crate::store::{Created, Store};
 
 /// A refused delivery: HTTP status and a reason safe to return and log.
@@ -51,8 +53,8 @@ pub fn verify_signature(secret: &[u8], body: &[u8], header: Option<&str>) -> Res
         .trim()
         .strip_prefix("sha256=")
         .ok_or_else(|| refuse(401, "X-Hub-Signature-256 is not sha256=<hex>"))?;
-    let sig = hex::decode(hex_sig)
-        .map_err(|_| refuse(401, "X-Hub-Signature-256 is not sha256=<hex>"))?;
+    let sig =
+        hex::decode(hex_sig).map_err(|_| refuse(401, "X-Hub-Signature-256 is not sha256=<hex>"))?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(body);
     mac.verify_slice(&sig)
@@ -115,7 +117,11 @@ pub fn classify(
     match event {
         Some("ping") => return Ok(Delivery::Ping),
         Some("push") => {}
-        Some(other) => return Ok(Delivery::Ignored(format!("event {other:?} is not acted on"))),
+        Some(other) => {
+            return Ok(Delivery::Ignored(format!(
+                "event {other:?} is not acted on"
+            )))
+        }
         None => return Err(refuse(400, "missing X-GitHub-Event")),
     }
     let push: PushEvent =
@@ -127,7 +133,10 @@ pub fn classify(
     if age > max_age.as_secs() as i64 || age < -300 {
         return Err(refuse(
             409,
-            format!("stale delivery: pushed {age} s ago (limit {} s)", max_age.as_secs()),
+            format!(
+                "stale delivery: pushed {age} s ago (limit {} s)",
+                max_age.as_secs()
+            ),
         ));
     }
     if push.git_ref != format!("refs/heads/{}", push.repository.default_branch) {
@@ -144,20 +153,46 @@ pub fn classify(
     Ok(Delivery::Push(push))
 }
 
-/// Records delivery `id` write-once under `deliveries/<id>`; a second delivery with the same id is
-/// refused (409).
-pub async fn record_delivery(store: &dyn Store, id: Option<&str>) -> anyhow::Result<Result<(), Refusal>> {
-    let Some(id) = id.filter(|i| {
-        !i.is_empty()
-            && i.len() <= 100
-            && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    }) else {
-        return Ok(Err(refuse(400, "missing or malformed X-GitHub-Delivery")));
+fn delivery_key(id: Option<&str>) -> Result<String, Refusal> {
+    match id.filter(|i| {
+        !i.is_empty() && i.len() <= 100 && i.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    }) {
+        Some(id) => Ok(format!("deliveries/{id}")),
+        None => Err(refuse(400, "missing or malformed X-GitHub-Delivery")),
+    }
+}
+
+/// Refuses (409) a delivery id already recorded by [`record_delivery`].
+pub async fn check_delivery(
+    store: &dyn Store,
+    id: Option<&str>,
+) -> anyhow::Result<Result<(), Refusal>> {
+    let key = match delivery_key(id) {
+        Ok(k) => k,
+        Err(r) => return Ok(Err(r)),
     };
+    Ok(if store.exists(&key).await? {
+        Err(refuse(409, "replayed delivery"))
+    } else {
+        Ok(())
+    })
+}
+
+/// Records delivery `id` write-once under `deliveries/<id>` (after its work is done, so a failed
+/// delivery can be redelivered); a second delivery with the same id is refused (409).
+pub async fn record_delivery(
+    store: &dyn Store,
+    id: Option<&str>,
+) -> anyhow::Result<Result<(), Refusal>> {
+    let key = match delivery_key(id) {
+        Ok(k) => k,
+        Err(r) => return Ok(Err(r)),
+    };
+    let id = id.unwrap_or_default();
     let tmp = tempfile::NamedTempFile::new()?;
     std::fs::write(tmp.path(), id)?;
     match store
-        .create_file(&format!("deliveries/{id}"), tmp.path(), None, "delivery")
+        .create_file(&key, tmp.path(), None, "delivery")
         .await?
     {
         Created::New(_) => Ok(Ok(())),
@@ -174,6 +209,18 @@ pub struct PackRequest {
     pub ids: Vec<String>,
     /// Package URLs the push added to the lists, sorted.
     pub urls: Vec<String>,
+    /// The state machine's map items: one per id.
+    #[serde(default)]
+    pub items: Vec<PackItem>,
+}
+
+/// One id for the pack map: the container-image function packs source-based kernels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackItem {
+    /// Manifest id.
+    pub id: String,
+    /// Whether the set is built from kernel sources ([`crate::ondemand::needs_toolchain`]).
+    pub needs_toolchain: bool,
 }
 
 /// Ids and URLs in `after` (files of the lists directory: name → text) that `before` lacks.
@@ -183,12 +230,13 @@ pub fn plan(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> anyhow::Result<PackRequest> {
-    let ids = |files: &BTreeMap<String, String>| -> anyhow::Result<BTreeSet<String>> {
+    let ids = |files: &BTreeMap<String, String>| -> anyhow::Result<BTreeMap<String, String>> {
         Ok(match files.get("manifest.yml") {
-            None => BTreeSet::new(),
+            None => BTreeMap::new(),
             Some(text) => crate::manifest::Manifest::parse(text.as_bytes(), "manifest.yml")?
                 .entries
-                .into_keys()
+                .into_iter()
+                .map(|(id, set)| (id, set.kind))
                 .collect(),
         })
     };
@@ -204,10 +252,21 @@ pub fn plan(
     };
     let (old_ids, new_ids) = (ids(before)?, ids(after)?);
     let (old_urls, new_urls) = (urls(before), urls(after));
+    let added: Vec<(&String, &String)> = new_ids
+        .iter()
+        .filter(|(id, _)| !old_ids.contains_key(*id))
+        .collect();
     Ok(PackRequest {
         commit: commit.to_string(),
-        ids: new_ids.difference(&old_ids).cloned().collect(),
+        ids: added.iter().map(|(id, _)| (*id).clone()).collect(),
         urls: new_urls.difference(&old_urls).cloned().collect(),
+        items: added
+            .iter()
+            .map(|(id, kind)| PackItem {
+                id: (*id).clone(),
+                needs_toolchain: crate::ondemand::needs_toolchain(kind),
+            })
+            .collect(),
     })
 }
 
@@ -227,6 +286,113 @@ pub async fn write_request(store: &dyn Store, request: &PackRequest) -> anyhow::
             .await?,
         Created::New(_)
     ))
+}
+
+/// One webhook delivery as received.
+#[derive(Debug, Clone, Default)]
+pub struct Incoming<'a> {
+    /// `X-GitHub-Event`.
+    pub event: Option<&'a str>,
+    /// `X-Hub-Signature-256`.
+    pub signature: Option<&'a str>,
+    /// `X-GitHub-Delivery`.
+    pub delivery: Option<&'a str>,
+    /// Raw body, exactly as signed.
+    pub body: &'a [u8],
+}
+
+/// How the trigger is set up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The webhook secret.
+    pub secret: Vec<u8>,
+    /// `owner/name` the hook belongs to.
+    pub repo: String,
+    /// Oldest push accepted.
+    pub max_age: Duration,
+    /// Lists directory in the repository.
+    pub lists_dir: String,
+    /// Cache directory for the GitHub reader.
+    pub cache: Option<std::path::PathBuf>,
+}
+
+/// What an accepted delivery did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Answered a ping.
+    Ping,
+    /// Not acted on (other event or branch).
+    Ignored { reason: String },
+    /// The push added no id and no URL: nothing written but the delivery record.
+    NothingNew { commit: String },
+    /// A pack request was written (`new`: false when one for this commit existed).
+    Requested {
+        key: String,
+        ids: usize,
+        urls: usize,
+        new: bool,
+    },
+}
+
+/// Handles one delivery end to end (see the module docs); `now` is Unix seconds. A refusal is
+/// `Err(Ok(refusal))`; a failure of GitHub or the store is `Err(Err(error))` (GitHub redelivers).
+pub async fn handle<G: GitHub>(
+    gh: &G,
+    store: &dyn Store,
+    settings: &Settings,
+    incoming: &Incoming<'_>,
+    now: i64,
+) -> Result<Outcome, Result<Refusal, anyhow::Error>> {
+    verify_signature(&settings.secret, incoming.body, incoming.signature).map_err(Ok)?;
+    let push = match classify(
+        incoming.event,
+        incoming.body,
+        &settings.repo,
+        now,
+        settings.max_age,
+    )
+    .map_err(Ok)?
+    {
+        Delivery::Ping => return Ok(Outcome::Ping),
+        Delivery::Ignored(reason) => return Ok(Outcome::Ignored { reason }),
+        Delivery::Push(p) => p,
+    };
+    check_delivery(store, incoming.delivery)
+        .await
+        .map_err(Err)?
+        .map_err(Ok)?;
+    let cache = settings.cache.as_deref();
+    let after = snapshot::at_commit(gh, &push.after, &settings.lists_dir, cache)
+        .await
+        .map_err(Err)?;
+    let before = if push.before.bytes().all(|b| b == b'0') {
+        BTreeMap::new()
+    } else {
+        snapshot::at_commit(gh, &push.before, &settings.lists_dir, cache)
+            .await
+            .map_err(Err)?
+            .texts()
+    };
+    let request = plan(&push.after, &before, &after.texts()).map_err(Err)?;
+    let outcome = if request.ids.is_empty() && request.urls.is_empty() {
+        Outcome::NothingNew {
+            commit: push.after.clone(),
+        }
+    } else {
+        let new = write_request(store, &request).await.map_err(Err)?;
+        Outcome::Requested {
+            key: request_key(&request.commit),
+            ids: request.ids.len(),
+            urls: request.urls.len(),
+            new,
+        }
+    };
+    record_delivery(store, incoming.delivery)
+        .await
+        .map_err(Err)?
+        .map_err(Ok)?;
+    Ok(outcome)
 }
 
 #[cfg(test)]
@@ -277,18 +443,45 @@ mod tests {
             classify(Some("issues"), b"{}", "o/r", now, hour).unwrap(),
             Delivery::Ignored(_)
         ));
-        let d = classify(Some("push"), &push(now - 10, "refs/heads/main"), "o/r", now, hour);
+        let d = classify(
+            Some("push"),
+            &push(now - 10, "refs/heads/main"),
+            "o/r",
+            now,
+            hour,
+        );
         assert!(matches!(d, Ok(Delivery::Push(p)) if p.after == "b".repeat(40)));
         assert!(matches!(
-            classify(Some("push"), &push(now - 10, "refs/heads/x"), "o/r", now, hour).unwrap(),
+            classify(
+                Some("push"),
+                &push(now - 10, "refs/heads/x"),
+                "o/r",
+                now,
+                hour
+            )
+            .unwrap(),
             Delivery::Ignored(_)
         ));
-        let stale = classify(Some("push"), &push(now - 7200, "refs/heads/main"), "o/r", now, hour);
+        let stale = classify(
+            Some("push"),
+            &push(now - 7200, "refs/heads/main"),
+            "o/r",
+            now,
+            hour,
+        );
         assert_eq!(stale.unwrap_err().status, 409);
-        let foreign = classify(Some("push"), &push(now, "refs/heads/main"), "o/x", now, hour);
+        let foreign = classify(
+            Some("push"),
+            &push(now, "refs/heads/main"),
+            "o/x",
+            now,
+            hour,
+        );
         assert_eq!(foreign.unwrap_err().status, 403);
         assert_eq!(
-            classify(Some("push"), b"{", "o/r", now, hour).unwrap_err().status,
+            classify(Some("push"), b"{", "o/r", now, hour)
+                .unwrap_err()
+                .status,
             400
         );
     }
@@ -298,14 +491,19 @@ mod tests {
         let m = |ids: &[&str]| {
             let mut s = String::from("# generated\n");
             for id in ids {
-                s.push_str(&format!("{id}:\n  type: debian\n  packages:\n  - p-{id}.deb\n"));
+                s.push_str(&format!(
+                    "{id}:\n  type: debian\n  packages:\n  - p-{id}.deb\n"
+                ));
             }
             s
         };
         let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
         let before = BTreeMap::from([
             ("manifest.yml".to_string(), m(&[&a, &b])),
-            ("debian.txt".to_string(), "http://x/1.deb\nhttp://x/2.deb\n".to_string()),
+            (
+                "debian.txt".to_string(),
+                "http://x/1.deb\nhttp://x/2.deb\n".to_string(),
+            ),
         ]);
         let after = BTreeMap::from([
             ("manifest.yml".to_string(), m(&[&a, &c])),
@@ -316,7 +514,14 @@ mod tests {
             ("sources.yml".to_string(), "http://not/a/list\n".to_string()),
         ]);
         let p = plan(&"f".repeat(40), &before, &after).unwrap();
-        assert_eq!(p.ids, [c]);
+        assert_eq!(p.ids, [c.clone()]);
+        assert_eq!(
+            p.items,
+            [PackItem {
+                id: c,
+                needs_toolchain: false
+            }]
+        );
         assert_eq!(p.urls, ["http://x/3.deb"]);
         assert_eq!(plan("x", &after, &after).unwrap().ids.len(), 0);
     }
@@ -334,18 +539,26 @@ mod tests {
             .unwrap();
         assert_eq!(again.unwrap_err().status, 409);
         assert_eq!(
-            record_delivery(&store, Some("../x")).await.unwrap().unwrap_err().status,
+            record_delivery(&store, Some("../x"))
+                .await
+                .unwrap()
+                .unwrap_err()
+                .status,
             400
         );
         let req = PackRequest {
             commit: "b".repeat(40),
             ids: vec!["c".repeat(64)],
-            urls: vec![],
+            ..Default::default()
         };
         assert!(write_request(&store, &req).await.unwrap());
         assert!(!write_request(&store, &req).await.unwrap());
         let stored: PackRequest = serde_json::from_slice(
-            &store.get_bytes(&request_key(&req.commit)).await.unwrap().unwrap(),
+            &store
+                .get_bytes(&request_key(&req.commit))
+                .await
+                .unwrap()
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(stored, req);

@@ -22,8 +22,8 @@ use kernel_packer::crawl_pr::{self, CrawlRequest, Settings};
 
 #[path = "../../shared/repo.rs"]
 mod repo;
-use repo::env;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use repo::env;
 use serde_json::Value;
 
 /// The crawl request of an event: its `detail` when it has one with `group`/`sources`, else

@@ -115,9 +115,7 @@ async fn list_missing(cfg: &Config, manifest: &ondemand::Manifest) -> anyhow::Re
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     let name = format!("missing-{secs}.json");
-    store
-        .put_bytes(&name, serde_json::to_vec(&items)?)
-        .await?;
+    store.put_bytes(&name, serde_json::to_vec(&items)?).await?;
     let (bucket, key) = match parsed {
         store::StoreUrl::S3 { bucket, prefix } => (bucket, format!("{prefix}{name}")),
         store::StoreUrl::Dir(dir) => (String::new(), dir.join(&name).display().to_string()),
