@@ -6,6 +6,7 @@ pub mod archive;
 pub mod cli;
 pub mod crawl;
 pub mod crawl_pr;
+pub mod freshness;
 pub mod github;
 pub mod index;
 pub mod lists;

@@ -28,6 +28,8 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// Show the bundle index (cache view and features).
     Index(cli::index::IndexArgs),
+    /// Show the freshness report (per source: last crawl, newest kernel, kernels waiting).
+    Status(cli::status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Crawl(cmd) => cli::crawl_pr::run(cmd),
         Command::Sync(args) => cli::sync::run(args),
         Command::Index(args) => cli::index::run(args),
+        Command::Status(args) => cli::status::run(args),
     };
     match result {
         Ok(code) => code,

@@ -143,9 +143,10 @@ fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
     // A pack request object in the bundle bucket starts the state machine (merge trigger).
     let rules = of_type("AWS::Events::Rule");
     assert!(
-        rules.iter().any(|(_, r)| r["Properties"]["EventPattern"]["detail"]["object"]["key"]
-            [0]["prefix"]
-            == "bundles/requests/"),
+        rules.iter().any(
+            |(_, r)| r["Properties"]["EventPattern"]["detail"]["object"]["key"][0]["prefix"]
+                == "bundles/requests/"
+        ),
         "{rules:?}"
     );
     // Zip functions run on provided.al2023; the image function has no runtime.

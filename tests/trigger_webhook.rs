@@ -42,7 +42,10 @@ fn files(urls: &[&str], extra: &str) -> BTreeMap<String, Vec<u8>> {
             "kernel-package-lists/manifest.yml".to_string(),
             manifest(urls).into_bytes(),
         ),
-        ("kernel-package-lists/debian.txt".to_string(), list.into_bytes()),
+        (
+            "kernel-package-lists/debian.txt".to_string(),
+            list.into_bytes(),
+        ),
         ("README.md".to_string(), extra.as_bytes().to_vec()),
     ])
 }
@@ -88,9 +91,10 @@ async fn signed_push_requests_exactly_the_new_ids_and_bad_deliveries_are_refused
     };
     let body = push_body(&before, &after, now() - 5, "acme/kernels");
     let good_sig = trigger::sign(SECRET, &body);
-    let delivery = |sig: Option<&str>, id: &str, body: &[u8]| -> (String, Option<String>, Vec<u8>) {
-        (id.to_string(), sig.map(str::to_string), body.to_vec())
-    };
+    let delivery =
+        |sig: Option<&str>, id: &str, body: &[u8]| -> (String, Option<String>, Vec<u8>) {
+            (id.to_string(), sig.map(str::to_string), body.to_vec())
+        };
     let run = |(id, sig, body): (String, Option<String>, Vec<u8>)| {
         let (client, store, settings) = (&client, store.clone(), settings.clone());
         async move {
@@ -118,7 +122,10 @@ async fn signed_push_requests_exactly_the_new_ids_and_bad_deliveries_are_refused
     for (case, status) in [
         (delivery(Some("sha256=00"), "d-1", &body), 401),
         (delivery(None, "d-1", &body), 401),
-        (delivery(Some(&trigger::sign(b"wrong", &body)), "d-1", &body), 401),
+        (
+            delivery(Some(&trigger::sign(b"wrong", &body)), "d-1", &body),
+            401,
+        ),
         (delivery(Some(&good_sig), "d-1", &tampered), 401),
         (delivery(Some(&stale_sig), "d-1", &stale), 409),
         (delivery(Some(&foreign_sig), "d-1", &tampered), 403),
@@ -154,7 +161,10 @@ async fn signed_push_requests_exactly_the_new_ids_and_bad_deliveries_are_refused
     assert_eq!(request.items.len(), 1);
     assert!(!request.items[0].needs_toolchain);
     let first_calls = gh.calls();
-    assert!(first_calls.iter().all(|c| c.method == "GET"), "{first_calls:?}");
+    assert!(
+        first_calls.iter().all(|c| c.method == "GET"),
+        "{first_calls:?}"
+    );
     eprintln!("GitHub calls for one merge push: {}", first_calls.len());
     assert_eq!(
         stored(),
@@ -166,21 +176,35 @@ async fn signed_push_requests_exactly_the_new_ids_and_bad_deliveries_are_refused
 
     // The same delivery again is refused without reading GitHub or writing anything.
     gh.clear_calls();
-    let replay = run(delivery(Some(&good_sig), "d-1", &body)).await.unwrap_err().unwrap();
+    let replay = run(delivery(Some(&good_sig), "d-1", &body))
+        .await
+        .unwrap_err()
+        .unwrap();
     assert_eq!(replay.status, 409);
     assert!(gh.calls().is_empty());
     // A second delivery of the same push (GitHub redelivery) adds nothing new: the request is
     // write-once per commit.
     let again = run(delivery(Some(&good_sig), "d-2", &body)).await.unwrap();
-    assert!(matches!(again, Outcome::Requested { new: false, .. }), "{again:?}");
-    assert!(gh.calls().is_empty(), "commit snapshots come from the cache");
+    assert!(
+        matches!(again, Outcome::Requested { new: false, .. }),
+        "{again:?}"
+    );
+    assert!(
+        gh.calls().is_empty(),
+        "commit snapshots come from the cache"
+    );
 
     // A push that changes no list (README only) writes no request.
     let readme = gh.commit_files("main", &files(&[old, new], "v2"), "docs");
     let body = push_body(&after, &readme, now(), "acme/kernels");
     let sig = trigger::sign(SECRET, &body);
     let outcome = run(delivery(Some(&sig), "d-3", &body)).await.unwrap();
-    assert_eq!(outcome, Outcome::NothingNew { commit: readme.clone() });
+    assert_eq!(
+        outcome,
+        Outcome::NothingNew {
+            commit: readme.clone()
+        }
+    );
     assert!(store
         .get_bytes(&trigger::request_key(&readme))
         .await

@@ -7,4 +7,5 @@ pub mod index;
 pub mod manifest;
 pub mod pack;
 pub mod pack_manifest;
+pub mod status;
 pub mod sync;

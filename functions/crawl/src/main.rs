@@ -13,6 +13,10 @@
 //!   (`kernel-package-lists`), `KERNEL_PACKER_PR_TITLE`, `KERNEL_PACKER_PR_LABELS`
 //!   (comma-separated), `KERNEL_PACKER_MIRROR_OVERRIDES` (`FROM=TO,...`, as the CLI).
 //!
+//! - `KERNEL_PACKER_BUNDLES` (optional): the bundle store; after each run the freshness report
+//!   (`status/freshness.json`) is refreshed from the default branch's lists and the index, and
+//!   the longest wait is printed as a CloudWatch embedded metric (`KernelPacker/OldestWaitSeconds`).
+//!
 //! Response: the run report as JSON (action, pull request, changed files, crawl report).
 
 use anyhow::{Context, Result};
@@ -87,6 +91,9 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             .collect();
     }
     let report = crawl_pr::run(&gh, &settings, http_for).await?;
+    if let Some(bundles) = env("KERNEL_PACKER_BUNDLES") {
+        refresh_freshness(&gh, &bundles, &report.crawl).await?;
+    }
     tracing::info!(
         "{}: {:?}; {} failed source(s)",
         report.branch,
@@ -94,6 +101,49 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         report.crawl.failed().count()
     );
     Ok(serde_json::to_value(&report)?)
+}
+
+/// Refreshes the freshness report after a run (see the module docs).
+async fn refresh_freshness(
+    gh: &kernel_packer::github::OctocrabGitHub,
+    bundles: &str,
+    crawl: &crawl::CrawlReport,
+) -> Result<()> {
+    let store =
+        kernel_packer::store::open(bundles, &kernel_packer::store::S3Options::from_env()).await?;
+    let cache = std::env::temp_dir().join("kernel-packer-github");
+    let snap =
+        kernel_packer::github::snapshot::at_default_head(gh, &repo::lists_dir(), Some(&cache))
+            .await?;
+    let texts = snap.texts();
+    let manifest_text = texts
+        .get("manifest.yml")
+        .context("manifest.yml missing on the default branch")?;
+    let manifest =
+        kernel_packer::manifest::Manifest::parse(manifest_text.as_bytes(), "manifest.yml")?;
+    let crawled = crawl
+        .sources
+        .iter()
+        .map(|s| {
+            let outcome = match &s.outcome {
+                crawl::Outcome::Failed { reason } => Err(reason.clone()),
+                _ => Ok(()),
+            };
+            (s.name.clone(), outcome)
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let (report, written) =
+        kernel_packer::freshness::refresh(store.as_ref(), &manifest, &texts, &crawled, now).await?;
+    tracing::info!(
+        written,
+        oldest_wait = kernel_packer::freshness::oldest_wait(&report, now),
+        "freshness"
+    );
+    println!("{}", kernel_packer::freshness::emf_line(&report, now));
+    Ok(())
 }
 
 #[tokio::main]
