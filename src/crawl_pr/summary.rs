@@ -43,13 +43,17 @@ pub fn uname_of(entry: &Entry) -> String {
     release_of(entry).unwrap_or_else(|| entry.packages.first().cloned().unwrap_or_default())
 }
 
-/// The kernel release found in an entry's package names, if any (see [`uname_of`]).
+/// The kernel release found in an entry's package names, if any (see [`uname_of`]). Debian's
+/// flavour-independent `linux-headers-<abi>-common[-rt]` package names no kernel.
 pub fn release_of(entry: &Entry) -> Option<String> {
     let mut best: Option<String> = None;
     for p in &entry.packages {
         let cand = if let Some(i) = p.rfind("linux-headers-") {
             let rest = &p[i + "linux-headers-".len()..];
-            rest.split('_').next().map(str::to_string)
+            rest.split('_')
+                .next()
+                .filter(|r| !r.ends_with("-common") && !r.ends_with("-common-rt"))
+                .map(str::to_string)
         } else if let Some(i) = p.rfind("-devel-") {
             p[i + "-devel-".len()..]
                 .strip_suffix(".rpm")
