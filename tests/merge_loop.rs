@@ -99,7 +99,10 @@ fn repo_files(urls: &[String]) -> BTreeMap<String, Vec<u8>> {
     if !urls.is_empty() {
         let mut names: Vec<String> = urls.iter().map(|u| simplify(u)).collect();
         names.sort();
-        manifest.push_str(&format!("{}:\n  type: debian\n  packages:\n", manifest_id(&names)));
+        manifest.push_str(&format!(
+            "{}:\n  type: debian\n  packages:\n",
+            manifest_id(&names)
+        ));
         for n in &names {
             manifest.push_str(&format!("  - {n}\n"));
         }
@@ -123,7 +126,10 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
         .iter()
         .map(|p| {
             (
-                format!("/pool/main/l/linux/{}", p.file_name().unwrap().to_str().unwrap()),
+                format!(
+                    "/pool/main/l/linux/{}",
+                    p.file_name().unwrap().to_str().unwrap()
+                ),
                 std::fs::read(p).unwrap(),
             )
         })
@@ -145,9 +151,18 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
     )
     .unwrap();
     let before = gh.ref_of("main").unwrap();
-    gh.commit_files("kernel-packer/crawl-debian", &repo_files(&urls), "crawl debian");
+    gh.commit_files(
+        "kernel-packer/crawl-debian",
+        &repo_files(&urls),
+        "crawl debian",
+    );
     let pr = match client
-        .create_pr("kernel-packer/crawl-debian", "main", "kernel-packer: crawl debian", "")
+        .create_pr(
+            "kernel-packer/crawl-debian",
+            "main",
+            "kernel-packer: crawl debian",
+            "",
+        )
         .await
         .unwrap()
     {
@@ -189,7 +204,10 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
         .unwrap_err()
         .unwrap();
     assert_eq!(refusal.status, 401);
-    assert_eq!((gh.calls().len(), bundles.writes.load(Ordering::SeqCst)), (0, 0));
+    assert_eq!(
+        (gh.calls().len(), bundles.writes.load(Ordering::SeqCst)),
+        (0, 0)
+    );
 
     // The real delivery.
     let signature = trigger::sign(SECRET, &body);
@@ -202,7 +220,18 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
     let outcome = trigger::handle(&client, bundles.as_ref(), &settings, &delivery, now())
         .await
         .unwrap();
-    assert!(matches!(outcome, Outcome::Requested { ids: 1, urls: 3, new: true, .. }), "{outcome:?}");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Requested {
+                ids: 1,
+                urls: 3,
+                new: true,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 
     // The state machine's work, driven by the request object only.
     let request: PackRequest = serde_json::from_slice(
@@ -242,7 +271,10 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
     let latency = started.elapsed();
     let debian = &report.sources["debian"];
     assert_eq!((debian.listed, debian.waiting.len()), (1, 0), "{report:?}");
-    assert_eq!(debian.newest_kernel.as_deref(), Some(packed.kernel.as_str()));
+    assert_eq!(
+        debian.newest_kernel.as_deref(),
+        Some(packed.kernel.as_str())
+    );
     assert_eq!(freshness::oldest_wait(&report, now()), 0);
 
     // Every index entry names an object with that sha256.
@@ -251,7 +283,10 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
     for e in entries.values() {
         let local = work.path().join("check.tgz");
         bundles.get_to_file(&e.bundle, &local).await.unwrap();
-        assert_eq!(kernel_packer::store::sha256_file(&local).await.unwrap().0, e.sha256);
+        assert_eq!(
+            kernel_packer::store::sha256_file(&local).await.unwrap().0,
+            e.sha256
+        );
     }
     let round1 = (
         gh.calls().len(),
@@ -279,7 +314,9 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
     assert_eq!(replay.status, 409);
     let again = sync(&items, packages.clone(), &opts).await.unwrap();
     assert_eq!(again.transferred(), 0);
-    let missing = ondemand::missing_ids(&manifest, bundles.as_ref()).await.unwrap();
+    let missing = ondemand::missing_ids(&manifest, bundles.as_ref())
+        .await
+        .unwrap();
     assert!(missing.is_empty());
     let (_, written) = freshness::refresh(bundles.as_ref(), &manifest, &texts, &crawled, now())
         .await
@@ -289,7 +326,10 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
         gh.calls().len(),
         bundles.writes.load(Ordering::SeqCst) + packages.writes.load(Ordering::SeqCst),
     );
-    eprintln!("no-change round: {} GitHub calls, {} S3 writes", round2.0, round2.1);
+    eprintln!(
+        "no-change round: {} GitHub calls, {} S3 writes",
+        round2.0, round2.1
+    );
     assert_eq!(round2, (0, 0));
     let keys: BTreeSet<String> = bundles
         .list("")

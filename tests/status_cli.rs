@@ -17,7 +17,10 @@ fn status_shows_waiting_kernels_until_indexed() {
     std::fs::write(lists.join("debian.txt"), format!("{url}\n")).unwrap();
     std::fs::write(
         lists.join("manifest.yml"),
-        format!("{id}:\n  type: debian\n  packages:\n  - {}\n", simplify(url)),
+        format!(
+            "{id}:\n  type: debian\n  packages:\n  - {}\n",
+            simplify(url)
+        ),
     )
     .unwrap();
     let bundles = dir.path().join("bundles");
@@ -27,7 +30,10 @@ fn status_shows_waiting_kernels_until_indexed() {
             .args(extra)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
     };
     assert_eq!(status(&[]).0, Some(1), "no report yet");
     let (code, text) = status(&["--lists", lists.to_str().unwrap()]);
@@ -36,7 +42,10 @@ fn status_shows_waiting_kernels_until_indexed() {
         text.contains("debian: last successful crawl never; newest kernel 6.1.0-7-amd64; 1 listed, 1 without a bundle"),
         "{text}"
     );
-    assert!(text.contains("waiting since 0m ago: 6.1.0-7-amd64"), "{text}");
+    assert!(
+        text.contains("waiting since 0m ago: 6.1.0-7-amd64"),
+        "{text}"
+    );
     let entry = IndexEntry {
         id: id.clone(),
         kind: "debian".into(),

@@ -156,7 +156,7 @@ async fn signed_push_requests_exactly_the_new_ids_and_bad_deliveries_are_refused
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(request.ids, [new_id.clone()]);
+    assert_eq!(request.ids, std::slice::from_ref(&new_id));
     assert_eq!(request.urls, [new]);
     assert_eq!(request.items.len(), 1);
     assert!(!request.items[0].needs_toolchain);

@@ -13,6 +13,18 @@ use super::{check_sha256, validate_key, validate_tag, Created, ObjectInfo, Store
 
 const META_DIR: &str = ".meta";
 
+/// A create-only write found the key taken.
+#[derive(Debug)]
+struct Taken;
+
+impl std::fmt::Display for Taken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("key already exists")
+    }
+}
+
+impl std::error::Error for Taken {}
+
 /// A store in a local directory (created on first write).
 #[derive(Debug, Clone)]
 pub struct DirStore {
@@ -83,8 +95,21 @@ impl DirStore {
         let actual = hex::encode(hasher.finalize());
         check_sha256(key, sha256, &actual)?;
         tmp.as_file().sync_all().ok();
-        tmp.persist(&dest)
-            .with_context(|| format!("rename into {}", dest.display()))?;
+        if tag.is_some() {
+            // Create-only: never replace an existing object.
+            match tmp.persist_noclobber(&dest) {
+                Ok(_) => {}
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Taken.into())
+                }
+                Err(e) => {
+                    return Err(e.error).with_context(|| format!("rename into {}", dest.display()))
+                }
+            }
+        } else {
+            tmp.persist(&dest)
+                .with_context(|| format!("rename into {}", dest.display()))?;
+        }
         let meta = serde_json::to_vec(&Meta {
             sha256: actual.clone(),
             size,
@@ -107,8 +132,9 @@ impl DirStore {
         })
     }
 
-    /// `create_file` under an exclusive lock on `<root>/.meta/.create.lock`, so the existence check,
-    /// the rename and the metadata write are one step for every creator (threads and processes).
+    /// `create_file`: the object is moved into place with a no-clobber rename (atomic: of
+    /// concurrent creators exactly one succeeds), then its metadata (sha256, tag) is written. A
+    /// loser waits briefly for the winner's metadata to read its tag.
     fn create_sync(
         &self,
         key: &str,
@@ -118,40 +144,41 @@ impl DirStore {
     ) -> anyhow::Result<Created> {
         validate_key(key)?;
         validate_tag(tag)?;
-        let meta_dir = self.root.join(META_DIR);
-        std::fs::create_dir_all(&meta_dir)
-            .with_context(|| format!("create {}", meta_dir.display()))?;
-        let lock_path = meta_dir.join(".create.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("open {}", lock_path.display()))?;
-        lock.lock()
-            .with_context(|| format!("lock {}", lock_path.display()))?;
-        if let Some(mut info) = self.head_sync(key)? {
-            let meta = self.read_meta(key);
-            if info.sha256.is_none() {
-                // Not made by this crate (or its metadata is stale): hash the content.
+        if self.head_sync(key)?.is_none() {
+            let mut f =
+                std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+            match self.write_atomic(key, &mut f, sha256, Some(tag)) {
+                Ok(info) => return Ok(Created::New(info)),
+                Err(e) if e.downcast_ref::<Taken>().is_some() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut info = self
+            .head_sync(key)?
+            .with_context(|| format!("{}: {key} vanished", self.location()))?;
+        // The winner writes its metadata right after the rename.
+        let mut meta = None;
+        for _ in 0..100 {
+            meta = self.read_meta(key).filter(|m| m.size == info.size);
+            if meta.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        match &meta {
+            Some(m) => info.sha256 = Some(m.sha256.clone()),
+            None => {
+                // Not made by this crate: hash the content.
                 let mut f = std::fs::File::open(self.path(key)?)?;
                 let mut hasher = Sha256::new();
                 std::io::copy(&mut f, &mut hasher)?;
                 info.sha256 = Some(hex::encode(hasher.finalize()));
             }
-            return Ok(Created::Existing {
-                info,
-                tag: meta.and_then(|m| m.tag),
-            });
         }
-        let mut f =
-            std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-        Ok(Created::New(self.write_atomic(
-            key,
-            &mut f,
-            sha256,
-            Some(tag),
-        )?))
+        Ok(Created::Existing {
+            info,
+            tag: meta.and_then(|m| m.tag),
+        })
     }
 
     fn read_meta(&self, key: &str) -> Option<Meta> {

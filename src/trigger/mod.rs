@@ -514,7 +514,7 @@ mod tests {
             ("sources.yml".to_string(), "http://not/a/list\n".to_string()),
         ]);
         let p = plan(&"f".repeat(40), &before, &after).unwrap();
-        assert_eq!(p.ids, [c.clone()]);
+        assert_eq!(p.ids, std::slice::from_ref(&c));
         assert_eq!(
             p.items,
             [PackItem {
