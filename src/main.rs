@@ -30,10 +30,21 @@ enum Command {
     Index(cli::index::IndexArgs),
     /// Show the freshness report (per source: last crawl, newest kernel, kernels waiting).
     Status(cli::status::StatusArgs),
+    /// Build the canary module and eBPF object against a bundle.
+    Verify(cli::verify::VerifyArgs),
+    /// Make a key pair for signing a bundle store's SHA256SUMS.
+    Keygen(cli::keygen::KeygenArgs),
+    /// Find the manifest id and bundle for a running host.
+    Lookup(cli::lookup::LookupArgs),
+    /// Download, check (sha256 + signature) and unpack the bundle for a running host.
+    Fetch(cli::lookup::FetchArgs),
 }
 
 fn main() -> ExitCode {
     kernel_packer::logging::init();
+    // Packs run in a child of this executable under OS limits (pack::isolated).
+    kernel_packer::pack::isolated::child_main_if_requested();
+    kernel_packer::pack::isolated::enable_current_exe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => cli::pack::run(args),
@@ -42,6 +53,10 @@ fn main() -> ExitCode {
         Command::Sync(args) => cli::sync::run(args),
         Command::Index(args) => cli::index::run(args),
         Command::Status(args) => cli::status::run(args),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::Lookup(args) => cli::lookup::run_lookup(args),
+        Command::Fetch(args) => cli::lookup::run_fetch(args),
     };
     match result {
         Ok(code) => code,

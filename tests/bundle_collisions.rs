@@ -139,6 +139,7 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
         packages: packages.clone(),
         bundles: bundles.clone(),
         work_dir: Some(work.path().join("w")),
+        verify: None,
     };
     let ids = vec![ia.clone(), ib.clone(), idd.clone()];
     let results = ondemand::pack_many(&ctx, &manifest, &ids, 2, false).await;
@@ -215,6 +216,7 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
         packages: packages.clone(),
         bundles: bundles2.clone(),
         work_dir: Some(work.path().join("w2")),
+        verify: None,
     };
     let mut tasks = tokio::task::JoinSet::new();
     for (i, s) in [(&ia, &a), (&ib, &b), (&idd, &d)] {

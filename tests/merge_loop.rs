@@ -259,6 +259,7 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
         packages: packages.clone(),
         bundles: bundles.clone(),
         work_dir: Some(work.path().join("pack")),
+        verify: None,
     };
     let results = ondemand::pack_many(&ctx, &manifest, &request.ids, 2, false).await;
     let packed = results[0].1.as_ref().unwrap_or_else(|e| panic!("{e}"));

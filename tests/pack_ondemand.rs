@@ -58,6 +58,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
         packages,
         bundles: bundles.clone(),
         work_dir: Some(work.path().to_path_buf()),
+        verify: None,
     };
 
     let mut missing = ondemand::missing_ids(&manifest, bundles.as_ref())
@@ -165,6 +166,7 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
         packages: store.clone(),
         bundles: store.clone(),
         work_dir: Some(dir.path().join("w")),
+        verify: None,
     };
     let set = ManifestSet {
         kind: "plan9".into(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::pack::{pack_packages, PackOptions, PackerKind};
+use crate::pack::{isolated, PackOptions, PackerKind};
 
 /// Arguments of `kernel-packer pack`.
 ///
@@ -49,6 +49,23 @@ pub struct PackArgs {
     /// Print results as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Build the canary module and eBPF object against each bundle before publishing it
+    /// (see `kernel-packer verify`); a failed build publishes nothing.
+    #[arg(long)]
+    pub verify: bool,
+    /// With --verify: compiler used when the kernel's own is not installed.
+    #[arg(long, value_name = "CC", requires = "verify")]
+    pub cc: Option<String>,
+}
+
+impl PackArgs {
+    /// The verification options `--verify`/`--cc` ask for.
+    pub fn verify_options(&self) -> Option<crate::verify::VerifyOptions> {
+        self.verify.then(|| crate::verify::VerifyOptions {
+            cc: self.cc.clone(),
+            ..Default::default()
+        })
+    }
 }
 
 /// Runs `kernel-packer pack`: prints the bundle path on stdout (local mode).
@@ -68,7 +85,29 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         checksum: args.checksum.clone(),
         ..PackOptions::default()
     };
-    let packed = pack_packages(kind, &args.packages_files, &out, &options)?;
+    let packed = isolated::pack(kind, &args.packages_files, &out, &options)?;
+    let verification = match args.verify_options() {
+        None => None,
+        Some(opts) => {
+            let report = crate::verify::verify_bundle(&packed.path, &opts);
+            let failed = match &report {
+                Err(e) => Some(format!("{e:#}")),
+                Ok(r) => match r.outcome() {
+                    crate::verify::Outcome::Failed(e) => Some(e),
+                    _ => None,
+                },
+            };
+            if let Some(error) = failed {
+                // Nothing is published: the bundle goes away.
+                let _ = std::fs::remove_file(&packed.path);
+                anyhow::bail!(
+                    "{}: verification failed, nothing published: {error}",
+                    packed.file_name
+                );
+            }
+            report?.index_record()
+        }
+    };
     if args.json {
         let line = serde_json::json!({
             "bundle": packed.path,
@@ -76,6 +115,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
             "size": packed.size,
             "sha256": packed.sha256,
             "checksum": packed.checksum,
+            "verification": verification,
         });
         println!("{line}");
     } else {

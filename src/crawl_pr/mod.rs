@@ -221,13 +221,22 @@ pub async fn run<G: GitHub>(
         Some(t) => Manifest::parse(t.as_bytes(), MANIFEST_FILE)?,
         None => Manifest::default(),
     };
-    let summary: Summary = summary::summarize(
+    let mut summary: Summary = summary::summarize(
         &group,
         (&old_manifest, &texts),
         (&generated.manifest, &after),
         &report,
         changed.clone(),
     );
+    summary.rejected = generated
+        .sources
+        .iter()
+        .flat_map(|s| {
+            s.rejected
+                .iter()
+                .map(|r| (s.file.clone(), r.url.clone(), r.reason.clone()))
+        })
+        .collect();
     let body = summary::render_body(&summary);
     let mut out = RunReport {
         group: group.clone(),

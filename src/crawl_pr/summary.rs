@@ -33,6 +33,8 @@ pub struct Summary {
     pub lists: Vec<(String, usize, usize, String)>,
     /// Failed sources: `(list, reason)`.
     pub failed: Vec<(String, String)>,
+    /// Kernels the manifest left out (rejected URLs): `(list, URL, reason)`.
+    pub rejected: Vec<(String, String, String)>,
     /// Files changed (paths relative to the lists directory).
     pub files: Vec<String>,
 }
@@ -218,6 +220,26 @@ pub fn render_body(s: &Summary) -> String {
             out.push_str(&format!("- `{list}`: {}\n", cell(reason)));
         }
     }
+    if !s.rejected.is_empty() {
+        out.push_str(&format!(
+            "\n### Kernels skipped by the manifest ({})\n\nTheir previous sets are kept.\n\n| list | URL | reason |\n| --- | --- | --- |\n",
+            s.rejected.len()
+        ));
+        for (list, url, reason) in s.rejected.iter().take(MAX_ROWS) {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                cell(list),
+                cell(url),
+                cell(reason)
+            ));
+        }
+        if s.rejected.len() > MAX_ROWS {
+            out.push_str(&format!(
+                "| … and {} more | | |\n",
+                s.rejected.len() - MAX_ROWS
+            ));
+        }
+    }
     if !s.files.is_empty() {
         out.push_str("\n### Files changed\n\n");
         for f in &s.files {
@@ -250,6 +272,12 @@ pub fn commit_message(title: &str, s: &Summary) -> String {
     m.push_str(&format!("manifest: {a} kernel(s) added, {r} removed\n"));
     for (list, _) in &s.failed {
         m.push_str(&format!("{list}: crawl failed (unchanged)\n"));
+    }
+    if !s.rejected.is_empty() {
+        m.push_str(&format!(
+            "manifest: {} URL(s) rejected (previous sets kept)\n",
+            s.rejected.len()
+        ));
     }
     m
 }
@@ -373,5 +401,28 @@ mod tests {
         }
         let msg = commit_message("t", &s);
         assert!(msg.starts_with("t\n\nr.txt: +1 URL(s), 1 moved"), "{msg}");
+    }
+
+    #[test]
+    fn body_lists_the_kernels_the_manifest_skipped() {
+        let s = Summary {
+            group: "debian".into(),
+            rejected: vec![(
+                "ubuntu-standard.txt".into(),
+                "http://u/linux-headers-4.4.0-9-lowlatency_4.4.0-9.9_amd64.deb".into(),
+                "unpaired Ubuntu package | odd".into(),
+            )],
+            ..Default::default()
+        };
+        let body = render_body(&s);
+        assert!(
+            body.contains("### Kernels skipped by the manifest (1)"),
+            "{body}"
+        );
+        assert!(
+            body.contains("| `ubuntu-standard.txt` | http://u/linux-headers-4.4.0-9-lowlatency_4.4.0-9.9_amd64.deb | unpaired Ubuntu package \\| odd |"),
+            "{body}"
+        );
+        assert!(commit_message("t", &s).contains("1 URL(s) rejected"));
     }
 }

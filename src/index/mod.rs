@@ -15,6 +15,7 @@
 //! stored under `bundle-<uname>-<digest>.tgz`.
 
 mod features;
+pub mod html;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,6 +68,29 @@ pub struct IndexEntry {
     /// of the same uname held that key first); empty in older entries (then it is `bundle`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// Canary build result (`pack --verify`); absent for entries written before verification
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// When the bundle was packed (Unix seconds); absent for older entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_at: Option<u64>,
+}
+
+/// What the canary build proved about a bundle, as recorded in its index entry:
+/// `{"verified": {"module": true, "ebpf": true, "compiler": "gcc-12"}}` or
+/// `{"unverified": {"reason": "..."}}`. A bundle whose verification failed is never published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verification {
+    Verified {
+        module: bool,
+        ebpf: bool,
+        compiler: String,
+    },
+    Unverified {
+        reason: String,
+    },
 }
 
 impl IndexEntry {
@@ -111,6 +135,12 @@ pub struct BundleRecord {
     pub checksum: String,
     /// Derived kernel features.
     pub features: Features,
+    /// Canary build result of the bundle (`pack --verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// When the bundle was packed (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packed_at: Option<u64>,
 }
 
 impl BundleRecord {
@@ -129,6 +159,8 @@ impl BundleRecord {
             checksum: self.checksum.clone(),
             content: self.content.clone(),
             name: self.name.clone(),
+            verification: self.verification.clone(),
+            packed_at: self.packed_at,
         }
     }
 }

@@ -30,7 +30,7 @@ use futures_util::{StreamExt, TryStreamExt};
 pub use manifest::{find_by_kernel, Manifest, ManifestSet};
 
 use crate::index::{self, BundleRecord, Features};
-use crate::pack::{pack_packages, PackOptions, PackedBundle, PackerKind};
+use crate::pack::{isolated, PackOptions, PackedBundle, PackerKind};
 use crate::store::{Created, Store};
 
 /// Where packs read from and write to.
@@ -42,6 +42,10 @@ pub struct PackContext {
     pub bundles: Arc<dyn Store>,
     /// Parent of the per-pack work dirs (default: the system temp dir).
     pub work_dir: Option<PathBuf>,
+    /// Verify each bundle before it is published (`pack --verify`): a failed canary build
+    /// publishes nothing; the index entry records the result. `None`: no verification, and the
+    /// entry records none.
+    pub verify: Option<crate::verify::VerifyOptions>,
 }
 
 /// What one pack produced.
@@ -139,6 +143,8 @@ async fn pack_group(
     content: &str,
 ) -> anyhow::Result<Vec<PackOutcome>> {
     let (first, set) = members.first().context("empty content group")?;
+    // A misconfigured signing key fails the pack before anything is published.
+    let signer = crate::sums::Signer::from_env()?;
     let (record, packed) = match recorded_bundle(ctx, content).await? {
         Some(record) => {
             tracing::info!(id = %first, bundle = %record.bundle, "same content already stored");
@@ -147,7 +153,9 @@ async fn pack_group(
         None => {
             let work = WorkDir::new(ctx).await?;
             let bundle = pack_set(ctx, first, set, &work).await?;
-            let (record, created) = publish(ctx.bundles.as_ref(), &bundle, content).await?;
+            let verification = verify(ctx, first, &bundle, &work).await?;
+            let (record, created) =
+                publish(ctx.bundles.as_ref(), &bundle, content, verification).await?;
             index::write_content(ctx.bundles.as_ref(), &record).await?;
             (record, created)
         }
@@ -167,7 +175,48 @@ async fn pack_group(
             packed: packed && id == first,
         });
     }
+    // The signed SHA256SUMS follows the index when a signing key is configured. The bundle and its
+    // entries are published already: a signing failure is reported, `index --sign` repairs it.
+    if let Some(signer) = signer {
+        if let Err(e) = crate::sums::publish(ctx.bundles.clone(), &signer).await {
+            tracing::error!(id = %first, error = %format!("{e:#}"), "SHA256SUMS not updated");
+        }
+    }
     Ok(out)
+}
+
+/// The canary build of a freshly packed bundle when `ctx.verify` asks for it; a failed build is an
+/// error (nothing is published).
+async fn verify(
+    ctx: &PackContext,
+    id: &str,
+    bundle: &PackedBundle,
+    work: &WorkDir,
+) -> anyhow::Result<Option<index::Verification>> {
+    let Some(opts) = &ctx.verify else {
+        return Ok(None);
+    };
+    let mut opts = opts.clone();
+    opts.work_dir
+        .get_or_insert_with(|| work.0.path().to_path_buf());
+    let path = bundle.path.clone();
+    let report = tokio::task::spawn_blocking(move || crate::verify::verify_bundle(&path, &opts))
+        .await
+        .context("verify task panicked")??;
+    tracing::info!(
+        id,
+        module = ?report.module.status,
+        ebpf = ?report.ebpf.status,
+        module_s = report.module.seconds,
+        ebpf_s = report.ebpf.seconds,
+        "verified"
+    );
+    match report.outcome() {
+        crate::verify::Outcome::Failed(error) => {
+            anyhow::bail!("verification failed, nothing published: {error}")
+        }
+        _ => Ok(report.index_record()),
+    }
 }
 
 /// The content record of `content` when its bundle is still stored with the recorded sha256.
@@ -237,7 +286,8 @@ async fn pack_set(
         checksum: Some(checksum.to_string()),
         ..Default::default()
     };
-    let packed = tokio::task::spawn_blocking(move || pack_packages(kind, &files, &out_dir, &opts))
+    // In a child process under OS limits when the binary enabled it (`pack::isolated`).
+    let packed = tokio::task::spawn_blocking(move || isolated::pack(kind, &files, &out_dir, &opts))
         .await
         .context("packer task panicked")??;
     tracing::info!(id = checksum, bundle = %packed.file_name, size = packed.size, "packed");
@@ -252,6 +302,7 @@ async fn publish(
     bundles: &dyn Store,
     bundle: &PackedBundle,
     content: &str,
+    verification: Option<index::Verification>,
 ) -> anyhow::Result<(BundleRecord, bool)> {
     let tag = format!("{content}:{}", bundle.checksum);
     let stem = bundle
@@ -290,6 +341,11 @@ async fn publish(
                 btf: bundle.btf,
                 bpf_ringbuf: index::has_bpf_ringbuf(&bundle.uname),
             },
+            verification: verification.clone(),
+            packed_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs()),
         };
         return Ok((record, created));
     }

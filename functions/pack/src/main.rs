@@ -54,6 +54,10 @@ async fn config() -> anyhow::Result<Config> {
         packages: store::open(&get("KERNEL_PACKER_PACKAGES")?, &s3).await?,
         bundles: store::open(&get("KERNEL_PACKER_BUNDLES")?, &s3).await?,
         work_dir: std::env::var_os("KERNEL_PACKER_WORK_DIR").map(Into::into),
+        // Canary build before publishing; where the image has no toolchain (the zip function)
+        // the entry records `unverified` with the reason. KERNEL_PACKER_VERIFY=0 turns it off.
+        verify: (std::env::var("KERNEL_PACKER_VERIFY").as_deref() != Ok("0"))
+            .then(kernel_packer::verify::VerifyOptions::default),
     };
     let manifest = std::env::var("KERNEL_PACKER_MANIFEST")
         .unwrap_or_else(|_| "kernel-package-lists/manifest.yml".to_string());
@@ -124,9 +128,19 @@ async fn list_missing(cfg: &Config, manifest: &ondemand::Manifest) -> anyhow::Re
     Ok(serde_json::json!({"bucket": bucket, "key": key, "count": items.len()}))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
     kernel_packer::logging::init_json();
+    // Each pack runs in a child of this executable under OS limits (`pack::isolated`): an abort
+    // in a parser fails that request, not the function instance.
+    kernel_packer::pack::isolated::child_main_if_requested();
+    kernel_packer::pack::isolated::enable_current_exe();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
     let cfg = config()
         .await
         .map_err(|e| format!("configuration: {e:#}"))?;

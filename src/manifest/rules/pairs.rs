@@ -17,12 +17,14 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{GroupError, Set};
+use super::{GroupError, Grouped, Skipped};
 use crate::manifest::urls;
 
 /// Backport suffixes kept in the key (prefix match on the `~…` suffix) unless configured.
 pub const DEFAULT_BACKPORTS: &[&str] = &["~16.04", "~20.04"];
 
+static FLAVOURED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^linux-headers-\d+\.\d+\.\d+-\d+-[a-z]").expect("valid regex"));
 static VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_").expect("valid regex"));
 
@@ -33,7 +35,7 @@ struct Slot {
 }
 
 /// Groups one host's Ubuntu header URLs into pairs.
-pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Vec<Set>, GroupError> {
+pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Grouped, GroupError> {
     let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
     for url in urls {
         let name = urls::file_name(url);
@@ -76,20 +78,52 @@ pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Vec<Set>, 
             }
         }
     }
-    let mut sets = Vec::with_capacity(slots.len());
+    let mut out = Grouped::default();
     for (key, slot) in slots {
-        if slot.urls.len() != 2 {
-            let why = format!(
-                "unpaired Ubuntu package: version {key} revision {} has {} package(s) instead of 2: {}",
-                slot.revision,
-                slot.urls.len(),
-                slot.urls.join(", ")
-            );
-            return Err(GroupError::at(&slot.urls[0], why));
+        if slot.urls.len() == 2 {
+            out.sets.push(slot.urls);
+            continue;
         }
-        sets.push(slot.urls);
+        // More than two: Ubuntu builds several flavours of one kernel (`-generic`,
+        // `-lowlatency`) against one common package; each flavour is its own kernel.
+        let (flavoured, common): (Vec<&String>, Vec<&String>) = slot
+            .urls
+            .iter()
+            .partition(|u| FLAVOURED.is_match(urls::file_name(u)));
+        if slot.urls.len() > 2 && common.len() == 1 {
+            for f in flavoured {
+                out.sets.push(vec![common[0].clone(), f.clone()]);
+            }
+            continue;
+        }
+        let why = format!(
+            "unpaired Ubuntu package: version {key} revision {} has {} package(s) instead of one common package and its flavours: {}",
+            slot.revision,
+            slot.urls.len(),
+            slot.urls.join(", ")
+        );
+        out.rejected.extend(slot.urls.iter().map(|u| Skipped {
+            url: u.clone(),
+            reason: why.clone(),
+        }));
     }
-    Ok(sets)
+    Ok(out)
+}
+
+/// The shape of a `pairs` set: one flavoured package (`linux-headers-X.Y.Z-ABI-<flavour>`)
+/// and one common package.
+pub fn check_set(set: &[String]) -> Result<(), String> {
+    let flavoured = set
+        .iter()
+        .filter(|u| FLAVOURED.is_match(urls::file_name(u)))
+        .count();
+    if set.len() != 2 || flavoured != 1 {
+        return Err(format!(
+            "{} package(s), {flavoured} of them flavoured, instead of one flavoured and one common package",
+            set.len()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,9 +137,13 @@ mod tests {
         format!("{H}{name}")
     }
 
-    fn run(names: &[&str]) -> Result<Vec<Set>, GroupError> {
+    fn run(names: &[&str]) -> Result<Vec<Vec<String>>, GroupError> {
         let urls: Vec<String> = names.iter().map(|n| u(n)).collect();
-        group(&urls, DEFAULT_BACKPORTS)
+        let g = group(&urls, DEFAULT_BACKPORTS)?;
+        match g.rejected.first() {
+            Some(r) => Err(GroupError::at(&r.url, r.reason.clone())),
+            None => Ok(g.sets),
+        }
     }
 
     #[test]
@@ -172,30 +210,53 @@ mod tests {
             "http://a/y/linux-headers-5.4.0-1010-gcp_5.4.0-1010.10_amd64.deb",
             "http://a/x/linux-gcp-headers-5.4.0-1010_5.4.0-1010.10_all.deb",
         ]);
-        assert_eq!(group(&urls, DEFAULT_BACKPORTS).unwrap()[0].len(), 2);
+        assert_eq!(group(&urls, DEFAULT_BACKPORTS).unwrap().sets[0].len(), 2);
     }
 
     #[test]
-    fn unpaired_package_is_an_error_naming_it() {
-        let err = run(&[
+    fn unpaired_package_is_rejected_naming_it() {
+        let urls: Vec<String> = [
             "linux-aws-headers-4.4.0-1031_4.4.0-1031.40_all.deb",
             "linux-headers-4.4.0-1031-aws_4.4.0-1031.40_amd64.deb",
             "linux-headers-4.4.0-1032-aws_4.4.0-1032.41_amd64.deb",
-        ])
-        .unwrap_err();
-        assert_eq!(
-            err.url,
-            Some(u("linux-headers-4.4.0-1032-aws_4.4.0-1032.41_amd64.deb"))
-        );
-        assert!(err.reason.contains("unpaired"), "{err}");
+        ]
+        .iter()
+        .map(|n| u(n))
+        .collect();
+        let got = group(&urls, DEFAULT_BACKPORTS).unwrap();
+        assert_eq!(got.sets.len(), 1);
+        assert_eq!(got.rejected.len(), 1);
+        assert_eq!(got.rejected[0].url, urls[2]);
+        assert!(got.rejected[0].reason.contains("unpaired"), "{got:?}");
     }
 
     #[test]
-    fn three_packages_of_one_version_are_an_error() {
+    fn lowlatency_is_its_own_kernel_with_the_common_package() {
+        let got = run(&[
+            "linux-headers-4.15.0-20_4.15.0-20.21_all.deb",
+            "linux-headers-4.15.0-20-generic_4.15.0-20.21_amd64.deb",
+            "linux-headers-4.15.0-20-lowlatency_4.15.0-20.21_amd64.deb",
+        ])
+        .unwrap();
+        let common = u("linux-headers-4.15.0-20_4.15.0-20.21_all.deb");
+        assert_eq!(
+            got,
+            vec![
+                vec![
+                    common.clone(),
+                    u("linux-headers-4.15.0-20-generic_4.15.0-20.21_amd64.deb")
+                ],
+                vec![
+                    common,
+                    u("linux-headers-4.15.0-20-lowlatency_4.15.0-20.21_amd64.deb")
+                ],
+            ]
+        );
+        // Three flavoured packages and no common one: rejected.
         let err = run(&[
-            "linux-aws-headers-4.4.0-1031_4.4.0-1031.40_all.deb",
-            "linux-headers-4.4.0-1031-aws_4.4.0-1031.40_amd64.deb",
-            "linux-headers-4.4.0-1031-lowlatency_4.4.0-1031.40_amd64.deb",
+            "linux-headers-4.15.0-20-aws_4.15.0-20.21_amd64.deb",
+            "linux-headers-4.15.0-20-generic_4.15.0-20.21_amd64.deb",
+            "linux-headers-4.15.0-20-lowlatency_4.15.0-20.21_amd64.deb",
         ])
         .unwrap_err();
         assert!(err.reason.contains("3 package(s)"), "{err}");
