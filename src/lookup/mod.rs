@@ -109,7 +109,7 @@ pub enum Miss {
     /// the family, if any.
     NoKernel {
         family: String,
-        newest: Option<IndexEntry>,
+        newest: Option<Box<IndexEntry>>,
     },
 }
 
@@ -225,7 +225,7 @@ pub fn resolve(
     let Some(id) = ids.first().cloned() else {
         return Err(Miss::NoKernel {
             family: family_name.to_string(),
-            newest: newest_for(index, family),
+            newest: newest_for(index, family).map(Box::new),
         });
     };
     let entry = index.get(&id);
@@ -243,7 +243,7 @@ pub fn resolve(
 fn newest_for(index: &BTreeMap<String, IndexEntry>, family: &Family) -> Option<IndexEntry> {
     index
         .values()
-        .filter(|e| family.kinds.iter().any(|k| *k == e.kind))
+        .filter(|e| family.kinds.contains(&e.kind))
         .filter(|e| {
             family.prefer_urls.is_empty()
                 || e.packages

@@ -127,7 +127,10 @@ async fn sync_function_reads_the_lists_of_the_default_branch() {
     assert_eq!(replies[1].body["transferred"], 0);
     assert_eq!(replies[1].body["present"], 1);
     let key = simplify(&server.url("/merged.deb"));
-    assert_eq!(store.get_bytes(&key).await.unwrap().unwrap(), b"merged package");
+    assert_eq!(
+        store.get_bytes(&key).await.unwrap().unwrap(),
+        b"merged package"
+    );
     let calls: Vec<String> = gh.calls().iter().map(|c| c.line()).collect();
     assert!(calls.iter().all(|c| c.starts_with("GET ")), "{calls:?}");
     // Second run: default branch + its ref only; the commit's files come from the cache.
@@ -136,5 +139,9 @@ async fn sync_function_reads_the_lists_of_the_default_branch() {
         second.iter().any(|c| c.contains("/git/ref/heads/main")),
         "{calls:?}"
     );
-    assert_eq!(calls.iter().filter(|c| c.contains("/git/blobs/")).count(), 1, "{calls:?}");
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("/git/blobs/")).count(),
+        1,
+        "{calls:?}"
+    );
 }

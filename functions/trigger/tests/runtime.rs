@@ -28,8 +28,14 @@ fn files(urls: &[&str]) -> BTreeMap<String, Vec<u8>> {
     }
     let list: String = urls.iter().map(|u| format!("{u}\n")).collect();
     BTreeMap::from([
-        ("kernel-package-lists/manifest.yml".to_string(), manifest.into_bytes()),
-        ("kernel-package-lists/debian.txt".to_string(), list.into_bytes()),
+        (
+            "kernel-package-lists/manifest.yml".to_string(),
+            manifest.into_bytes(),
+        ),
+        (
+            "kernel-package-lists/debian.txt".to_string(),
+            list.into_bytes(),
+        ),
     ])
 }
 
@@ -75,7 +81,13 @@ async fn webhook_function_refuses_forgeries_and_replays_and_requests_the_new_id(
         url_event("push", "d-1", &forged, &body, false),
         url_event("push", "d-1", &good, &body, true),
         url_event("push", "d-1", &good, &body, false),
-        url_event("ping", "d-2", &trigger::sign(SECRET.as_bytes(), b"{}"), b"{}", false),
+        url_event(
+            "ping",
+            "d-2",
+            &trigger::sign(SECRET.as_bytes(), b"{}"),
+            b"{}",
+            false,
+        ),
     ];
     let api = LambdaApi::start(events);
     let cache = tempfile::tempdir().unwrap();
