@@ -240,7 +240,7 @@ pub fn resolve(
 }
 
 /// The newest bundled kernel of `family` (by kernel version, then name).
-fn newest_for(index: &BTreeMap<String, IndexEntry>, family: &Family) -> Option<IndexEntry> {
+fn newest_for(index: &BTreeMap<String, IndexEntry>, family: &Family) -> Option<Box<IndexEntry>> {
     index
         .values()
         .filter(|e| family.kinds.contains(&e.kind))
@@ -251,7 +251,7 @@ fn newest_for(index: &BTreeMap<String, IndexEntry>, family: &Family) -> Option<I
                     .any(|p| family.prefer_urls.iter().any(|u| p.contains(&simplify(u))))
         })
         .max_by_key(|e| natural_key(&e.kernel))
-        .cloned()
+        .map(|e| Box::new(e.clone()))
 }
 
 /// Sort key comparing digit runs as numbers: `6.1.0-21` > `6.1.0-9`.
