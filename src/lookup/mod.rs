@@ -225,7 +225,7 @@ pub fn resolve(
     let Some(id) = ids.first().cloned() else {
         return Err(Miss::NoKernel {
             family: family_name.to_string(),
-            newest: newest_for(index, family).map(Box::new),
+            newest: newest_for(index, family),
         });
     };
     let entry = index.get(&id);
