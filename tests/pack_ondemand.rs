@@ -102,6 +102,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
         .unwrap();
     assert!(listing.status.success());
     assert!(String::from_utf8_lossy(&listing.stdout).contains("BUNDLE_UNAME"));
+    support::assert_bundle_relocatable(&local);
 
     // Index: entry for the good id only; features from the real kernel config and release.
     let entry = index::read_entry(bundles.as_ref(), &good)

@@ -115,6 +115,9 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
             "size": packed.size,
             "sha256": packed.sha256,
             "checksum": packed.checksum,
+            "compiler": packed.facts.compiler,
+            "compiler_version": packed.facts.compiler_version,
+            "host_requirements": packed.facts.host_requirements,
             "verification": verification,
         });
         println!("{line}");

@@ -68,6 +68,10 @@ pub struct IndexEntry {
     /// of the same uname held that key first); empty in older entries (then it is `bundle`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// What a module build needs (the bundle's BUNDLE_COMPILER, BUNDLE_COMPILER_VERSION and
+    /// BUNDLE_HOST_REQUIREMENTS); empty in entries written before they existed.
+    #[serde(default)]
+    pub build: crate::pack::facts::BuildFacts,
     /// Canary build result (`pack --verify`); absent for entries written before verification
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +139,9 @@ pub struct BundleRecord {
     pub checksum: String,
     /// Derived kernel features.
     pub features: Features,
+    /// What a module build needs (BUNDLE_COMPILER, ...).
+    #[serde(default)]
+    pub build: crate::pack::facts::BuildFacts,
     /// Canary build result of the bundle (`pack --verify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
@@ -159,6 +166,7 @@ impl BundleRecord {
             checksum: self.checksum.clone(),
             content: self.content.clone(),
             name: self.name.clone(),
+            build: self.build.clone(),
             verification: self.verification.clone(),
             packed_at: self.packed_at,
         }

@@ -341,6 +341,7 @@ async fn publish(
                 btf: bundle.btf,
                 bpf_ringbuf: index::has_bpf_ringbuf(&bundle.uname),
             },
+            build: bundle.facts.clone(),
             verification: verification.clone(),
             packed_at: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
