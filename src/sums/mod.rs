@@ -232,7 +232,7 @@ mod tests {
             features: Features::default(),
             verification: None,
             packed_at: None,
-            build: Default::default(),
+            ..Default::default()
         }
     }
 
