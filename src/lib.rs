@@ -8,6 +8,7 @@ pub mod crawl;
 pub mod crawl_pr;
 pub mod github;
 pub mod index;
+pub mod limits;
 pub mod lists;
 pub mod logging;
 pub mod manifest;

@@ -32,6 +32,9 @@ enum Command {
 
 fn main() -> ExitCode {
     kernel_packer::logging::init();
+    // Packs run in a child of this executable under OS limits (pack::isolated).
+    kernel_packer::pack::isolated::child_main_if_requested();
+    kernel_packer::pack::isolated::enable_current_exe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pack(args) => cli::pack::run(args),

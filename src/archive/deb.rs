@@ -5,10 +5,12 @@ use std::io::Read;
 use anyhow::{bail, Context, Result};
 
 use super::{tarball, EntrySink};
+use crate::limits::Budget;
 
 /// Streams the `data.tar*` member of a .deb into `sink`. The member's compression is sniffed from its
 /// content (gzip, xz, zstd, bzip2 or none); other members are skipped.
-pub fn read_deb<R: Read>(reader: R, sink: &mut dyn EntrySink) -> Result<()> {
+/// Decompressed bytes are charged to `budget`.
+pub fn read_deb<R: Read>(reader: R, sink: &mut dyn EntrySink, budget: &Budget) -> Result<()> {
     let mut archive = ar::Archive::new(reader);
     let mut saw_debian_binary = false;
     while let Some(member) = archive.next_entry() {
@@ -29,7 +31,7 @@ pub fn read_deb<R: Read>(reader: R, sink: &mut dyn EntrySink) -> Result<()> {
                 inner: &mut member,
                 count: 0,
             };
-            tarball::read_compressed_tar(&mut counted, sink)
+            tarball::read_compressed_tar(&mut counted, sink, budget)
                 .with_context(|| format!("member {name}"))?;
             if counted.count != declared {
                 bail!(

@@ -16,28 +16,11 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::{Entry, EntryKind, EntrySink};
+use crate::limits::{Budget, Resource};
 use crate::vfs::{BlobWriter, Node, NodeKind, Tree};
 
-/// Upper bounds on what one archive may unpack to (decompression bombs, entry floods).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Total bytes of file content (hard links count in full).
-    pub max_total_bytes: u64,
-    /// Number of entries.
-    pub max_entries: u64,
-    /// Length of one entry path in bytes.
-    pub max_path_bytes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_total_bytes: 4 << 30,
-            max_entries: 1_000_000,
-            max_path_bytes: 4096,
-        }
-    }
-}
+/// Upper bounds on what a pack may unpack to (decompression bombs, entry floods): the pack budget.
+pub use crate::limits::Limits;
 
 /// Builds the [`Tree`] of one package, enforcing the module's safety contract.
 pub struct SafeExtractor {
@@ -45,14 +28,17 @@ pub struct SafeExtractor {
     blob: BlobWriter,
     blob_id: u32,
     origin: u16,
-    limits: Limits,
-    total_bytes: u64,
-    entries: u64,
+    budget: Budget,
 }
 
 impl SafeExtractor {
     /// A new extractor spilling contents into `work_dir`; `origin` tags every node (package index).
     pub fn new(work_dir: &Path, origin: u16, limits: Limits) -> Result<Self> {
+        Self::with_budget(work_dir, origin, Budget::new(limits))
+    }
+
+    /// A new extractor charging `budget`, shared with the other packages of the same pack.
+    pub fn with_budget(work_dir: &Path, origin: u16, budget: Budget) -> Result<Self> {
         let tree = Tree::new(work_dir);
         let blob = BlobWriter::new(work_dir)?;
         // The spill file becomes the fresh tree's first blob when the extraction finishes.
@@ -62,9 +48,7 @@ impl SafeExtractor {
             blob,
             blob_id,
             origin,
-            limits,
-            total_bytes: 0,
-            entries: 0,
+            budget,
         })
     }
 
@@ -77,13 +61,11 @@ impl SafeExtractor {
     }
 
     fn charge(&mut self, size: u64) -> Result<()> {
-        if size > self.limits.max_total_bytes.saturating_sub(self.total_bytes) {
-            bail!(
-                "unpacks past the size limit of {} bytes (decompression bomb?)",
-                self.limits.max_total_bytes
-            );
-        }
-        self.total_bytes += size;
+        self.budget.charge(
+            Resource::Unpacked,
+            size,
+            "content that unpacks past the size limit (decompression bomb?)",
+        )?;
         Ok(())
     }
 
@@ -186,16 +168,13 @@ pub fn relative_path(from_dir: &Path, to: &Path) -> PathBuf {
 
 impl EntrySink for SafeExtractor {
     fn entry(&mut self, entry: &Entry, content: &mut dyn Read) -> Result<()> {
-        self.entries += 1;
-        if self.entries > self.limits.max_entries {
-            bail!(
-                "more than {} entries (entry flood?)",
-                self.limits.max_entries
-            );
-        }
-        if entry.path.len() > self.limits.max_path_bytes {
-            bail!("path longer than {} bytes", self.limits.max_path_bytes);
-        }
+        self.budget
+            .charge(Resource::Entries, 1, "the number of entries (entry flood?)")?;
+        self.budget.limits().check(
+            Resource::PathBytes,
+            entry.path.len() as u64,
+            "the entry's path length",
+        )?;
         let rel = match normalize_entry_path(&entry.path)? {
             Some(rel) => rel,
             None => return Ok(()),

@@ -8,13 +8,17 @@ pub mod compression;
 pub mod deb;
 pub mod extract;
 pub mod rpm;
+pub mod rpm_header;
 pub mod tarball;
 
 use std::fs::File;
 use std::io::{BufReader, Read};
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+use crate::limits::{Budget, Limits};
 
 /// What kind of file system object an archive entry describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,9 +75,19 @@ pub fn sniff_format(head: &[u8]) -> Option<PackageFormat> {
     }
 }
 
-/// Reads the package at `path` (format sniffed from content, not the name) into `sink`.
-/// Errors name the failing entry; the caller adds the package file name.
+/// Reads the package at `path` (format sniffed from content, not the name) into `sink`, under a
+/// fresh budget from [`Limits::from_env`]. Errors name the failing entry; the caller adds the
+/// package file name.
 pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageFormat> {
+    read_package_with(path, sink, &Budget::new(Limits::from_env()))
+}
+
+/// [`read_package`] charging `budget` (shared by the packages of one pack).
+pub fn read_package_with(
+    path: &Path,
+    sink: &mut dyn EntrySink,
+    budget: &Budget,
+) -> Result<PackageFormat> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut head = [0u8; 512];
     let n = read_up_to(&mut file, &mut head)?;
@@ -83,14 +97,31 @@ pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageForm
     };
     drop(file);
     let reader = BufReader::with_capacity(1 << 16, File::open(path)?);
-    match format {
-        PackageFormat::Deb => deb::read_deb(reader, sink)?,
-        PackageFormat::Rpm => {
-            rpm::read_rpm(reader, sink)?;
+    // A panic in a parser (ours or a dependency's) is an error for this package, not a dead thread.
+    let read = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<()> {
+        match format {
+            PackageFormat::Deb => deb::read_deb(reader, sink, budget),
+            PackageFormat::Rpm => rpm::read_rpm(reader, sink, budget).map(drop),
+            PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink, budget),
         }
-        PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink)?,
+    }));
+    match read {
+        Ok(result) => result?,
+        Err(panic) => bail!(
+            "malformed package (the parser panicked: {})",
+            panic_message(&*panic)
+        ),
     }
     Ok(format)
+}
+
+/// The message of a caught panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
 }
 
 /// Fills `buf` as far as the reader allows; returns the number of bytes read.

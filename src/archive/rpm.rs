@@ -1,11 +1,12 @@
 //! RPM packages: header via the `rpm` crate, cpio payload (gzip, xz, zstd or bzip2) streamed.
 
-use std::io::BufRead;
+use std::io::{BufRead, Cursor, Read};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rpm::FileType;
 
-use super::{Entry, EntryKind, EntrySink};
+use super::{rpm_header, Entry, EntryKind, EntrySink};
+use crate::limits::Budget;
 
 /// Name, version, release and arch of an RPM, from its header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +19,14 @@ pub struct RpmIdentity {
 
 /// Streams the payload of an RPM into `sink` and returns the package identity.
 /// Paths are installation paths (`/usr/src/...`), reported to the sink relative to `/`.
-pub fn read_rpm<R: BufRead + 'static>(reader: R, sink: &mut dyn EntrySink) -> Result<RpmIdentity> {
+/// The lead and headers are validated ([`rpm_header`]) before the `rpm` crate sees them.
+pub fn read_rpm<R: BufRead + 'static>(
+    mut reader: R,
+    sink: &mut dyn EntrySink,
+    budget: &Budget,
+) -> Result<RpmIdentity> {
+    let headers = rpm_header::read_validated_headers(&mut reader, budget.limits())?;
+    let reader = Cursor::new(headers).chain(reader);
     let mut package = rpm::PackageReader::parse(reader).map_err(|e| anyhow!("corrupt RPM: {e}"))?;
     let meta = &package.metadata;
     let identity = RpmIdentity {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::pack::{pack_packages, PackOptions, PackerKind};
+use crate::pack::{isolated, PackOptions, PackerKind};
 
 /// Arguments of `kernel-packer pack`.
 ///
@@ -68,7 +68,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         checksum: args.checksum.clone(),
         ..PackOptions::default()
     };
-    let packed = pack_packages(kind, &args.packages_files, &out, &options)?;
+    let packed = isolated::pack(kind, &args.packages_files, &out, &options)?;
     if args.json {
         let line = serde_json::json!({
             "bundle": packed.path,

@@ -6,6 +6,8 @@ use std::io::Read;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::Digest;
 
+use crate::limits::{read_to_end_bounded, BudgetExceeded, Limits, Resource};
+
 /// Checks `data` against an expected hex digest of the named algorithm (`sha256`, `sha512`,
 /// `sha384`, `sha224`; yum's `sha` means sha1 and is refused as too weak).
 pub fn check_digest(data: &[u8], algorithm: &str, expected_hex: &str, what: &str) -> Result<()> {
@@ -23,23 +25,44 @@ pub fn check_digest(data: &[u8], algorithm: &str, expected_hex: &str, what: &str
 }
 
 /// Decompresses by the file name's extension (`.gz`, `.xz`, `.zst`, `.bz2`; anything else is
-/// returned as is). Truncated or corrupt data is an error naming `what`.
+/// returned as is). Truncated or corrupt data is an error naming `what`; so is output past the
+/// index budget ([`crate::limits::Resource::Index`], from the environment).
 pub fn decompress(name: &str, data: &[u8], what: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
+    decompress_with(name, data, what, &Limits::from_env())
+}
+
+/// [`decompress`] under explicit `limits`.
+pub fn decompress_with(name: &str, data: &[u8], what: &str, limits: &Limits) -> Result<Vec<u8>> {
     let path = name.split('?').next().unwrap_or(name);
-    let result = if path.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)
+    let mut reader: Box<dyn Read + '_> = if path.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(data))
     } else if path.ends_with(".xz") {
-        liblzma::read::XzDecoder::new_multi_decoder(data).read_to_end(&mut out)
+        Box::new(liblzma::read::XzDecoder::new_multi_decoder(data))
     } else if path.ends_with(".zst") {
-        zstd::stream::read::Decoder::new(data).and_then(|mut d| d.read_to_end(&mut out))
+        Box::new(
+            zstd::stream::read::Decoder::new(data)
+                .map_err(|e| anyhow!("{what}: corrupt or truncated compressed data: {e}"))?,
+        )
     } else if path.ends_with(".bz2") {
-        bzip2::read::MultiBzDecoder::new(data).read_to_end(&mut out)
+        Box::new(bzip2::read::MultiBzDecoder::new(data))
     } else {
         return Ok(data.to_vec());
     };
-    result.map_err(|e| anyhow!("{what}: corrupt or truncated compressed data: {e}"))?;
-    Ok(out)
+    read_to_end_bounded(
+        &mut reader,
+        limits,
+        Resource::Index,
+        "the decompressed index",
+    )
+    .map_err(|e| {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<BudgetExceeded>())
+        {
+            Some(exceeded) => anyhow!("{what}: {exceeded}"),
+            None => anyhow!("{what}: corrupt or truncated compressed data: {e}"),
+        }
+    })
 }
 
 /// Resolves `href` against `base` (RFC 3986, `..` segments included).
@@ -176,6 +199,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn decompressed_index_is_capped() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, &[0u8; 100_000]).unwrap();
+        let gz = enc.finish().unwrap();
+        let limits = Limits {
+            max_index_bytes: 50_000,
+            ..Limits::default()
+        };
+        let err = decompress_with("Packages.gz", &gz, "Packages.gz", &limits)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("Packages.gz: the decompressed index exceeds the pack budget of 50000")
+                && err.contains("KERNEL_PACKER_MAX_INDEX_BYTES"),
+            "{err}"
+        );
     }
 
     #[test]

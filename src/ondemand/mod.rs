@@ -14,7 +14,7 @@ use futures_util::{StreamExt, TryStreamExt};
 pub use manifest::{find_by_kernel, Manifest, ManifestSet};
 
 use crate::index::{self, Features, IndexEntry};
-use crate::pack::{pack_packages, PackOptions, PackerKind};
+use crate::pack::{isolated, PackOptions, PackerKind};
 use crate::store::Store;
 
 /// Where packs read from and write to.
@@ -104,7 +104,8 @@ async fn pack_id_inner(
         work_dir: Some(work.path().to_path_buf()),
         ..Default::default()
     };
-    let packed = tokio::task::spawn_blocking(move || pack_packages(kind, &files, &out_dir, &opts))
+    // In a child process under OS limits when the binary enabled it (`pack::isolated`).
+    let packed = tokio::task::spawn_blocking(move || isolated::pack(kind, &files, &out_dir, &opts))
         .await
         .context("packer task panicked")??;
     if packed.checksum != id {

@@ -31,6 +31,7 @@ use tracing::{debug, info};
 
 use crate::archive::compression;
 use crate::archive::extract::{lexical_link_destination, relative_path, Limits};
+use crate::limits::Resource;
 use crate::vfs::{BlobWriter, Node, NodeKind, Resolved, Tree};
 
 /// Sector size assumed by the partition tables.
@@ -42,11 +43,19 @@ const MAX_CLOSURE_ROUNDS: usize = 8;
 const CLOSURE_PREFIXES: &[&str] = &["usr/src", "usr/lib", "lib"];
 const CLOSURE_MIN_DEPTH: usize = 3;
 
-/// Largest decompressed image accepted: four times the per-package unpack limit (16 GiB by
-/// default; developer containers are a few GiB, mostly empty).
+/// Largest decompressed image accepted: [`Limits::max_image_bytes`] (16 GiB by default;
+/// developer containers are a few GiB, mostly empty), and at most four times the unpack limit.
 pub fn image_limit(limits: Limits) -> u64 {
-    limits.max_total_bytes.saturating_mul(4)
+    limits
+        .max_image_bytes
+        .min(limits.max_total_bytes.saturating_mul(4))
 }
+
+/// Longest symlink target read from an image (the kernel's `PATH_MAX`). `ext4-view` allocates a
+/// link's declared size before reading it, so the size is checked first.
+const MAX_LINK_TARGET: u64 = 4096;
+/// Most links one path resolution follows (as the kernel's `MAXSYMLINKS`).
+const MAX_LINK_HOPS: usize = 40;
 
 /// One partition of a disk image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +86,11 @@ pub fn decompress_image(package: &Path, work: &Path, limit: u64) -> Result<File>
         }
         total += n as u64;
         if total > limit {
-            bail!("image is larger than {limit} bytes uncompressed (decompression bomb?)");
+            bail!(
+                "the decompressed image (decompression bomb?) exceeds the pack budget of {limit} {} ({} to raise)",
+                Resource::Image.unit(),
+                Resource::Image.env_var()
+            );
         }
         if buf[..n].iter().all(|&b| b == 0) {
             out.seek(SeekFrom::Current(n as i64))?;
@@ -206,6 +219,7 @@ fn gpt_partitions(
     if !(128..=4096).contains(&entry_size) || count > 1024 {
         bail!("GPT: implausible partition entry array ({count} entries of {entry_size} bytes)");
     }
+    // count <= 1024 and entry_size <= 4096: no overflow.
     let table_len = count * entry_size;
     if entries_lba
         .checked_mul(SECTOR)
@@ -230,14 +244,22 @@ fn gpt_partitions(
         if last < first {
             bail!("GPT: partition {} ends before it starts", i + 1);
         }
+        let span = |lba: u64| lba.checked_mul(SECTOR);
+        let (Some(offset), Some(len)) = (span(first), (last - first).checked_add(1).and_then(span))
+        else {
+            bail!(
+                "GPT: partition {} (sectors {first}..={last}) lies outside the image ({size} bytes)",
+                i + 1
+            );
+        };
         let name: Vec<u16> = (0..36)
             .map(|k| le16(entry, 56 + 2 * k))
             .take_while(|&c| c != 0)
             .collect();
         let partition = Partition {
             number: i as u32 + 1,
-            offset: first * SECTOR,
-            len: (last - first + 1) * SECTOR,
+            offset,
+            len,
             label: String::from_utf16_lossy(&name),
         };
         inside(&partition)?;
@@ -285,7 +307,17 @@ pub fn load_image(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<T
             packages.len()
         );
     };
-    load_one(package, work, limits).map_err(|e| anyhow!("{}: {e:#}", package.display()))
+    // A panic in the file-system reader is an error for this image, not a dead thread.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        load_one(package, work, limits)
+    }))
+    .unwrap_or_else(|panic| {
+        Err(anyhow!(
+            "malformed image (the reader panicked: {})",
+            crate::archive::panic_message(&*panic)
+        ))
+    })
+    .map_err(|e| anyhow!("{}: {e:#}", package.display()))
 }
 
 fn load_one(package: &Path, work: &Path, limits: Limits) -> Result<Tree> {
@@ -354,11 +386,13 @@ fn ext_err(path: &str, e: ext4_view::Ext4Error) -> anyhow::Error {
 
 /// Versions `v` with a `/lib/modules/v/build` that resolves to a directory, sorted.
 fn kernel_versions(fs: &Ext4) -> Result<Vec<String>> {
-    let modules = "/lib/modules";
-    match fs.exists(modules) {
-        Ok(true) => {}
-        Ok(false) => return Ok(Vec::new()),
-        Err(e) => return Err(ext_err(modules, e)),
+    let Some(modules) = canonical(fs, "/lib/modules")? else {
+        return Ok(Vec::new());
+    };
+    let modules = format!("/{}", modules.display());
+    let modules = modules.as_str();
+    if !is_dir(fs, modules)? {
+        return Ok(Vec::new());
     }
     let mut versions = Vec::new();
     for entry in fs.read_dir(modules).map_err(|e| ext_err(modules, e))? {
@@ -370,26 +404,93 @@ fn kernel_versions(fs: &Ext4) -> Result<Vec<String>> {
             continue;
         }
         let build = format!("{modules}/{name}/build");
-        if fs.metadata(build.as_str()).is_ok_and(|m| m.is_dir()) {
-            versions.push(name);
+        if let Some(target) = canonical(fs, &build)? {
+            if is_dir(fs, &format!("/{}", target.display()))? {
+                versions.push(name);
+            }
         }
     }
     versions.sort();
     Ok(versions)
 }
 
-/// Canonical path of `path` in the image as a root-relative tree path; `None` when missing.
-fn canonical(fs: &Ext4, path: &str) -> Result<Option<PathBuf>> {
-    match fs.canonicalize(path) {
-        Ok(p) => {
-            let text = p
-                .to_str()
-                .map_err(|_| anyhow!("{path}: non-UTF-8 canonical path"))?;
-            Ok(Some(PathBuf::from(text.trim_start_matches('/'))))
-        }
-        Err(ext4_view::Ext4Error::NotFound) => Ok(None),
-        Err(e) => Err(ext_err(path, e)),
+/// Whether canonical image path `abs` is a directory.
+fn is_dir(fs: &Ext4, abs: &str) -> Result<bool> {
+    match fs.symlink_metadata(abs) {
+        Ok(meta) => Ok(meta.is_dir()),
+        Err(ext4_view::Ext4Error::NotFound) => Ok(false),
+        Err(e) => Err(ext_err(abs, e)),
     }
+}
+
+/// The target of the symlink at canonical image path `abs` (metadata `meta`), refused when its
+/// inode declares more than [`MAX_LINK_TARGET`] bytes (`ext4-view` would allocate that much).
+fn read_link_checked(fs: &Ext4, abs: &str, meta: &ext4_view::Metadata) -> Result<PathBuf> {
+    if meta.len() > MAX_LINK_TARGET {
+        bail!(
+            "{abs}: symlink inode declares a {}-byte target, more than {MAX_LINK_TARGET} (corrupt file system)",
+            meta.len()
+        );
+    }
+    let target = fs.read_link(abs).map_err(|e| ext_err(abs, e))?;
+    Ok(PathBuf::from(std::ffi::OsStr::from_bytes(target.as_ref())))
+}
+
+/// Canonical path of `path` in the image as a root-relative tree path; `None` when missing.
+/// Links are followed here, one component at a time, so that `ext4-view` only ever sees paths
+/// without links in them and every link's size is checked before its target is read.
+fn canonical(fs: &Ext4, path: &str) -> Result<Option<PathBuf>> {
+    let mut pending: std::collections::VecDeque<std::ffi::OsString> = Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(part) => Some(part.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut resolved = PathBuf::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop_front() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&part);
+        let abs = format!("/{}", candidate.display());
+        let meta = match fs.symlink_metadata(abs.as_str()) {
+            Ok(meta) => meta,
+            Err(ext4_view::Ext4Error::NotFound | ext4_view::Ext4Error::NotADirectory) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(ext_err(&abs, e)),
+        };
+        if meta.is_symlink() {
+            hops += 1;
+            if hops > MAX_LINK_HOPS {
+                bail!("{path}: more than {MAX_LINK_HOPS} links (loop?)");
+            }
+            let target = read_link_checked(fs, &abs, &meta)?;
+            if target.is_absolute() {
+                resolved = PathBuf::new();
+            }
+            for component in target.components().rev() {
+                match component {
+                    Component::Normal(p) => pending.push_front(p.to_os_string()),
+                    Component::ParentDir => pending.push_front("..".into()),
+                    _ => {}
+                }
+            }
+        } else {
+            if !pending.is_empty() && !meta.is_dir() {
+                return Ok(None);
+            }
+            resolved = candidate;
+        }
+    }
+    let text = resolved
+        .to_str()
+        .ok_or_else(|| anyhow!("{path}: non-UTF-8 canonical path"))?;
+    Ok(Some(PathBuf::from(text)))
 }
 
 fn load_kernel(fs: &Ext4, version: &str, work: &Path, limits: Limits) -> Result<Tree> {
@@ -500,8 +601,8 @@ impl ImageLoader<'_> {
                 }
             }
         } else if file_type.is_symlink() {
-            let target = self.fs.read_link(abs).map_err(|e| ext_err(abs, e))?;
-            let target = Path::new(std::ffi::OsStr::from_bytes(target.as_ref()));
+            let target = read_link_checked(self.fs, abs, meta)?;
+            let target = target.as_path();
             let destination = lexical_link_destination(rel, target)
                 .with_context(|| format!("symlink {abs} -> {}", target.display()))?;
             let stored = if target.is_absolute() {

@@ -8,6 +8,7 @@
 
 pub mod bundle;
 pub mod image;
+pub mod isolated;
 pub mod layout;
 pub mod materialize;
 pub mod source;
@@ -25,7 +26,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use tracing::{debug, info};
 
 use crate::archive::extract::{Limits, SafeExtractor};
-use crate::archive::read_package;
+use crate::archive::read_package_with;
+use crate::limits::Budget;
 use crate::names;
 use crate::vfs::Tree;
 
@@ -74,14 +76,15 @@ pub struct PackOptions {
     /// Directory under which a private, automatically removed work dir is made (default: the
     /// system temp dir).
     pub work_dir: Option<PathBuf>,
-    /// Unpack limits per package (default: [`Limits::default`]).
+    /// The pack budget (default: [`Limits::from_env`]: the built-in bounds with the
+    /// `KERNEL_PACKER_MAX_*` overrides).
     pub limits: Option<Limits>,
     /// Compression settings (default: level 6, all cores).
     pub gzip: Option<bundle::GzipSettings>,
 }
 
 /// What a successful pack produced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PackedBundle {
     /// Final path of the bundle file (`<out_dir>/bundle-<name>.tgz`).
     pub path: PathBuf,
@@ -145,7 +148,7 @@ pub fn pack_packages(
         .prefix("kernel-packer-work-")
         .tempdir_in(&work_parent)
         .with_context(|| format!("cannot create a work dir in {}", work_parent.display()))?;
-    let limits = opts.limits.unwrap_or_default();
+    let limits = opts.limits.unwrap_or_else(Limits::from_env);
 
     // Header packages are unpacked as they are; source and image packers build the tree first.
     let (mut tree, name_override) = match kind {
@@ -188,7 +191,7 @@ pub fn pack_packages(
         .map(|config| layout::config_value(&config, "CONFIG_DEBUG_INFO_BTF") == Some("y"))
         .unwrap_or(false);
     let (entries, stats) =
-        view::build_view(&tree, &plan.bundle_root, spec).with_context(set_name)?;
+        view::build_view(&tree, &plan.bundle_root, spec, &limits).with_context(set_name)?;
     debug!(?stats, "bundle view");
 
     let file_name = format!("bundle-{}.tgz", plan.bundle_name);
@@ -239,6 +242,7 @@ pub fn pack_packages(
 /// order. Directories present in several packages merge; any other path present in two packages is a
 /// conflict naming both.
 fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree> {
+    let budget = Budget::new(limits);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -259,8 +263,9 @@ fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree>
                         };
                         let package = &packages[index];
                         let read = || -> Result<Tree> {
-                            let mut extractor = SafeExtractor::new(work, index as u16, limits)?;
-                            read_package(package, &mut extractor)?;
+                            let mut extractor =
+                                SafeExtractor::with_budget(work, index as u16, budget.clone())?;
+                            read_package_with(package, &mut extractor, &budget)?;
                             extractor.finish()
                         };
                         let tree = read().map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;

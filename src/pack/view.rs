@@ -5,6 +5,9 @@
 //! outside the bundle root is replaced by the destination's content (file, or directory
 //! recursively), making the bundle self-contained; dangling links are dropped; links that escape the
 //! tree or loop are refused. Paths excluded by the packer spec are left out, and links to them dropped.
+//! An outside destination is copied once: the first link (in path order) gets the content, later
+//! links to the same destination become links to that copy; the bytes copied are bounded by
+//! [`Limits::max_inlined_bytes`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use anyhow::{bail, Result};
 
 use super::spec::PackerSpec;
 use crate::archive::extract::relative_path;
+use crate::limits::{Limits, Resource};
 use crate::vfs::{NodeKind, Resolved, Tree};
 
 /// Deepest nesting of inlined directories (guards against link cycles).
@@ -61,9 +65,11 @@ struct Builder<'a> {
     bundle_root: &'a Path,
     spec: &'a PackerSpec,
     entries: Vec<ViewEntry>,
-    /// Tree dirs inlined outside the bundle root → their bundle path.
+    /// Tree dirs and files inlined from outside the bundle root → their (first) bundle path.
     inlined: BTreeMap<PathBuf, PathBuf>,
     stats: ViewStats,
+    limits: &'a Limits,
+    inlined_bytes: u64,
 }
 
 /// Builds the view of `bundle_root` (a directory of `tree`; empty = the whole tree).
@@ -71,6 +77,7 @@ pub fn build_view(
     tree: &Tree,
     bundle_root: &Path,
     spec: &PackerSpec,
+    limits: &Limits,
 ) -> Result<(Vec<ViewEntry>, ViewStats)> {
     if !tree.is_dir(bundle_root) {
         bail!("{} is not a directory", bundle_root.display());
@@ -82,6 +89,8 @@ pub fn build_view(
         entries: Vec::new(),
         inlined: BTreeMap::new(),
         stats: ViewStats::default(),
+        limits,
+        inlined_bytes: 0,
     };
     builder.add_dir(bundle_root, Path::new(""), 0)?;
     Ok((builder.entries, builder.stats))
@@ -125,7 +134,7 @@ impl Builder<'_> {
                     len,
                     executable,
                 } => {
-                    self.add_file(bundle_path, blob, offset, len, executable)?;
+                    self.add_file(bundle_path, blob, offset, len, executable, depth > 0)?;
                 }
                 NodeKind::Symlink(_) => self.add_link(&tree_path, bundle_path, depth)?,
             }
@@ -140,7 +149,18 @@ impl Builder<'_> {
         offset: u64,
         len: u64,
         executable: bool,
+        inlined: bool,
     ) -> Result<()> {
+        if inlined {
+            self.inlined_bytes += len;
+            if let Err(e) = self.limits.check(
+                Resource::Inlined,
+                self.inlined_bytes,
+                &format!("{} (copied from outside the bundle root)", path.display()),
+            ) {
+                bail!("{e}");
+            }
+        }
         self.stats.files += 1;
         self.stats.bytes += len;
         self.push(ViewEntry {
@@ -159,11 +179,11 @@ impl Builder<'_> {
         if let Ok(rest) = path.strip_prefix(self.bundle_root) {
             return Some(rest.to_path_buf());
         }
-        self.inlined
-            .range(..=path.to_path_buf())
-            .rev()
-            .find(|(dir, _)| path.starts_with(dir))
-            .map(|(dir, at)| at.join(path.strip_prefix(dir).expect("prefix checked")))
+        path.ancestors().find_map(|dir| {
+            self.inlined
+                .get(dir)
+                .map(|at| at.join(path.strip_prefix(dir).expect("an ancestor")))
+        })
     }
 
     fn add_link(&mut self, link: &Path, bundle: PathBuf, depth: usize) -> Result<()> {
@@ -198,7 +218,10 @@ impl Builder<'_> {
                 offset,
                 len,
                 executable,
-            }) => self.add_file(bundle, blob, offset, len, executable),
+            }) => {
+                self.inlined.insert(destination, bundle.clone());
+                self.add_file(bundle, blob, offset, len, executable, true)
+            }
             _ => {
                 if depth >= MAX_INLINE_DEPTH {
                     bail!(

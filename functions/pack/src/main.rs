@@ -79,9 +79,19 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
     Ok(serde_json::to_value(outcome).expect("outcome serialises"))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+fn main() -> Result<(), lambda_runtime::Error> {
     kernel_packer::logging::init_json();
+    // Each pack runs in a child of this executable under OS limits (`pack::isolated`): an abort
+    // in a parser fails that request, not the function instance.
+    kernel_packer::pack::isolated::child_main_if_requested();
+    kernel_packer::pack::isolated::enable_current_exe();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
     let cfg = config()
         .await
         .map_err(|e| format!("configuration: {e:#}"))?;
