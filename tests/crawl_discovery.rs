@@ -11,8 +11,7 @@ mod crawl_support;
 use std::collections::HashMap;
 
 use crawl_support::fixtures::{self, Deb, Rpm};
-use crawl_support::world::{amazon_rpms, corpus, crawl_with, World, AMAZON_ROOT};
-use kernel_packer::crawl::Outcome;
+use crawl_support::world::{amazon_rpms, corpus, crawl_with, expect_failure, World, AMAZON_ROOT};
 
 fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>) -> Vec<String> {
     let mut out: Vec<String> = after
@@ -80,19 +79,7 @@ fn repeat_crawl_without_validators_transfers_only_signed_pointers() {
 /// the source's lists byte-identical.
 fn expect_stale(source: &str, want: &str, change: impl FnOnce(&World)) {
     let w = World::build();
-    let src = w.config.source(source).unwrap();
-    let before = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
-    change(&w);
-    let r = crawl_with(&w, &w.http(), &[source]);
-    match &r.sources[0].outcome {
-        Outcome::Failed { reason } => {
-            assert!(reason.contains("rules are stale: "), "{source}: {reason}");
-            assert!(reason.contains(want), "{source}: {reason:?} lacks {want:?}");
-        }
-        other => panic!("{source}: expected the canary to fail, got {other:?}"),
-    }
-    let after = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
-    assert_eq!(before, after, "{source}: lists changed");
+    expect_failure(&w, source, &["rules are stale: ", want], change);
 }
 
 #[test]

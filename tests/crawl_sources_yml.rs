@@ -82,6 +82,9 @@ fn selections_accept_the_corpus_urls() {
                     Repository::Html(r) => ("html", r.select.as_ref()),
                     Repository::Bucket(r) => ("bucket", r.select.as_ref()),
                     Repository::Fixed(r) => return r.urls.contains(url),
+                    Repository::Registry(r) => {
+                        return url.contains(&format!("/v2/{}/blobs/sha256:", r.repository))
+                    }
                     Repository::Github(_) => {
                         return url.contains("minikube") || url.contains("cdn.kernel.org")
                     }

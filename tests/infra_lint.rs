@@ -127,7 +127,7 @@ fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
             input["group"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(crawl_groups.len(), 5, "{crawl_groups:?}");
+    assert_eq!(crawl_groups.len(), 7, "{crawl_groups:?}");
     // The pack Function URL uses IAM auth.
     let urls = of_type("AWS::Lambda::Url");
     assert_eq!(urls.len(), 1);

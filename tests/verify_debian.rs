@@ -125,6 +125,42 @@ fn real_debian_bundle_builds_the_canary_module_and_ebpf_object() {
     fs::remove_dir_all(&scratch).unwrap();
 }
 
+/// bookworm's 6.12 LTS kernel (BTF, `+deb12` naming, a triplet-prefixed compiler in its config).
+#[test]
+fn real_debian_6_12_bundle_builds_the_canary_module_and_ebpf_object() {
+    let output = Command::new("bash")
+        .arg(repo_root().join("tests/fetch-debian-6.12-packages.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    let mut debs: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    debs.sort();
+    assert_eq!(debs.len(), 3, "{debs:?}");
+    let out = tempfile::tempdir().unwrap();
+    let packed = pack(&debs, out.path());
+    assert!(packed.uname.starts_with("6.12.") && packed.uname.ends_with("+deb12-amd64"));
+    let report = verify_bundle(&packed.path, &VerifyOptions::default()).unwrap();
+    eprintln!(
+        "verify {}: unpack {:.2}s, module {:.2}s, ebpf {:.2}s",
+        report.uname, report.unpack_seconds, report.module.seconds, report.ebpf.seconds
+    );
+    assert_eq!(report.outcome(), Outcome::Verified, "{report:#?}");
+    assert_eq!(report.ebpf.status, CheckStatus::Passed, "{report:#?}");
+    assert!(report
+        .compiler
+        .as_deref()
+        .is_some_and(|c| c.ends_with("gcc-12")));
+}
+
 #[test]
 fn a_bundle_without_autoconf_h_fails_and_pack_verify_publishes_nothing() {
     let work = tempfile::tempdir().unwrap();

@@ -361,7 +361,42 @@ async fn suites(repo: &AptRepo, ctx: &RepoCtx, root: &str) -> Result<Vec<SuiteSp
             }
         }
     }
+    if let Some(releases) = &repo.releases {
+        let shown = super::http::redact(&releases.url);
+        let text = ctx
+            .http
+            .get(&releases.url, &super::credentials::Auth::None)
+            .await
+            .context("reading the release list")?;
+        let text = String::from_utf8(text).map_err(|_| anyhow!("{shown}: not UTF-8"))?;
+        let codenames = supported_releases(&text);
+        if codenames.is_empty() {
+            bail!("{shown}: names no supported release");
+        }
+        tracing::debug!("supported releases: {codenames:?}");
+        for codename in codenames {
+            for t in &releases.companions {
+                push(t.replace("{codename}", &codename), false);
+            }
+        }
+    }
     Ok(out)
+}
+
+/// The `Dist` of every stanza marked `Supported: 1` in a release list (Ubuntu's
+/// `meta-release`), in file order; names that are not plain words are ignored.
+pub fn supported_releases(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for stanza in text.split("\n\n") {
+        let dist = release_field(stanza, "Dist");
+        let supported = release_field(stanza, "Supported") == Some("1");
+        if let (Some(d), true) = (dist, supported) {
+            if !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric()) {
+                out.push(d.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// A canary pointer: (metapackage, suite, the kernel package it depends on or why none).
@@ -722,6 +757,16 @@ Filename: pool/main/l/linux-signed-amd64/linux-headers-cloud-amd64_6.12.57-1_amd
             err,
             "rules are stale: linux-headers-cloud-amd64 (trixie) depends on linux-headers-6.12.57+deb13-cloud-amd64, which was not selected"
         );
+    }
+
+    #[test]
+    fn supported_releases_of_a_meta_release() {
+        let text = "Dist: xenial\nName: Xenial Xerus\nVersion: 16.04.7 LTS\nSupported: 0\n\n\
+                    Dist: jammy\nName: Jammy Jellyfish\nVersion: 22.04.5 LTS\nSupported: 1\n\n\
+                    Dist: noble\nVersion: 24.04.3 LTS\nSupported: 1\nRelease-File: x\n\n\
+                    Dist: ../x\nSupported: 1\n";
+        assert_eq!(supported_releases(text), ["jammy", "noble"]);
+        assert!(supported_releases("").is_empty());
     }
 
     #[test]

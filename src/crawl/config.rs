@@ -255,6 +255,7 @@ impl Canary {
                 | Repository::Html(_)
                 | Repository::Bucket(_)
                 | Repository::Github(_)
+                | Repository::Registry(_)
                     if self.newest.is_none() =>
                 {
                     bail!("canary: {} repositories need `newest`", repo.kind())
@@ -282,6 +283,26 @@ pub enum Repository {
     Github(GithubRepo),
     /// A fixed list of URLs.
     Fixed(FixedRepo),
+    /// An OCI/Docker registry (Registry HTTP API v2): tags → manifests → layer blob URLs.
+    Registry(RegistryRepo),
+}
+
+/// See [`Repository::Registry`]. Each tag matching `tags` (newest first by version order)
+/// yields the blob URL of every non-empty layer of its manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryRepo {
+    /// Registry API root, e.g. `https://registry-1.docker.io`.
+    pub url: String,
+    /// Repository, e.g. `docker/for-desktop-kernel`.
+    pub repository: String,
+    /// Anonymous token endpoint (`{repository}` replaced), e.g.
+    /// `https://auth.docker.io/token?service=registry.docker.io&scope=repository:{repository}:pull`;
+    /// the token is sent as a bearer credential and never logged.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Tag regexes (a tag must match one).
+    pub tags: Vec<String>,
 }
 
 /// See [`Repository::Apt`].
@@ -314,6 +335,23 @@ pub struct AptRepo {
     /// More suites, from release aliases resolved through the archive's own Release files.
     #[serde(default)]
     pub aliases: Option<Aliases>,
+    /// More suites, from the release list a distribution publishes for its upgrader
+    /// (Ubuntu's `meta-release`): every release marked `Supported: 1` is followed.
+    #[serde(default)]
+    pub releases: Option<Releases>,
+}
+
+/// Suites from a published release list (RFC 822 stanzas with `Dist:` and `Supported:`, the
+/// shape of Ubuntu's `meta-release`). The templates are crawled when they exist, `{codename}`
+/// replaced by each supported release's `Dist`; a new release is followed without a config
+/// change. The list is fetched without the source's credential.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Releases {
+    /// The release list URL.
+    pub url: String,
+    /// Suite templates, e.g. `['{codename}-security', '{codename}-updates']`.
+    pub companions: Vec<String>,
 }
 
 /// Suites that follow the distribution: each alias (`stable`, `unstable`, ...) is resolved
@@ -532,10 +570,16 @@ impl Config {
 
 impl Repository {
     fn validate(&self, source_selects: bool) -> Result<()> {
-        let needs_select = !matches!(self, Repository::Github(_) | Repository::Fixed(_));
+        let needs_select = !matches!(
+            self,
+            Repository::Github(_) | Repository::Fixed(_) | Repository::Registry(_)
+        );
         let select = match self {
             Repository::Apt(r) => {
-                if (r.suites.is_empty() && r.suites_from_github.is_none() && r.aliases.is_none())
+                if (r.suites.is_empty()
+                    && r.suites_from_github.is_none()
+                    && r.aliases.is_none()
+                    && r.releases.is_none())
                     || r.components.is_empty()
                     || r.architectures.is_empty()
                 {
@@ -582,6 +626,15 @@ impl Repository {
                 &None
             }
             Repository::Fixed(_) => &None,
+            Repository::Registry(r) => {
+                for t in &r.tags {
+                    Regex::new(t).with_context(|| format!("tag regex {t:?}"))?;
+                }
+                if r.tags.is_empty() {
+                    bail!("registry repository {} has no `tags`", r.repository);
+                }
+                &None
+            }
         };
         match select {
             Some(s) => {
@@ -607,6 +660,7 @@ impl Repository {
             Repository::Bucket(_) => "bucket",
             Repository::Github(_) => "github",
             Repository::Fixed(_) => "fixed",
+            Repository::Registry(_) => "registry",
         }
     }
 }

@@ -355,6 +355,16 @@ impl Http {
     /// GETs a URL and returns its body. 404/410 → [`FetchError::NotFound`]; 5xx, 429, timeouts
     /// and connection errors are retried; a `304` is answered from the cache.
     pub async fn get(&self, url: &str, auth: &Auth) -> Result<Vec<u8>, FetchError> {
+        self.get_accept(url, auth, None).await
+    }
+
+    /// [`Http::get`] with an `Accept` header (registry manifests are negotiated by it).
+    pub async fn get_accept(
+        &self,
+        url: &str,
+        auth: &Auth,
+        accept: Option<&str>,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut wire = self.effective_url(url);
         if let Auth::UrlQuery(q) = auth {
             wire.push(if wire.contains('?') { '&' } else { '?' });
@@ -379,6 +389,9 @@ impl Http {
             }
             let cached = self.cached_meta(&wire).await;
             let mut req = client.get(parsed.clone()).timeout(cfg.request_timeout);
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
             if let Some(meta) = &cached {
                 if let Some(e) = &meta.etag {
                     req = req.header(IF_NONE_MATCH, e);

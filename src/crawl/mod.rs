@@ -17,6 +17,7 @@ pub mod credentials;
 pub mod github;
 pub mod html;
 pub mod http;
+pub mod registry;
 pub mod verify;
 pub mod yum;
 
@@ -205,6 +206,7 @@ async fn crawl_repo(repo: Repository, ctx: RepoCtx) -> Result<Vec<String>> {
         Repository::Bucket(r) => bucket::crawl(r, &ctx).await,
         Repository::Github(r) => github::crawl(r, &ctx).await,
         Repository::Fixed(r) => Ok(r.urls.clone()),
+        Repository::Registry(r) => registry::crawl(r, &ctx).await,
     }
 }
 

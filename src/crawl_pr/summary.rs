@@ -45,8 +45,39 @@ pub fn uname_of(entry: &Entry) -> String {
     release_of(entry).unwrap_or_else(|| entry.packages.first().cloned().unwrap_or_default())
 }
 
+/// Package names whose kernel release is not the `-devel-` suffix: Photon's
+/// `linux[-<flavour>]-devel-<ver>-<rel>.phN.<arch>.rpm` (uname `<ver>-<rel>.phN[-<flavour>]`)
+/// and SUSE's `kernel-<flavour>-devel-<ver>-<rel>.<build>.<arch>.rpm` (uname
+/// `<ver>-<rel>-<flavour>`).
+fn distro_release(package: &str) -> Option<String> {
+    static RES: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
+    let [photon, suse] = RES.get_or_init(|| {
+        [
+            regex::Regex::new(
+                r"(?:^|-)linux(?:-([a-z]+))?-devel-(\d[\w.+-]*?\.ph\d+)\.[a-z0-9_]+\.rpm$",
+            )
+            .unwrap(),
+            regex::Regex::new(
+                r"(?:^|-)kernel-([a-z]+)-devel-(\d[\w.+]*-[\d.]+?)\.\d+\.[a-z0-9_]+\.rpm$",
+            )
+            .unwrap(),
+        ]
+    });
+    if let Some(c) = photon.captures(package) {
+        return Some(match c.get(1) {
+            Some(flavour) => format!("{}-{}", &c[2], flavour.as_str()),
+            None => c[2].to_string(),
+        });
+    }
+    let c = suse.captures(package)?;
+    (&c[1] != "uek").then(|| format!("{}-{}", &c[2], &c[1]))
+}
+
 /// The kernel release found in an entry's package names, if any (see [`uname_of`]).
 pub fn release_of(entry: &Entry) -> Option<String> {
+    if let Some(r) = entry.packages.iter().find_map(|p| distro_release(p)) {
+        return Some(r);
+    }
     let mut best: Option<String> = None;
     for p in &entry.packages {
         let cand = if let Some(i) = p.rfind("linux-headers-") {
@@ -305,6 +336,34 @@ mod tests {
             &["https---h-kernel-devel-4.18.0-372.el8.x86_64.rpm"],
         );
         assert_eq!(uname_of(&rpm), "4.18.0-372.el8.x86_64");
+        let photon = entry(
+            "photon",
+            &["https---p-x86_64-linux-esx-devel-6.1.158-12.ph5.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&photon), "6.1.158-12.ph5-esx");
+        let photon = entry(
+            "photon",
+            &["https---p-linux-devel-5.10.245-1.ph4.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&photon), "5.10.245-1.ph4");
+        let suse = entry(
+            "suse",
+            &[
+                "https---o-noarch-kernel-devel-6.4.0-150600.23.25.1.noarch.rpm",
+                "https---o-x86_64-kernel-default-devel-6.4.0-150600.23.25.1.x86_64.rpm",
+            ],
+        );
+        assert_eq!(uname_of(&suse), "6.4.0-150600.23.25-default");
+        let al2023 = entry(
+            "redhat",
+            &["https---c-kernel6.12-devel-6.12.40-63.114.amzn2023.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&al2023), "6.12.40-63.114.amzn2023.x86_64");
+        let uek = entry(
+            "oracle",
+            &["http---y-kernel-uek-devel-5.4.17-2136.300.7.el7uek.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&uek), "5.4.17-2136.300.7.el7uek.x86_64");
         let other = entry("cos", &["https---c-cos-kernel-headers.tgz"]);
         assert_eq!(uname_of(&other), "https---c-cos-kernel-headers.tgz");
         assert_eq!(release_of(&other), None);

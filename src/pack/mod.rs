@@ -44,6 +44,8 @@ pub enum PackerKind {
     Redhat,
     Oracle,
     Suse,
+    /// VMware Photon OS `linux-devel`: `usr/src/linux-headers-<uname>`.
+    Photon,
     /// Source-based: `kernel-src.tar.gz` (+ `kernel-headers.tgz`), built with `make` ([`source`]).
     Cos,
     /// Source-based: a kernel.org tarball plus minikube's kernel config ([`source`]).
@@ -64,6 +66,7 @@ impl PackerKind {
             PackerKind::Redhat => "redhat",
             PackerKind::Oracle => "oracle",
             PackerKind::Suse => "suse",
+            PackerKind::Photon => "photon",
             PackerKind::Cos => "cos",
             PackerKind::Minikube => "minikube",
             PackerKind::Linuxkit => "linuxkit",

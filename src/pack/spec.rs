@@ -203,6 +203,7 @@ impl FromStr for super::PackerKind {
             "redhat" => Redhat,
             "oracle" => Oracle,
             "suse" => Suse,
+            "photon" => Photon,
             "cos" => Cos,
             "minikube" => Minikube,
             "linuxkit" => Linuxkit,
@@ -219,8 +220,8 @@ mod tests {
     #[test]
     fn builtin_table_parses_and_covers_every_kind() {
         for name in [
-            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "kops", "cos", "minikube",
-            "linuxkit", "coreos", "flatcar",
+            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "photon", "kops", "cos",
+            "minikube", "linuxkit", "coreos", "flatcar",
         ] {
             let kind: super::super::PackerKind = name.parse().unwrap();
             spec_for(kind.as_str()).unwrap();

@@ -93,7 +93,9 @@ try {
     ws.send(JSON.stringify({ id: n, method, params }));
   });
   const evaluate = async (expression) => (await send('Runtime.evaluate', { expression, returnByValue: true })).result.value;
-  while ((await evaluate('document.readyState')) !== 'complete') { if (Date.now() > deadline) fail('page did not load'); await sleep(100); }
+  // The target can still hold the initial about:blank document: wait for the page itself.
+  const ready = "document.readyState === 'complete' && location.protocol !== 'about:' && !!document.getElementById('q')";
+  while (!(await evaluate(ready))) { if (Date.now() > deadline) fail('page did not load'); await sleep(100); }
   const total = await evaluate("document.querySelectorAll('#bundles tbody tr').length");
   await evaluate("document.getElementById('q').focus()");
   await send('Input.insertText', { text: query });

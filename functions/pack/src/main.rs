@@ -46,9 +46,10 @@ async fn config() -> anyhow::Result<Config> {
         packages: store::open(&get("KERNEL_PACKER_PACKAGES")?, &s3).await?,
         bundles: store::open(&get("KERNEL_PACKER_BUNDLES")?, &s3).await?,
         work_dir: std::env::var_os("KERNEL_PACKER_WORK_DIR").map(Into::into),
-        // Canary build before publishing; where the image has no toolchain (the zip function)
-        // the entry records `unverified` with the reason. KERNEL_PACKER_VERIFY=0 turns it off.
-        verify: (std::env::var("KERNEL_PACKER_VERIFY").as_deref() != Ok("0"))
+        // KERNEL_PACKER_VERIFY=1 (the container-image function, which has a toolchain): canary
+        // build before publishing; without a compiler the entry records `unverified` with the
+        // reason. Unset (the zip function): no verification is recorded.
+        verify: (std::env::var("KERNEL_PACKER_VERIFY").as_deref() == Ok("1"))
             .then(kernel_packer::verify::VerifyOptions::default),
     };
     let manifest = std::env::var("KERNEL_PACKER_MANIFEST")

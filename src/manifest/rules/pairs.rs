@@ -1,8 +1,9 @@
 //! `pairs` (Ubuntu): the generic `linux-<flavour>-headers-X.Y.Z-ABI` and the flavour's
 //! `linux-headers-X.Y.Z-ABI-<flavour>` packages of one kernel make a set.
 //!
-//! Key and revision come from `(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_` in the file name:
-//! `4.15.0-1098.109~16.04.1_` → key `4.15.0-1098`, revision 109, backport `~16.04.1`.
+//! Key and revision come from `(\d+\.\d+\.\d+-\d+)\.(\d+)(\.\d+)?(~[\d.]+)?_` in the file name:
+//! `4.15.0-1098.109~16.04.1_` → key `4.15.0-1098`, revision 109, backport `~16.04.1`; a
+//! derivative's extra number (`linux-lowlatency` `6.8.0-31.31.1_`) is not part of either.
 //! - A higher revision of a key replaces the set collected so far.
 //! - The backport suffix is part of the key only for the supported backports
 //!   (config option `backports`, default [`DEFAULT_BACKPORTS`]: `~16.04…`, `~20.04…`); other
@@ -25,8 +26,9 @@ pub const DEFAULT_BACKPORTS: &[&str] = &["~16.04", "~20.04"];
 
 static FLAVOURED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^linux-headers-\d+\.\d+\.\d+-\d+-[a-z]").expect("valid regex"));
-static VERSION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_").expect("valid regex"));
+static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(?:\.\d+)?(~[\d.]+)?_").expect("valid regex")
+});
 
 struct Slot {
     urls: Vec<String>,
@@ -260,6 +262,20 @@ mod tests {
         ])
         .unwrap_err();
         assert!(err.reason.contains("3 package(s)"), "{err}");
+    }
+
+    #[test]
+    fn derivative_versions_pair_their_packages() {
+        let l = "http://security.ubuntu.com/ubuntu/pool/main/l/linux-lowlatency/";
+        let urls = vec![
+            format!("{l}linux-headers-6.8.0-31-lowlatency_6.8.0-31.31.1_amd64.deb"),
+            format!("{l}linux-lowlatency-headers-6.8.0-31_6.8.0-31.31.1_all.deb"),
+            format!("{l}linux-headers-6.8.0-52-lowlatency_6.8.0-52.53.1_amd64.deb"),
+            format!("{l}linux-lowlatency-headers-6.8.0-52_6.8.0-52.53.1_all.deb"),
+        ];
+        let g = group(&urls, DEFAULT_BACKPORTS).unwrap();
+        assert!(g.rejected.is_empty(), "{:?}", g.rejected);
+        assert_eq!(g.sets.len(), 2);
     }
 
     #[test]

@@ -259,6 +259,31 @@ fn md5ish(b: &[u8]) -> u128 {
     u128::from_str_radix(&sha256(b)[..32], 16).unwrap()
 }
 
+/// Ubuntu's `meta-release` (the release list its upgrader reads): one stanza per
+/// `(codename, name, version, supported)`.
+pub fn meta_release(releases: &[(&str, &str, &str, bool)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (dist, name, version, supported) in releases {
+        let archive = "http://archive.ubuntu.com/ubuntu/dists";
+        out.push_str(&format!(
+            "Dist: {dist}\nName: {name}\nVersion: {version}\nDate: Thu, 25 April 2024 15:00:00 UTC\nSupported: {}\nDescription: This is the {version} release\nRelease-File: {archive}/{dist}-updates/Release\nReleaseNotes: http://changelogs.ubuntu.com/EOLReleaseAnnouncement\nUpgradeTool: {archive}/{dist}-updates/main/dist-upgrader-all/current/{dist}.tar.gz\nUpgradeToolSignature: {archive}/{dist}-updates/main/dist-upgrader-all/current/{dist}.tar.gz.gpg\n\n",
+            u8::from(*supported)
+        ));
+    }
+    out.into_bytes()
+}
+
+/// The Ubuntu releases of the fixture `meta-release`: standard support for focal, jammy,
+/// noble and plucky; xenial and bionic are past it (ESM only).
+pub const UBUNTU_RELEASES: &[(&str, &str, &str, bool)] = &[
+    ("xenial", "Xenial Xerus", "16.04.7 LTS", false),
+    ("bionic", "Bionic Beaver", "18.04.6 LTS", false),
+    ("focal", "Focal Fossa", "20.04.6 LTS", true),
+    ("jammy", "Jammy Jellyfish", "22.04.5 LTS", true),
+    ("noble", "Noble Numbat", "24.04.3 LTS", true),
+    ("plucky", "Plucky Puffin", "25.04", true),
+];
+
 /// One rpm of a yum repository.
 #[derive(Debug, Clone)]
 pub struct Rpm {

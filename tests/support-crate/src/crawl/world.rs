@@ -321,6 +321,11 @@ impl World {
 
     fn ubuntu_standard(&mut self) {
         let root = "http://security.ubuntu.com/ubuntu/";
+        // The release list the Ubuntu sources follow (supported releases' suites).
+        self.mirror.put(
+            "https://changelogs.ubuntu.com/meta-release",
+            fixtures::meta_release(fixtures::UBUNTU_RELEASES),
+        );
         let pool = format!("{root}pool/main/l/");
         let mut urls = set(corpus("ubuntu-standard.txt"));
         let vanished = urls.iter().next().unwrap().clone();
@@ -617,6 +622,25 @@ pub fn amazon_rpms() -> Vec<Rpm> {
             )
         })
         .collect()
+}
+
+/// Crawls `source` of `w` after `change`; expects it to fail with a reason containing every
+/// `want`, and its lists (and uncrawled companion) byte-identical.
+pub fn expect_failure(w: &World, source: &str, want: &[&str], change: impl FnOnce(&World)) {
+    let src = w.config.source(source).unwrap();
+    let before = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
+    change(w);
+    let r = crawl_with(w, &w.http(), &[source]);
+    match &r.sources[0].outcome {
+        kernel_packer::crawl::Outcome::Failed { reason } => {
+            for want in want {
+                assert!(reason.contains(want), "{source}: {reason:?} lacks {want:?}");
+            }
+        }
+        other => panic!("{source}: expected a failure, got {other:?}"),
+    }
+    let after = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
+    assert_eq!(before, after, "{source}: lists changed");
 }
 
 /// Crawls `sources` of the world with `http` into its lists directory.
