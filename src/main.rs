@@ -28,6 +28,8 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// Show the bundle index (cache view and features).
     Index(cli::index::IndexArgs),
+    /// Show the freshness report (per source: last crawl, newest kernel, kernels waiting).
+    Status(cli::status::StatusArgs),
     /// Build the canary module and eBPF object against a bundle.
     Verify(cli::verify::VerifyArgs),
     /// Make a key pair for signing a bundle store's SHA256SUMS.
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Crawl(cmd) => cli::crawl_pr::run(cmd),
         Command::Sync(args) => cli::sync::run(args),
         Command::Index(args) => cli::index::run(args),
+        Command::Status(args) => cli::status::run(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Lookup(args) => cli::lookup::run_lookup(args),

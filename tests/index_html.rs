@@ -26,7 +26,7 @@ fn entry(n: u8, kernel: &str, distro: &str, verification: Option<Verification>) 
         },
         verification,
         packed_at: Some(1_700_000_000),
-        build: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -165,7 +165,7 @@ fn misses_name_the_newest_bundle_of_the_family() {
         features: Features::default(),
         verification: None,
         packed_at: None,
-        build: Default::default(),
+        ..Default::default()
     };
     let index: BTreeMap<String, IndexEntry> = [
         entry(

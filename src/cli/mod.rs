@@ -9,5 +9,6 @@ pub mod lookup;
 pub mod manifest;
 pub mod pack;
 pub mod pack_manifest;
+pub mod status;
 pub mod sync;
 pub mod verify;

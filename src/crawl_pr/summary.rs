@@ -73,7 +73,8 @@ fn distro_release(package: &str) -> Option<String> {
     (&c[1] != "uek").then(|| format!("{}-{}", &c[2], &c[1]))
 }
 
-/// The kernel release found in an entry's package names, if any (see [`uname_of`]).
+/// The kernel release found in an entry's package names, if any (see [`uname_of`]). Debian's
+/// flavour-independent `linux-headers-<abi>-common[-rt]` package names no kernel.
 pub fn release_of(entry: &Entry) -> Option<String> {
     if let Some(r) = entry.packages.iter().find_map(|p| distro_release(p)) {
         return Some(r);
@@ -82,7 +83,10 @@ pub fn release_of(entry: &Entry) -> Option<String> {
     for p in &entry.packages {
         let cand = if let Some(i) = p.rfind("linux-headers-") {
             let rest = &p[i + "linux-headers-".len()..];
-            rest.split('_').next().map(str::to_string)
+            rest.split('_')
+                .next()
+                .filter(|r| !r.ends_with("-common") && !r.ends_with("-common-rt"))
+                .map(str::to_string)
         } else if let Some(i) = p.rfind("-devel-") {
             p[i + "-devel-".len()..]
                 .strip_suffix(".rpm")

@@ -174,7 +174,7 @@ mod tests {
                 compiler: "gcc-12".into(),
             }),
             packed_at: Some(1_000),
-            build: Default::default(),
+            ..Default::default()
         };
         let html = render(&BTreeMap::from([(e.id.clone(), e)]), 1_000 + 3 * 86_400);
         assert!(html.contains("&lt;debian&gt;"));

@@ -231,7 +231,7 @@ mod tests {
             features: Features::default(),
             verification: None,
             packed_at: None,
-            build: Default::default(),
+            ..Default::default()
         }
     }
 
