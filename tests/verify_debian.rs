@@ -76,9 +76,9 @@ fn real_debian_bundle_builds_the_canary_module_and_ebpf_object() {
         "{report:#?}"
     );
     assert_eq!(report.ebpf.status, CheckStatus::Passed, "{report:#?}");
-    // The kernel's own compiler, from CONFIG_CC_VERSION_TEXT.
+    // The kernel's own compiler, from the bundle's BUNDLE_COMPILER_VERSION meta file.
     assert_eq!(report.compiler.as_deref(), Some("gcc-12"));
-    assert_eq!(report.compiler_source, Some(CompilerSource::Config));
+    assert_eq!(report.compiler_source, Some(CompilerSource::MetaFile));
     assert!(report
         .kernel_compiler
         .as_deref()

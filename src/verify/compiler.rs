@@ -1,8 +1,8 @@
 //! Which C compiler builds against a bundle: the kernel's own when it is installed.
 //!
-//! Sources, first match wins: the `BUNDLE_COMPILER` meta file at the bundle root (a command name or
-//! a compiler version text), then `CONFIG_CC_VERSION_TEXT` in the build dir's `.config` (kernels
-//! since 4.18), then the caller's fallback (`--cc`). Parsing is pure; [`find_in_path`] is the only
+//! Sources, first match wins: the `BUNDLE_COMPILER_VERSION` or `BUNDLE_COMPILER` meta file at the
+//! bundle root (a compiler version text or a command name), then `CONFIG_CC_VERSION_TEXT` in the
+//! build dir's `.config` (kernels since 4.18), then the caller's fallback (`--cc`). Parsing is pure; [`find_in_path`] is the only
 //! file system probe.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CompilerSource {
-    /// The bundle's `BUNDLE_COMPILER` meta file.
+    /// The bundle's `BUNDLE_COMPILER_VERSION` or `BUNDLE_COMPILER` meta file.
     MetaFile,
     /// `CONFIG_CC_VERSION_TEXT` in `.config`.
     Config,
@@ -77,9 +77,12 @@ pub fn kernel_compiler_text(
     bundle_root: &Path,
     build_dir: &Path,
 ) -> Option<(String, CompilerSource)> {
-    if let Ok(text) = std::fs::read_to_string(bundle_root.join("BUNDLE_COMPILER")) {
-        if !text.trim().is_empty() {
-            return Some((text.trim().to_string(), CompilerSource::MetaFile));
+    // The full version text names the most specific command (`x86_64-linux-gnu-gcc-14`).
+    for name in ["BUNDLE_COMPILER_VERSION", "BUNDLE_COMPILER"] {
+        if let Ok(text) = std::fs::read_to_string(bundle_root.join(name)) {
+            if !text.trim().is_empty() {
+                return Some((text.trim().to_string(), CompilerSource::MetaFile));
+            }
         }
     }
     let config = std::fs::read_to_string(build_dir.join(".config")).ok()?;

@@ -3,7 +3,7 @@
 //! [`verify_bundle`] takes a bundle (`.tgz`, unpacked safely into a scratch dir through the
 //! project's extractor, or an already unpacked directory), then builds the embedded canaries
 //! ([`canary`]) against it with kbuild, in parallel:
-//! - the module with the kernel's own compiler when it is installed (the `BUNDLE_COMPILER` meta
+//! - the module with the kernel's own compiler when it is installed (the `BUNDLE_COMPILER_VERSION` meta
 //!   file, else `CONFIG_CC_VERSION_TEXT`), else the caller's fallback (`--cc`); its `vermagic` must
 //!   start with `BUNDLE_UNAME`;
 //! - the eBPF object with clang + llc, include paths and CPP flags taken from kbuild itself; the
