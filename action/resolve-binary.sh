@@ -46,6 +46,10 @@ version=$(requested_version)
 # Returns 1 when no such release asset exists; exits on a checksum mismatch or a broken archive.
 download_release() {
     local tag=$1 target=$2 base tmp expected actual
+    if ! command -v curl >/dev/null 2>&1; then
+        echo "kernel-packer action: curl is not installed: cannot download a released binary" >&2
+        exit 1
+    fi
     base="${GITHUB_SERVER_URL:-https://github.com}/${GITHUB_ACTION_REPOSITORY:-}/releases/download/$tag"
     tmp=$(mktemp -d "${RUNNER_TEMP:-/tmp}/kernel-packer-dl.XXXXXX")
     if ! curl -fsSL --retry 3 --connect-timeout 10 --max-time 300 \

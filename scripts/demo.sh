@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The main job, locally: fetch a real Debian kernel header set, pack it into a bundle with the
 # release build of kernel-packer, and prove the bundle by building a kernel module against it.
-# Usage: scripts/demo.sh [out-dir]   (default: ./out)
+# Usage: scripts/demo.sh [out-dir]   (default: out/ in the repository; a relative out-dir is taken
+# from the caller's directory). Prints the bundle's absolute path on stdout.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-out="${1:-out}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+out="$(realpath -m "${1:-$repo/out}")"
+cd "$repo"
 bash scripts/setup.d/10-kernel-build.sh
 packages_dir="$(bash tests/fetch-debian-packages.sh)"
 cargo build --release --locked --bin kernel-packer >&2
 bundle="$(./target/release/kernel-packer pack --type debian --out "$out" "$packages_dir"/*.deb)"
+bundle="$(realpath "$bundle")"
 echo "bundle: $bundle ($(du -h "$bundle" | cut -f1))" >&2
 check="$(mktemp -d)"
 trap 'rm -rf "$check"' EXIT

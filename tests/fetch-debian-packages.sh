@@ -15,7 +15,7 @@ if [ -f "$dest/.complete" ]; then
   exit 0
 fi
 if ! apt-cache show linux-kbuild-6.1 >/dev/null 2>&1; then
-  apt-get update -qq >&2
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 fi
 kbuild_version="$(apt-cache show linux-kbuild-6.1 | awk '/^Version:/{print $2; exit}')"
 # The newest amd64 header package whose version matches the kbuild candidate.

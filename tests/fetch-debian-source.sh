@@ -15,7 +15,7 @@ if [ -f "$dest/.complete" ] && [ -f "$dest/linux-source-6.1.tar.xz" ]; then
   exit 0
 fi
 if ! apt-cache show linux-source-6.1 >/dev/null 2>&1; then
-  apt-get update -qq >&2
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 fi
 want="$(apt-cache show linux-kbuild-6.1 2>/dev/null | awk '/^Version:/{print $2; exit}')"
 spec="linux-source-6.1"

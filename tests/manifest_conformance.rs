@@ -1,5 +1,5 @@
-//! Conformance with the seed on its real corpus (`../shared/corpus/stackrox-2024-07`,
-//! relative to the repository root): every id of the corpus `manifest.yml` must come out of
+//! Conformance with the seed on its real corpus (`tests/corpus/stackrox-2024-07`, committed
+//! with the repository): every id of the corpus `manifest.yml` must come out of
 //! our generator with the same type and the same package set.
 //!
 //! The seed kept only sets whose every package was already mirrored into its bucket, so we
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use kernel_packer::manifest::{generate_from_files, Manifest};
 
 fn corpus() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/stackrox-2024-07");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/stackrox-2024-07");
     assert!(
         dir.join("reformat.yml").is_file() && dir.join("manifest.yml").is_file(),
         "conformance corpus missing: expected reformat.yml and manifest.yml in {} \

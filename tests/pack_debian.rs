@@ -138,6 +138,37 @@ fn cli_prints_the_bundle_path_and_honours_checksum_override() {
     assert_eq!(meta(dir.path(), "BUNDLE_CHECKSUM"), "abc123");
 }
 
+/// A bundle is an ordinary file (0644 under the usual umask 022, not a temporary file's 0600),
+/// and logs written to a file carry no ANSI colour codes.
+#[test]
+fn cli_bundle_is_world_readable_and_file_logs_have_no_colour() {
+    use std::os::unix::fs::PermissionsExt;
+    let packages = debian_packages();
+    let out = tempfile::tempdir().unwrap();
+    let log_path = out.path().join("pack.log");
+    let log = fs::File::create(&log_path).unwrap();
+    let bin = kernel_packer().get_program().to_owned();
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(bin)
+        .args(["pack", "--type", "debian", "--out"])
+        .arg(out.path().join("bundles"))
+        .args(&packages)
+        .env_remove("RUST_LOG")
+        .env_remove("KERNEL_PACKER_LOG_FORMAT")
+        .stderr(log)
+        .output()
+        .unwrap();
+    let log = fs::read_to_string(&log_path).unwrap();
+    assert!(output.status.success(), "{log}");
+    let bundle = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    let mode = fs::metadata(&bundle).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o644, "{} has mode {mode:o}", bundle.display());
+    assert!(log.contains("INFO"), "no log lines in the file: {log:?}");
+    assert!(!log.contains('\x1b'), "ANSI escape codes in a log file: {log:?}");
+}
+
 #[test]
 fn a_missing_companion_package_is_named() {
     let packages = debian_packages();

@@ -3,12 +3,6 @@
 # the fixtures and benchmarks use: gcc-12 + make (kbuild), kmod (modinfo), dpkg-deb (independent
 # reader for fixtures), pigz (the shell-way baseline of the benchmark).
 set -euo pipefail
-need=()
-for tool in gcc-12:gcc-12 make:make modinfo:kmod dpkg-deb:dpkg pigz:pigz flock:util-linux tar:tar; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" libc6-dev >/dev/null
-fi
+. "$(dirname "$0")/../lib/apt.sh"
+need_tools gcc-12:gcc-12 make:make modinfo:kmod dpkg-deb:dpkg pigz:pigz flock:util-linux tar:tar
+[ -e /usr/include/stdio.h ] || apt_install libc6-dev

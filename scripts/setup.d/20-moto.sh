@@ -10,9 +10,9 @@ want='moto[server]>=5.1,<5.2'
 if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c 'import moto, sys; v = tuple(map(int, moto.__version__.split(".")[:2])); sys.exit(0 if (5, 1) <= v < (5, 2) else 1)' 2>/dev/null; then
   exit 0
 fi
+. "$(dirname "$0")/../lib/apt.sh"
 if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null
+  apt_install python3-venv
 fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "$want"

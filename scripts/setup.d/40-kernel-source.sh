@@ -4,15 +4,9 @@
 # bc, bison, flex, libelf-dev, libssl-dev, perl (kbuild), e2fsprogs (mkfs.ext4 -d for the
 # developer-container image fixture), fdisk (sfdisk: its partition table), bzip2, xz-utils, cpio.
 set -euo pipefail
-need=()
-for tool in sfdisk:fdisk bc:bc bison:bison flex:flex perl:perl mkfs.ext4:e2fsprogs bzip2:bzip2 xz:xz-utils cpio:cpio gcc-12:gcc-12 make:make; do
-  command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
+. "$(dirname "$0")/../lib/apt.sh"
+need_tools sfdisk:fdisk bc:bc bison:bison flex:flex perl:perl mkfs.ext4:e2fsprogs bzip2:bzip2 \
+  xz:xz-utils cpio:cpio gcc-12:gcc-12 make:make
+for header in /usr/include/gelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev /usr/include/stdio.h:libc6-dev; do
+  [ -e "${header%%:*}" ] || apt_install "${header##*:}"
 done
-for header in /usr/include/gelf.h:libelf-dev /usr/include/openssl/ssl.h:libssl-dev; do
-  [ -e "${header%%:*}" ] || need+=("${header##*:}")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" libc6-dev >/dev/null
-fi

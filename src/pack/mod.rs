@@ -16,6 +16,7 @@ pub mod spec;
 pub mod view;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -195,9 +196,11 @@ pub fn pack_packages(
 
     let file_name = format!("bundle-{}.tgz", plan.bundle_name);
     let final_path = out_dir.join(&file_name);
+    // 0644 (less the umask) like any file a user creates, not tempfile's private 0600.
     let temp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}."))
         .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o644))
         .tempfile_in(out_dir)
         .with_context(|| format!("cannot create a temporary file in {}", out_dir.display()))?;
     let (file, temp_path) = temp.into_parts();

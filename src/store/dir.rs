@@ -3,6 +3,7 @@
 //! (names starting with `.` are never keys, so temporaries and metadata never show up in listings).
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -54,8 +55,10 @@ impl DirStore {
         let dest = self.path(key)?;
         let dir = dest.parent().expect("key has a parent").to_path_buf();
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+        // Objects are 0644 (less the umask) like files a user creates, not tempfile's 0600.
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
+            .permissions(std::fs::Permissions::from_mode(0o644))
             .tempfile_in(&dir)
             .with_context(|| format!("create temporary file in {}", dir.display()))?;
         let mut hasher = Sha256::new();
@@ -270,6 +273,18 @@ mod tests {
         let src = dir.path().join("src");
         std::fs::write(&src, b"package").unwrap();
         store.put_file("pkg.deb", &src, None).await.unwrap();
+        // An ordinary file (0644 less the umask), not a temporary file's 0600.
+        let umask = std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("Umask:"))
+            .map(|v| u32::from_str_radix(v.trim(), 8).unwrap())
+            .unwrap();
+        let mode = std::fs::metadata(dir.path().join("store/pkg.deb"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644 & !umask);
         let keys: Vec<_> = store
             .list("")
             .await

@@ -1,6 +1,5 @@
-//! Shared by the crawl integration tests: a fixture HTTP mirror and fixture generators.
-#![allow(dead_code)]
+//! Compatibility path for `mod crawl_support;`: the fixture mirror, fixture generators and the
+//! fixture world live in the shared test-support crate ([`kernel_packer_test_support::crawl`]).
+#![allow(unused_imports)]
 
-pub mod fixtures;
-pub mod mirror;
-pub mod world;
+pub use kernel_packer_test_support::crawl::*;

@@ -3,9 +3,6 @@
 //! source: no upstream needed), opens the pull request and posts the run report back. The
 //! token never shows in its logs.
 
-#[path = "../../../tests/support_github/mod.rs"]
-mod support_github;
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -13,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use support_github::FakeGitHub;
+use kernel_packer_test_support::github::FakeGitHub;
 
 fn read_body(reader: &mut BufReader<std::net::TcpStream>) -> (String, Vec<u8>) {
     let mut line = String::new();

@@ -80,15 +80,7 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
 }
 
 fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_current_span(false)
-        .init();
+    kernel_packer::logging::init_json();
     // Each pack runs in a child of this executable under OS limits (`pack::isolated`): an abort
     // in a parser fails that request, not the function instance.
     kernel_packer::pack::isolated::child_main_if_requested();

@@ -1,43 +1,14 @@
 //! The pack function binary run as Lambda runs it: against a local Lambda Runtime API server,
 //! with a real `moto_server` for the stores and the real Debian header packages.
 
-#[path = "../../../tests/harness/mod.rs"]
-mod harness;
-
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::{s3_store, LambdaApi, Moto};
 use kernel_packer::names::{manifest_id, simplify};
 use kernel_packer::store::Store;
+use kernel_packer_test_support::fixtures::debian_packages;
+use kernel_packer_test_support::harness::{s3_store, LambdaApi, Moto};
 use serde_json::{json, Value};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The real Debian packages from `tests/fetch-debian-packages.sh`.
-fn debian_packages() -> Vec<PathBuf> {
-    let out = Command::new("bash")
-        .arg(repo_root().join("tests/fetch-debian-packages.sh"))
-        .output()
-        .expect("run tests/fetch-debian-packages.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let dir = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
-    let mut debs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    debs.sort();
-    assert_eq!(debs.len(), 3);
-    debs
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pack_function_serves_direct_function_url_and_step_functions_events() {

@@ -126,14 +126,7 @@ async fn config() -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    kernel_packer::logging::init_json();
     let cfg = config()
         .await
         .map_err(|e| format!("configuration: {e:#}"))?;

@@ -1,15 +1,12 @@
 //! The sync function binary run as Lambda runs it: a local Lambda Runtime API server, a local HTTP
 //! package mirror and a real `moto_server`.
 
-#[path = "../../../tests/harness/mod.rs"]
-mod harness;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::{s3_store, HttpServer, LambdaApi, Moto, Response};
 use kernel_packer::names::{sha256_hex, simplify};
 use kernel_packer::store::Store;
+use kernel_packer_test_support::harness::{s3_store, HttpServer, LambdaApi, Moto, Response};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

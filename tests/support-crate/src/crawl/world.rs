@@ -27,9 +27,9 @@ pub const SOURCES: &[&str] = &[
     "kops",
 ];
 
-/// Seed corpus directory (`../shared/corpus/stackrox-2024-07` beside the repository).
+/// Seed corpus directory (`tests/corpus/stackrox-2024-07`, committed with the repository).
 pub fn corpus_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/stackrox-2024-07")
+    crate::repo_root().join("tests/corpus/stackrox-2024-07")
 }
 
 /// URLs of a corpus list.
@@ -62,11 +62,6 @@ pub struct World {
     pub hosts: Vec<String>,
 }
 
-fn host_root(url: &str) -> String {
-    let u = reqwest::Url::parse(url).unwrap();
-    format!("{}://{}/", u.scheme(), u.host_str().unwrap())
-}
-
 fn set(v: impl IntoIterator<Item = String>) -> BTreeSet<String> {
     v.into_iter().collect()
 }
@@ -78,8 +73,7 @@ impl World {
         let mirror = Mirror::start();
         let signer =
             Signer::new("Fixture Archive Automatic Signing Key <ftpmaster@fixture.invalid>");
-        let config_path =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/sources.yml");
+        let config_path = crate::repo_root().join("kernel-package-lists/sources.yml");
         let mut config = Config::load(&config_path).unwrap();
         let keys = tempfile::tempdir().unwrap();
         // Every key file sources.yml names is replaced by the fixture key.
