@@ -166,7 +166,10 @@ fn cli_bundle_is_world_readable_and_file_logs_have_no_colour() {
     let mode = fs::metadata(&bundle).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o644, "{} has mode {mode:o}", bundle.display());
     assert!(log.contains("INFO"), "no log lines in the file: {log:?}");
-    assert!(!log.contains('\x1b'), "ANSI escape codes in a log file: {log:?}");
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI escape codes in a log file: {log:?}"
+    );
 }
 
 #[test]
