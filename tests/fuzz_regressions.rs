@@ -56,14 +56,7 @@ fn file_name(path: &Path) -> String {
 
 /// The packer a `pack` target input selects with its first byte.
 fn packer(byte: u8) -> PackerKind {
-    [
-        PackerKind::Debian,
-        PackerKind::Ubuntu,
-        PackerKind::Garden,
-        PackerKind::Redhat,
-        PackerKind::Oracle,
-        PackerKind::Suse,
-    ][byte as usize % 6]
+    PackerKind::HEADER_PACKERS[byte as usize % PackerKind::HEADER_PACKERS.len()]
 }
 
 /// Packs `package` alone; returns the bundle's size.
