@@ -28,6 +28,16 @@ enum Command {
     Sync(cli::sync::SyncArgs),
     /// Show the bundle index (cache view and features).
     Index(cli::index::IndexArgs),
+    /// Show the freshness report (per source: last crawl, newest kernel, kernels waiting).
+    Status(cli::status::StatusArgs),
+    /// Build the canary module and eBPF object against a bundle.
+    Verify(cli::verify::VerifyArgs),
+    /// Make a key pair for signing a bundle store's SHA256SUMS.
+    Keygen(cli::keygen::KeygenArgs),
+    /// Find the manifest id and bundle for a running host.
+    Lookup(cli::lookup::LookupArgs),
+    /// Download, check (sha256 + signature) and unpack the bundle for a running host.
+    Fetch(cli::lookup::FetchArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +52,11 @@ fn main() -> ExitCode {
         Command::Crawl(cmd) => cli::crawl_pr::run(cmd),
         Command::Sync(args) => cli::sync::run(args),
         Command::Index(args) => cli::index::run(args),
+        Command::Status(args) => cli::status::run(args),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::Lookup(args) => cli::lookup::run_lookup(args),
+        Command::Fetch(args) => cli::lookup::run_fetch(args),
     };
     match result {
         Ok(code) => code,

@@ -214,14 +214,9 @@ impl Tree {
         }
     }
 
-    /// Writes new content for `path` (replacing a file or link there).
-    pub fn write_file(
-        &mut self,
-        path: PathBuf,
-        content: &[u8],
-        executable: bool,
-        origin: u16,
-    ) -> Result<()> {
+    /// Stores new content in the tree's scratch blob without naming a path; returns
+    /// `(blob, offset, len)` for a view entry or node.
+    pub fn spill(&mut self, content: &[u8]) -> Result<(u32, u64, u64)> {
         let (blob, end) = match self.scratch {
             Some(scratch) => scratch,
             None => {
@@ -232,7 +227,18 @@ impl Tree {
         };
         self.blob(blob).write_all_at(content, end)?;
         self.scratch = Some((blob, end + content.len() as u64));
-        let len = content.len() as u64;
+        Ok((blob, end, content.len() as u64))
+    }
+
+    /// Writes new content for `path` (replacing a file or link there).
+    pub fn write_file(
+        &mut self,
+        path: PathBuf,
+        content: &[u8],
+        executable: bool,
+        origin: u16,
+    ) -> Result<()> {
+        let (blob, end, len) = self.spill(content)?;
         self.insert(
             path,
             Node {

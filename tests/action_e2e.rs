@@ -14,6 +14,7 @@
 
 #[path = "support/actions_runner.rs"]
 mod actions_runner;
+mod support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -153,6 +154,7 @@ fn check_bundle(entry: &Value, bundle_dir: &Path, uname: &str) {
         "{name}"
     );
 
+    support::assert_bundle_relocatable(&path);
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     let mut meta = BTreeMap::new();
     let mut files = Vec::new();

@@ -10,25 +10,10 @@ use std::time::Duration;
 
 use crawl_support::fixtures::{self, Signer};
 use crawl_support::mirror::Fault;
-use crawl_support::world::{World, SOURCES};
+use crawl_support::world::{crawl_with, World, SOURCES};
 use kernel_packer::crawl::http::Http;
 use kernel_packer::crawl::{self, CrawlReport, Outcome, Selection};
 use kernel_packer::lists::DirStore;
-
-fn crawl_with(w: &World, http: &Http, sources: &[&str]) -> CrawlReport {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let selection = Selection::Sources(sources.iter().map(|s| s.to_string()).collect());
-    rt.block_on(crawl::run(
-        &w.config,
-        &DirStore::new(w.lists.path()),
-        &selection,
-        http,
-    ))
-    .unwrap()
-}
 
 fn outcome<'a>(r: &'a CrawlReport, source: &str) -> &'a Outcome {
     &r.sources
@@ -297,6 +282,25 @@ fn scenarios() -> Vec<Scenario> {
             apply: Box::new(move |w| {
                 let other = fixtures::xz(
                     b"Package: evil\nVersion: 1\nArchitecture: amd64\nFilename: pool/evil.deb\n",
+                );
+                // Also at the by-hash path the signed Release names.
+                let release = String::from_utf8(
+                    w.mirror
+                        .get("http://debian.csail.mit.edu/debian/dists/bookworm/Release")
+                        .unwrap(),
+                )
+                .unwrap();
+                let sha = release
+                    .lines()
+                    .rfind(|l| l.ends_with(" main/binary-amd64/Packages.xz"))
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
+                w.mirror.put(
+                    &format!("http://debian.csail.mit.edu/debian/dists/bookworm/main/binary-amd64/by-hash/SHA256/{sha}"),
+                    other.clone(),
                 );
                 w.mirror.put(bookworm_xz, other);
             }),

@@ -82,6 +82,9 @@ fn selections_accept_the_corpus_urls() {
                     Repository::Html(r) => ("html", r.select.as_ref()),
                     Repository::Bucket(r) => ("bucket", r.select.as_ref()),
                     Repository::Fixed(r) => return r.urls.contains(url),
+                    Repository::Registry(r) => {
+                        return url.contains(&format!("/v2/{}/blobs/sha256:", r.repository))
+                    }
                     Repository::Github(_) => {
                         return url.contains("minikube") || url.contains("cdn.kernel.org")
                     }
@@ -105,7 +108,11 @@ fn selections_accept_the_corpus_urls() {
                     .unwrap()
                     .matches(&name, None, arch.as_deref(), url)
                 } else {
+                    // apt also selects what a selected package depends on (kbuild, common).
                     m.matches(&name, version.as_deref(), arch.as_deref(), url)
+                        || (kind == "apt"
+                            && m.follows(&name)
+                            && m.matches_followed(&name, version.as_deref(), arch.as_deref(), url))
                 };
                 m_ok
             });
@@ -130,4 +137,28 @@ fn selections_accept_the_corpus_urls() {
         !text.contains("rejected"),
         "selections reject corpus URLs:\n{text}"
     );
+}
+
+#[test]
+fn every_source_has_an_upstream_canary() {
+    let c = config();
+    let mut missing = Vec::new();
+    for source in &c.sources {
+        match &source.canary {
+            None => missing.push(source.list.clone()),
+            Some(canary) => {
+                // Sources with repositories to follow name what must be selected; only a
+                // source of fixed URLs (or a dead one) may say it has none, with a reason.
+                let follows_upstream = source.enabled
+                    && source
+                        .repositories
+                        .iter()
+                        .any(|r| !matches!(r, Repository::Fixed(_)));
+                if follows_upstream {
+                    assert!(canary.none.is_none(), "{}: canary: none", source.list);
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "sources without a canary: {missing:?}");
 }

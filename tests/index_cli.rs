@@ -30,6 +30,7 @@ fn writes_cache_and_features_views() {
                 btf: n == 1,
                 bpf_ringbuf: index::has_bpf_ringbuf(kernel),
             },
+            ..Default::default()
         };
         rt.block_on(index::write_entry(&store, &entry)).unwrap();
     }

@@ -127,11 +127,28 @@ fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
             input["group"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(crawl_groups.len(), 5, "{crawl_groups:?}");
-    // The pack Function URL uses IAM auth.
+    assert_eq!(crawl_groups.len(), 7, "{crawl_groups:?}");
+    // The pack Function URL uses IAM auth; the webhook's (GitHub cannot sign SigV4) authenticates
+    // each request by its HMAC in the function.
     let urls = of_type("AWS::Lambda::Url");
-    assert_eq!(urls.len(), 1);
-    assert_eq!(urls[0].1["Properties"]["AuthType"], "AWS_IAM");
+    assert_eq!(urls.len(), 2);
+    for (name, url) in &urls {
+        let expected = if name.starts_with("TriggerFunction") {
+            "NONE"
+        } else {
+            "AWS_IAM"
+        };
+        assert_eq!(url["Properties"]["AuthType"], expected, "{name}");
+    }
+    // A pack request object in the bundle bucket starts the state machine (merge trigger).
+    let rules = of_type("AWS::Events::Rule");
+    assert!(
+        rules.iter().any(
+            |(_, r)| r["Properties"]["EventPattern"]["detail"]["object"]["key"][0]["prefix"]
+                == "bundles/requests/"
+        ),
+        "{rules:?}"
+    );
     // Zip functions run on provided.al2023; the image function has no runtime.
     for (name, f) in of_type("AWS::Lambda::Function") {
         let p = &f["Properties"];
@@ -185,7 +202,7 @@ fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
             "{name}"
         );
     }
-    assert_eq!(of_type("AWS::SecretsManager::Secret").len(), 2);
+    assert_eq!(of_type("AWS::SecretsManager::Secret").len(), 3);
     assert_eq!(of_type("AWS::StepFunctions::StateMachine").len(), 1);
 }
 
@@ -498,5 +515,5 @@ fn every_function_has_a_dead_letter_queue_and_an_errors_alarm() {
             );
         }
     }
-    assert_eq!(functions, 4, "crawl, sync, pack, pack-source");
+    assert_eq!(functions, 5, "crawl, sync, pack, pack-source, trigger");
 }

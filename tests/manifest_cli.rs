@@ -26,7 +26,14 @@ fn setup(dir: &Path) {
         format!("{}\n{}\n{UNPAIRED}\n", PAIR[0], PAIR[1]),
     )
     .unwrap();
-    let pair: Vec<String> = PAIR.iter().map(|u| simplify(u)).collect();
+    // The previous manifest had the unpaired kernel with its (now vanished) common package.
+    let pair: Vec<String> = [
+        UNPAIRED,
+        "http://u/linux-aws-headers-5.4.0-9_5.4.0-9.9_all.deb",
+    ]
+    .iter()
+    .map(|u| simplify(u))
+    .collect();
     let mut prev = Manifest::default();
     prev.entries.insert(
         manifest_id(&pair),
@@ -48,30 +55,82 @@ fn args(dir: &Path, previous: bool) -> ManifestArgs {
 }
 
 #[test]
-fn failed_source_is_reported_carried_over_and_written() {
+fn rejected_kernel_is_reported_carried_over_and_the_rest_written() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path());
     let outcome = execute(&args(dir.path(), true)).unwrap();
-    assert!(outcome.generated.failed());
+    assert!(!outcome.generated.failed());
+    assert!(outcome.generated.partial());
     let summary = &outcome.summary;
     assert!(
-        summary.contains("ubuntu.txt")
+        summary.contains("REJECTED ")
+            && summary.contains("ubuntu.txt")
             && summary.contains(UNPAIRED)
             && summary.contains("unpaired"),
         "{summary}"
     );
-    assert!(summary.contains("1 sets carried over"), "{summary}");
-    assert!(summary.contains("1 of 2 sources failed"), "{summary}");
+    assert!(summary.contains("1 carried over"), "{summary}");
+    assert!(summary.contains("0 of 2 sources failed"), "{summary}");
     let written = std::fs::read_to_string(dir.path().join("out.yml")).unwrap();
     assert_eq!(written, outcome.yaml);
     let m = Manifest::parse(written.as_bytes(), "out").unwrap();
-    assert_eq!(m.entries.len(), 2, "rhel set + carried ubuntu pair");
-    assert!(m.entries.values().any(|e| e.kind == "ubuntu"));
+    assert_eq!(
+        m.entries.len(),
+        3,
+        "rhel set + the good ubuntu pair + the carried set"
+    );
 
-    // Without --previous the failed source's sets are simply absent (still reported).
+    // Without --previous the rejected kernel is simply absent (still reported).
     let outcome = execute(&args(dir.path(), false)).unwrap();
-    assert!(outcome.generated.failed());
-    assert_eq!(outcome.generated.manifest.entries.len(), 1);
+    assert!(outcome.generated.partial());
+    assert_eq!(outcome.generated.manifest.entries.len(), 2);
+}
+
+fn run_cli(dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kernel-packer"))
+        .arg("manifest")
+        .arg("--config")
+        .arg(dir.join("reformat.yml"))
+        .arg("--out")
+        .arg(dir.join("out.yml"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn malformed_url_among_good_ones_exits_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path());
+    std::fs::write(
+        dir.path().join("ubuntu.txt"),
+        format!("{}\n{}\nhttp://u/linux headers.deb\n", PAIR[0], PAIR[1]),
+    )
+    .unwrap();
+    let out = run_cli(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(kernel_packer::cli::manifest::EXIT_PARTIAL)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ubuntu.txt: http://u/linux headers.deb: malformed URL"),
+        "{stderr}"
+    );
+    let m = Manifest::load(dir.path().join("out.yml")).unwrap();
+    assert_eq!(m.entries.len(), 2, "the good sets are grouped and written");
+
+    // A source that fails as a whole is a different exit status.
+    std::fs::write(
+        dir.path().join("reformat.yml"),
+        "- {name: ubuntu, type: ubuntu, file: ubuntu.txt, reformat: triples}\n",
+    )
+    .unwrap();
+    let out = run_cli(dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(kernel_packer::cli::manifest::EXIT_SOURCE_FAILED))
+    );
 }
 
 #[test]

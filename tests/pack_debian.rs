@@ -3,7 +3,8 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
 use support::*;
@@ -64,6 +65,38 @@ fn real_debian_set_packs_into_a_bundle_that_builds_a_module() {
         kernel_packer::names::manifest_id(&simplified)
     );
 
+    // Build facts, checked against the packages' own control data read by dpkg-deb.
+    assert_eq!(meta(&dir, "BUNDLE_COMPILER"), "gcc-12");
+    assert!(
+        meta(&dir, "BUNDLE_COMPILER_VERSION").starts_with("gcc-12 (Debian 12."),
+        "{}",
+        meta(&dir, "BUNDLE_COMPILER_VERSION")
+    );
+    assert_eq!(packed.facts.compiler, "gcc-12");
+    let requirements = meta(&dir, "BUNDLE_HOST_REQUIREMENTS");
+    let lines: Vec<&str> = requirements.lines().collect();
+    for deb in &packages {
+        let depends = run(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Depends"));
+        for relation in depends.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let own =
+                relation.starts_with("linux-headers-") || relation.starts_with("linux-kbuild-");
+            assert_eq!(
+                lines.contains(&relation),
+                !own,
+                "{relation:?} of {} vs BUNDLE_HOST_REQUIREMENTS:\n{requirements}",
+                deb.display()
+            );
+        }
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("libelf1")),
+        "{requirements}"
+    );
+    assert!(
+        lines.contains(&"linux-compiler-gcc-12-x86"),
+        "{requirements}"
+    );
+
     // build and source are relative links that resolve inside the bundle.
     let modules = dir.join("lib/modules").join(&uname);
     for link in ["build", "source"] {
@@ -113,6 +146,7 @@ fn packing_is_reproducible_and_independent_of_argument_order() {
     .unwrap();
     assert_eq!(a.sha256, b.sha256);
     assert_eq!(a.size, b.size);
+    support::assert_bundle_relocatable(&a.path);
     assert_eq!(fs::read(&a.path).unwrap(), fs::read(&b.path).unwrap());
 }
 
@@ -195,6 +229,91 @@ fn a_missing_companion_package_is_named() {
         err.contains("missing companion package") && err.contains("common"),
         "{err}"
     );
+}
+
+/// The real Debian tree with its kbuild files naming install paths as Debian 7.x and others do
+/// (`KBUILD_OUTPUT=/usr/src/...`, `-I/usr/src/...`, a `.kernelvariables` path into the kbuild
+/// package), packed as one .deb: the bundle builds a module wherever unpacked and names no
+/// install path; references that cannot be relocated fail the pack naming file and line.
+#[test]
+fn absolute_install_paths_in_kbuild_files_are_relocated_or_refused() {
+    let tree = debian_tree();
+    let arch = tree.root.join(&tree.arch_dir);
+    let makefile = arch.join("Makefile");
+    let original = fs::read_to_string(&makefile).unwrap();
+    let kbuild = format!("/{}", tree.kbuild_dir.display());
+    let common = format!("/{}", tree.common_dir.display());
+    let rewrite = |path: &Path, text: &str| {
+        let _ = fs::remove_file(path);
+        fs::write(path, text).unwrap();
+    };
+    rewrite(
+        &makefile,
+        &format!("KBUILD_OUTPUT=/{}\n{original}", tree.arch_dir.display()),
+    );
+    let variables = arch.join(".kernelvariables");
+    let kernelvariables = fs::read_to_string(&variables).unwrap();
+    rewrite(
+        &variables,
+        &format!(
+            "{kernelvariables}KP_SCRIPTS := {kbuild}/scripts # comment /usr/src/nowhere\n\
+             KBUILD_CFLAGS += -I{common}/include/linux\n"
+        ),
+    );
+    let work = tempfile::tempdir().unwrap();
+    let deb = work.path().join("linux-headers-all.deb");
+    let build = || {
+        build_deb(
+            &tree.root,
+            "linux-headers-all",
+            "1",
+            &deb,
+            DebCompression::Gzip,
+        )
+    };
+    build();
+
+    let out = tempfile::tempdir().unwrap();
+    let packed = pack_packages(
+        PackerKind::Debian,
+        std::slice::from_ref(&deb),
+        out.path(),
+        &PackOptions::default(),
+    )
+    .unwrap();
+    let dir = out.path().join("else/where");
+    unpack_bundle(&packed.path, &dir);
+    let build_dir = dir.join(meta(&dir, "BUNDLE_BUILD_DIR"));
+    let relocated = fs::read_to_string(build_dir.join("Makefile")).unwrap();
+    assert!(
+        relocated.contains("KBUILD_OUTPUT=$(kernel_packer_dir_"),
+        "{relocated}"
+    );
+    let relocated = fs::read_to_string(build_dir.join(".kernelvariables")).unwrap();
+    assert!(
+        relocated.contains("-I$(kernel_packer_dir_") && relocated.contains("# comment /usr/src"),
+        "{relocated}"
+    );
+    let vermagic = build_module(&dir);
+    assert!(vermagic.starts_with(&tree.uname), "{vermagic}");
+
+    // Unrelocatable references: built from a variable, or provided by no package.
+    for (line, reason) in [
+        (
+            "include /usr/src/linux-headers-$(KERNELRELEASE)-x/Makefile",
+            "built from a variable",
+        ),
+        (
+            "-include /usr/src/linux-headers-0.0.0-common/Makefile",
+            "missing companion package",
+        ),
+    ] {
+        rewrite(&makefile, &format!("# first\n{line}\n{original}"));
+        build();
+        let err = pack_error(PackerKind::Debian, std::slice::from_ref(&deb));
+        let place = format!("{}/Makefile line 2", tree.arch_dir.display());
+        assert!(err.contains(&place) && err.contains(reason), "{err}");
+    }
 }
 
 fn build_module_at(build_dir: &std::path::Path) -> String {

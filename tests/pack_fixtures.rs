@@ -398,6 +398,9 @@ fn every_deb_data_compression_is_read() {
             ..PackOptions::default()
         };
         let packed = pack_packages(PackerKind::Redhat, &[deb], out.path(), &options).unwrap();
+        if shas.is_empty() {
+            support::assert_bundle_relocatable(&packed.path);
+        }
         shas.push(packed.sha256);
     }
     shas.dedup();

@@ -321,6 +321,7 @@ fn links_in_the_image_stay_inside_the_kernel_trees() {
     )
     .unwrap();
     assert_eq!(packed.uname, "5.15.1-flatcar");
+    support::assert_bundle_relocatable(&packed.path);
     let listing = run(Command::new("tar").arg("-tzf").arg(&packed.path));
     assert!(!listing.contains("secret"), "{listing}");
     assert!(

@@ -58,6 +58,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
         packages,
         bundles: bundles.clone(),
         work_dir: Some(work.path().to_path_buf()),
+        verify: None,
     };
 
     let mut missing = ondemand::missing_ids(&manifest, bundles.as_ref())
@@ -101,6 +102,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
         .unwrap();
     assert!(listing.status.success());
     assert!(String::from_utf8_lossy(&listing.stdout).contains("BUNDLE_UNAME"));
+    support::assert_bundle_relocatable(&local);
 
     // Index: entry for the good id only; features from the real kernel config and release.
     let entry = index::read_entry(bundles.as_ref(), &good)
@@ -165,6 +167,7 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
         packages: store.clone(),
         bundles: store.clone(),
         work_dir: Some(dir.path().join("w")),
+        verify: None,
     };
     let set = ManifestSet {
         kind: "plan9".into(),

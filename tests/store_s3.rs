@@ -129,6 +129,77 @@ async fn multipart_upload_roundtrip() {
     assert!(uploads.uploads().is_empty());
 }
 
+/// `create_file` is write-once on S3 (`If-None-Match: *`), single PUT and multipart alike: of
+/// concurrent creators one wins, the others see the winner's sha256 and tag, and the object is the
+/// winner's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_file_is_write_once_single_and_multipart() {
+    use kernel_packer::store::{Created, Store};
+    let moto = Moto::start();
+    let store = std::sync::Arc::new(
+        s3_store(
+            &moto.endpoint(),
+            "once",
+            "p/",
+            Some(small_multipart(&moto.endpoint())),
+        )
+        .await,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (key, size) in [("small.tgz", 1000usize), ("big.tgz", 11 << 20)] {
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..3u8 {
+            let src = dir.path().join(format!("{key}-{n}"));
+            std::fs::write(&src, data(size, n + 1)).unwrap();
+            let store = store.clone();
+            tasks.spawn(async move {
+                store
+                    .create_file(key, &src, None, &format!("content{n}"))
+                    .await
+                    .unwrap()
+            });
+        }
+        let mut new = Vec::new();
+        let mut existing = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            match r.unwrap() {
+                Created::New(info) => new.push(info),
+                Created::Existing { info, tag } => existing.push((info, tag)),
+            }
+        }
+        assert_eq!(new.len(), 1, "{key}");
+        let bytes = store.get_bytes(key).await.unwrap().unwrap();
+        let sha = kernel_packer::names::sha256_hex(&bytes);
+        assert_eq!(new[0].sha256.as_deref(), Some(sha.as_str()), "{key}");
+        let winner = (0..3u8)
+            .find(|n| data(size, *n + 1) == bytes)
+            .expect("the object is one creator's bytes");
+        for (info, tag) in existing {
+            assert_eq!(info.sha256.as_deref(), Some(sha.as_str()), "{key}");
+            assert_eq!(tag, Some(format!("content{winner}")), "{key}");
+        }
+        // A later create changes nothing either.
+        let src = dir.path().join("late");
+        std::fs::write(&src, b"late").unwrap();
+        assert!(matches!(
+            store.create_file(key, &src, None, "late").await.unwrap(),
+            Created::Existing { .. }
+        ));
+        assert_eq!(store.get_bytes(key).await.unwrap().unwrap(), bytes);
+    }
+    let uploads = store
+        .client()
+        .list_multipart_uploads()
+        .bucket("once")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        uploads.uploads().is_empty(),
+        "losing multipart uploads are aborted"
+    );
+}
+
 /// The server "dies" mid-upload (the proxy cuts every connection after 1 MiB): the upload fails,
 /// no object (single PUT) and no half-finished multipart upload is left, the previous version stays
 /// intact; once the server is back, the same upload completes.

@@ -75,10 +75,21 @@ pub fn sniff_format(head: &[u8]) -> Option<PackageFormat> {
     }
 }
 
+/// What a package says about itself in its own metadata, beside its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageInfo {
+    pub format: PackageFormat,
+    /// The package's own name (deb `Package`, RPM name), when its format has one.
+    pub name: Option<String>,
+    /// What the package needs installed, as it states it (deb `Pre-Depends` + `Depends`
+    /// relations such as `libelf1t64 (>= 0.144)`); empty when the format states nothing.
+    pub depends: Vec<String>,
+}
+
 /// Reads the package at `path` (format sniffed from content, not the name) into `sink`, under a
 /// fresh budget from [`Limits::from_env`]. Errors name the failing entry; the caller adds the
 /// package file name.
-pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageFormat> {
+pub fn read_package(path: &Path, sink: &mut dyn EntrySink) -> Result<PackageInfo> {
     read_package_with(path, sink, &Budget::new(Limits::from_env()))
 }
 
@@ -87,7 +98,7 @@ pub fn read_package_with(
     path: &Path,
     sink: &mut dyn EntrySink,
     budget: &Budget,
-) -> Result<PackageFormat> {
+) -> Result<PackageInfo> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut head = [0u8; 512];
     let n = read_up_to(&mut file, &mut head)?;
@@ -97,13 +108,23 @@ pub fn read_package_with(
     };
     drop(file);
     let reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut info = PackageInfo {
+        format,
+        name: None,
+        depends: Vec::new(),
+    };
     // A panic in a parser (ours or a dependency's) is an error for this package, not a dead thread.
     let read = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<()> {
         match format {
-            PackageFormat::Deb => deb::read_deb(reader, sink, budget),
-            PackageFormat::Rpm => rpm::read_rpm(reader, sink, budget).map(drop),
-            PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink, budget),
+            PackageFormat::Deb => {
+                let control = deb::read_deb(reader, sink, budget)?;
+                info.name = control.package;
+                info.depends = control.depends;
+            }
+            PackageFormat::Rpm => info.name = Some(rpm::read_rpm(reader, sink, budget)?.name),
+            PackageFormat::Tarball => tarball::read_compressed_tar(reader, sink, budget)?,
         }
+        Ok(())
     }));
     match read {
         Ok(result) => result?,
@@ -112,7 +133,7 @@ pub fn read_package_with(
             panic_message(&*panic)
         ),
     }
-    Ok(format)
+    Ok(info)
 }
 
 /// The message of a caught panic payload.

@@ -24,6 +24,14 @@ pub struct IndexArgs {
     /// Also write `cache.yml` and `features.yml` into this directory (atomically).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Regenerate and sign the store's SHA256SUMS (key: the file named by
+    /// KERNEL_PACKER_SIGNING_KEY_FILE).
+    #[arg(long)]
+    pub sign: bool,
+    /// Write the browsable page (`index.html`) and the JSON it lists (`index.json`) into DIR
+    /// (for a directory store, the store itself).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
 }
 
 /// Runs `kernel-packer index`.
@@ -32,12 +40,42 @@ pub fn run(args: IndexArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let store =
             store::open_url(&bundles_store(args.bundles.as_deref())?, &s3_options(None)).await?;
+        if args.sign {
+            let signer = crate::sums::Signer::from_env()?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--sign: set {} to the secret key file",
+                    crate::sums::KEY_FILE_ENV
+                )
+            })?;
+            let lines = crate::sums::publish(store.clone(), &signer).await?;
+            eprintln!("signed {} ({lines} bundles)", crate::sums::SUMS_KEY);
+        }
         let entries = index::read_all(store).await?;
         let cache = index::to_yaml(&index::cache_view(&entries))?;
         let features = index::to_yaml(&index::features_view(&entries))?;
         if let Some(dir) = &args.out {
             write_atomic(&dir.join("cache.yml"), &cache)?;
             write_atomic(&dir.join("features.yml"), &features)?;
+        }
+        if let Some(dir) = &args.html {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let page = index::html::render(&entries, now);
+            write_atomic(&dir.join("index.json"), &serde_json::to_string(&entries)?)?;
+            write_atomic(&dir.join("index.html"), &page)?;
+            for name in ["index.json", "index.html"] {
+                use std::os::unix::fs::PermissionsExt;
+                let path = dir.join(name);
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                    .with_context(|| format!("chmod {}", path.display()))?;
+            }
+            eprintln!(
+                "wrote {} ({} bytes)",
+                dir.join("index.html").display(),
+                page.len()
+            );
         }
         print!("{}", if args.features { features } else { cache });
         eprintln!("{} index entries", entries.len());

@@ -2,10 +2,12 @@
 //!
 //! Output goes to stdout, or atomically to `--out`. A summary goes to stderr: one line per
 //! source (sets, URLs, dropped by the inventory, skipped, carried over, error), then totals.
-//! Exit status: 0 when every source was grouped; 2 when some source failed (the manifest
-//! is still written, with that source's sets carried over from `--previous`); 1 (via
-//! `main`) when the config, inventory or previous manifest cannot be read or the output
-//! cannot be written.
+//! Exit status: 0 when every source was grouped; 3 ("partial") when every source was grouped
+//! but some kernels were rejected (each reported with list, URL and reason; their sets
+//! carried over from `--previous`); 2 when some source failed as a whole (the manifest is
+//! still written, with that source's sets carried over from `--previous`); 1 (via `main`)
+//! when the config, inventory or previous manifest cannot be read or the output cannot be
+//! written.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -76,12 +78,20 @@ pub fn execute(args: &ManifestArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Runs `kernel-packer manifest`: prints the summary on stderr; exit 2 if a source failed.
+/// Exit status of a partial generation: some kernels rejected, every source grouped.
+pub const EXIT_PARTIAL: u8 = 3;
+/// Exit status when some source failed as a whole.
+pub const EXIT_SOURCE_FAILED: u8 = 2;
+
+/// Runs `kernel-packer manifest`: prints the summary on stderr; exit 2 if a source failed,
+/// 3 if only some kernels were rejected.
 pub fn run(args: ManifestArgs) -> anyhow::Result<ExitCode> {
     let outcome = execute(&args)?;
     eprint!("{}", outcome.summary);
     Ok(if outcome.generated.failed() {
-        ExitCode::from(2)
+        ExitCode::from(EXIT_SOURCE_FAILED)
+    } else if outcome.generated.partial() {
+        ExitCode::from(EXIT_PARTIAL)
     } else {
         ExitCode::SUCCESS
     })
@@ -90,7 +100,7 @@ pub fn run(args: ManifestArgs) -> anyhow::Result<ExitCode> {
 /// The human-readable summary of a generation (stderr).
 pub fn summary(g: &Generated) -> String {
     let mut out = String::new();
-    let (mut sets, mut dropped, mut carried, mut failed) = (0, 0, 0, 0);
+    let (mut sets, mut dropped, mut carried, mut failed, mut rejected) = (0, 0, 0, 0, 0);
     for s in &g.sources {
         sets += s.sets;
         dropped += s.dropped;
@@ -113,7 +123,18 @@ pub fn summary(g: &Generated) -> String {
         if !s.skipped.is_empty() {
             let _ = write!(out, ", {} URLs skipped", s.skipped.len());
         }
+        if !s.rejected.is_empty() {
+            let _ = write!(out, ", {} URLs REJECTED", s.rejected.len());
+        }
+        rejected += s.rejected.len();
         out.push('\n');
+        for r in &s.rejected {
+            let _ = writeln!(
+                out,
+                "manifest: {}:   REJECTED {}: {}: {}",
+                s.name, s.file, r.url, r.reason
+            );
+        }
         for k in &s.skipped {
             let _ = writeln!(
                 out,
@@ -140,7 +161,7 @@ pub fn summary(g: &Generated) -> String {
     }
     let _ = writeln!(
         out,
-        "manifest: {} ids; {sets} sets grouped, {dropped} dropped, {carried} carried over; {failed} of {} sources failed",
+        "manifest: {} ids; {sets} sets grouped, {dropped} dropped, {carried} carried over, {rejected} URLs rejected; {failed} of {} sources failed",
         g.manifest.entries.len(),
         g.sources.len()
     );

@@ -4,7 +4,11 @@
 pub mod crawl;
 pub mod crawl_pr;
 pub mod index;
+pub mod keygen;
+pub mod lookup;
 pub mod manifest;
 pub mod pack;
 pub mod pack_manifest;
+pub mod status;
 pub mod sync;
+pub mod verify;

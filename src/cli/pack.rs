@@ -49,6 +49,23 @@ pub struct PackArgs {
     /// Print results as JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Build the canary module and eBPF object against each bundle before publishing it
+    /// (see `kernel-packer verify`); a failed build publishes nothing.
+    #[arg(long)]
+    pub verify: bool,
+    /// With --verify: compiler used when the kernel's own is not installed.
+    #[arg(long, value_name = "CC", requires = "verify")]
+    pub cc: Option<String>,
+}
+
+impl PackArgs {
+    /// The verification options `--verify`/`--cc` ask for.
+    pub fn verify_options(&self) -> Option<crate::verify::VerifyOptions> {
+        self.verify.then(|| crate::verify::VerifyOptions {
+            cc: self.cc.clone(),
+            ..Default::default()
+        })
+    }
 }
 
 /// Runs `kernel-packer pack`: prints the bundle path on stdout (local mode).
@@ -69,6 +86,28 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         ..PackOptions::default()
     };
     let packed = isolated::pack(kind, &args.packages_files, &out, &options)?;
+    let verification = match args.verify_options() {
+        None => None,
+        Some(opts) => {
+            let report = crate::verify::verify_bundle(&packed.path, &opts);
+            let failed = match &report {
+                Err(e) => Some(format!("{e:#}")),
+                Ok(r) => match r.outcome() {
+                    crate::verify::Outcome::Failed(e) => Some(e),
+                    _ => None,
+                },
+            };
+            if let Some(error) = failed {
+                // Nothing is published: the bundle goes away.
+                let _ = std::fs::remove_file(&packed.path);
+                anyhow::bail!(
+                    "{}: verification failed, nothing published: {error}",
+                    packed.file_name
+                );
+            }
+            report?.index_record()
+        }
+    };
     if args.json {
         let line = serde_json::json!({
             "bundle": packed.path,
@@ -76,6 +115,10 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
             "size": packed.size,
             "sha256": packed.sha256,
             "checksum": packed.checksum,
+            "compiler": packed.facts.compiler,
+            "compiler_version": packed.facts.compiler_version,
+            "host_requirements": packed.facts.host_requirements,
+            "verification": verification,
         });
         println!("{line}");
     } else {

@@ -40,6 +40,7 @@ pub fn run_from_manifest(args: &PackArgs) -> anyhow::Result<ExitCode> {
             packages: store::open_url(&packages_store(args.packages.as_deref())?, &s3).await?,
             bundles: store::open_url(&bundles_store(args.bundles.as_deref())?, &s3).await?,
             work_dir: None,
+            verify: args.verify_options(),
         };
         if args.missing {
             ids.extend(ondemand::missing_ids(&manifest, ctx.bundles.as_ref()).await?);

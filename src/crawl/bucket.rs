@@ -5,6 +5,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use super::canary::{check_newest, Seen};
 use super::config::BucketRepo;
 use super::http::redact;
 use super::RepoCtx;
@@ -83,6 +84,7 @@ pub async fn crawl(repo: &BucketRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     let base = repo.url.trim_end_matches('/').to_string();
     let mut marker: Option<String> = None;
     let mut urls = Vec::new();
+    let mut seen = Vec::new();
     let mut total_keys = 0usize;
     for page_no in 0..repo.max_pages {
         let mut url =
@@ -108,13 +110,22 @@ pub async fn crawl(repo: &BucketRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
                 .map(|(d, n)| (format!("{d}/"), n))
                 .unwrap_or((String::new(), key));
             let url = format!("{base}/{key}");
-            if matcher.matches(name, Some(&dir), None, &url) {
+            let selected = matcher.matches(name, Some(&dir), None, &url);
+            seen.push(Seen {
+                name: name.to_string(),
+                key: key.clone(),
+                selected,
+            });
+            if selected {
                 urls.push(url);
             }
         }
         if !page.truncated {
             if total_keys == 0 {
                 bail!("{}: empty bucket listing", redact(&base));
+            }
+            if let Some(re) = ctx.newest_canary()? {
+                check_newest(&re, &seen, &redact(&base))?;
             }
             return Ok(urls);
         }

@@ -89,6 +89,10 @@ pub struct Source {
     /// bucket repositories unless they carry their own; github and fixed repositories ignore it.
     #[serde(default)]
     pub select: Option<Select>,
+    /// The upstream canary: what must be selected for the rules to be current. Every source
+    /// of the project's `sources.yml` has one (`canary: {none: <reason>}` where none applies).
+    #[serde(default)]
+    pub canary: Option<Canary>,
     /// Where to look.
     pub repositories: Vec<Repository>,
 }
@@ -167,6 +171,100 @@ pub struct Select {
     /// The package URL must match none of these.
     #[serde(default)]
     pub exclude_urls: Vec<String>,
+    /// apt only: if given, the package must depend (any `Depends` alternative) on a package
+    /// whose name matches one of these. This recognises real header packages from the index's
+    /// own metadata: Debian's arch headers depend on their kbuild, metapackages
+    /// (`linux-headers-amd64`, `linux-headers-6.12-amd64`) only on another header package.
+    #[serde(default)]
+    pub depends: Vec<String>,
+    /// apt only: what a selected package depends on, if the name matches one of these, is
+    /// selected too (from the same index; an `(= version)` constraint is honoured), e.g. the
+    /// common headers and kbuild an arch header names. Followed packages must still pass the
+    /// exclude, version, architecture and URL filters.
+    #[serde(default)]
+    pub follow_depends: Vec<String>,
+}
+
+/// The upstream canary of a source: the distribution's own pointer to its current kernel,
+/// which must be among the selected packages after a crawl, else the source fails with
+/// `rules are stale: ...` and its lists stay as they are.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// apt: metapackages (`linux-headers-amd64`, `linux-headers-generic`). In every suite that
+    /// publishes one, the kernel package it depends on (breadth first through `Depends`, the
+    /// first name matching `kernel`) must be selected; each must be published by some apt
+    /// repository of the source.
+    #[serde(default)]
+    pub metapackages: Vec<String>,
+    /// apt: regex naming the kernel package among a metapackage's dependencies; default
+    /// `^linux-headers-`.
+    #[serde(default)]
+    pub kernel: Option<String>,
+    /// yum, html, bucket, github: regex on entry names (yum package name, file name, tag); the
+    /// newest matching entry seen (per yum repository, among the selected architectures; by
+    /// version order of the path for html and bucket; API order for github) must yield a
+    /// selected URL.
+    #[serde(default)]
+    pub newest: Option<String>,
+    /// With `newest`: only entries whose version (yum `ver-rel`, else the ordering key) matches
+    /// one of these count, for lists that take one series of a repository (Amazon Linux 4.x).
+    #[serde(default)]
+    pub versions: Vec<String>,
+    /// No canary, and why (e.g. a fixed list of URLs).
+    #[serde(default)]
+    pub none: Option<String>,
+}
+
+impl Canary {
+    /// The regex naming the kernel package a metapackage points at.
+    pub fn kernel_regex(&self) -> Result<Regex> {
+        let k = self.kernel.as_deref().unwrap_or("^linux-headers-");
+        Regex::new(k).with_context(|| format!("canary kernel regex {k:?}"))
+    }
+
+    /// The compiled `newest` check, if any.
+    pub fn newest_regex(&self) -> Result<Option<super::canary::Newest>> {
+        let Some(n) = self.newest.as_deref() else {
+            return Ok(None);
+        };
+        Ok(Some(super::canary::Newest {
+            names: Regex::new(n).with_context(|| format!("canary newest regex {n:?}"))?,
+            versions: compile("canary versions", &self.versions)?,
+        }))
+    }
+
+    fn validate(&self, source: &Source) -> Result<()> {
+        self.kernel_regex()?;
+        self.newest_regex()?;
+        if let Some(reason) = &self.none {
+            if reason.trim().is_empty() {
+                bail!("`canary: none` needs a reason");
+            }
+            if !self.metapackages.is_empty() || self.newest.is_some() {
+                bail!("`canary: none` excludes other canary fields");
+            }
+            return Ok(());
+        }
+        for repo in &source.repositories {
+            match repo {
+                Repository::Apt(_) if self.metapackages.is_empty() => {
+                    bail!("canary: apt repositories need `metapackages`")
+                }
+                Repository::Yum(_)
+                | Repository::Html(_)
+                | Repository::Bucket(_)
+                | Repository::Github(_)
+                | Repository::Registry(_)
+                    if self.newest.is_none() =>
+                {
+                    bail!("canary: {} repositories need `newest`", repo.kind())
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One place to read package metadata from.
@@ -185,6 +283,26 @@ pub enum Repository {
     Github(GithubRepo),
     /// A fixed list of URLs.
     Fixed(FixedRepo),
+    /// An OCI/Docker registry (Registry HTTP API v2): tags → manifests → layer blob URLs.
+    Registry(RegistryRepo),
+}
+
+/// See [`Repository::Registry`]. Each tag matching `tags` (newest first by version order)
+/// yields the blob URL of every non-empty layer of its manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryRepo {
+    /// Registry API root, e.g. `https://registry-1.docker.io`.
+    pub url: String,
+    /// Repository, e.g. `docker/for-desktop-kernel`.
+    pub repository: String,
+    /// Anonymous token endpoint (`{repository}` replaced), e.g.
+    /// `https://auth.docker.io/token?service=registry.docker.io&scope=repository:{repository}:pull`;
+    /// the token is sent as a bearer credential and never logged.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Tag regexes (a tag must match one).
+    pub tags: Vec<String>,
 }
 
 /// See [`Repository::Apt`].
@@ -214,6 +332,51 @@ pub struct AptRepo {
     /// More suites, discovered from GitHub releases/tags: each emitted string is a suite name.
     #[serde(default)]
     pub suites_from_github: Option<Box<GithubRepo>>,
+    /// More suites, from release aliases resolved through the archive's own Release files.
+    #[serde(default)]
+    pub aliases: Option<Aliases>,
+    /// More suites, from the release list a distribution publishes for its upgrader
+    /// (Ubuntu's `meta-release`): every release marked `Supported: 1` is followed.
+    #[serde(default)]
+    pub releases: Option<Releases>,
+}
+
+/// Suites from a published release list (RFC 822 stanzas with `Dist:` and `Supported:`, the
+/// shape of Ubuntu's `meta-release`). The templates are crawled when they exist, `{codename}`
+/// replaced by each supported release's `Dist`; a new release is followed without a config
+/// change. The list is fetched without the source's credential.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Releases {
+    /// The release list URL.
+    pub url: String,
+    /// Suite templates, e.g. `['{codename}-security', '{codename}-updates']`.
+    pub companions: Vec<String>,
+}
+
+/// Suites that follow the distribution: each alias (`stable`, `unstable`, ...) is resolved
+/// to its codename through `dists/<alias>/InRelease` (`Codename:`), then the templates give
+/// the suites to crawl, `{codename}` replaced. A new release is followed without a config
+/// change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Aliases {
+    /// The aliases, e.g. `[oldoldstable, oldstable, stable, testing, unstable]`.
+    pub names: Vec<String>,
+    /// Archive root whose `dists/<alias>/` is read; default the repository itself (Debian's
+    /// security archive has no aliases: it reads the main archive's).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Suite templates that must exist; default `['{codename}']`.
+    #[serde(default = "codename")]
+    pub suites: Vec<String>,
+    /// Suite templates crawled when they exist (`{codename}-updates`, `{codename}-security`).
+    #[serde(default)]
+    pub companions: Vec<String>,
+}
+
+fn codename() -> Vec<String> {
+    vec!["{codename}".into()]
 }
 
 fn main_component() -> Vec<String> {
@@ -390,6 +553,9 @@ impl Config {
             for repo in &source.repositories {
                 repo.validate(source.select.is_some()).with_context(ctx)?;
             }
+            if let Some(c) = &source.canary {
+                c.validate(source).with_context(ctx)?;
+            }
         }
         Ok(())
     }
@@ -404,10 +570,16 @@ impl Config {
 
 impl Repository {
     fn validate(&self, source_selects: bool) -> Result<()> {
-        let needs_select = !matches!(self, Repository::Github(_) | Repository::Fixed(_));
+        let needs_select = !matches!(
+            self,
+            Repository::Github(_) | Repository::Fixed(_) | Repository::Registry(_)
+        );
         let select = match self {
             Repository::Apt(r) => {
-                if (r.suites.is_empty() && r.suites_from_github.is_none())
+                if (r.suites.is_empty()
+                    && r.suites_from_github.is_none()
+                    && r.aliases.is_none()
+                    && r.releases.is_none())
                     || r.components.is_empty()
                     || r.architectures.is_empty()
                 {
@@ -454,6 +626,15 @@ impl Repository {
                 &None
             }
             Repository::Fixed(_) => &None,
+            Repository::Registry(r) => {
+                for t in &r.tags {
+                    Regex::new(t).with_context(|| format!("tag regex {t:?}"))?;
+                }
+                if r.tags.is_empty() {
+                    bail!("registry repository {} has no `tags`", r.repository);
+                }
+                &None
+            }
         };
         match select {
             Some(s) => {
@@ -479,6 +660,7 @@ impl Repository {
             Repository::Bucket(_) => "bucket",
             Repository::Github(_) => "github",
             Repository::Fixed(_) => "fixed",
+            Repository::Registry(_) => "registry",
         }
     }
 }
@@ -493,6 +675,8 @@ pub struct Matcher {
     architectures: Vec<String>,
     urls: Vec<Regex>,
     exclude_urls: Vec<Regex>,
+    depends: Vec<Regex>,
+    follow_depends: Vec<Regex>,
 }
 
 fn compile(what: &str, patterns: &[String]) -> Result<Vec<Regex>> {
@@ -516,7 +700,41 @@ impl Matcher {
             architectures: select.architectures.clone(),
             urls: compile("urls", &select.urls)?,
             exclude_urls: compile("exclude_urls", &select.exclude_urls)?,
+            depends: compile("depends", &select.depends)?,
+            follow_depends: compile("follow_depends", &select.follow_depends)?,
         })
+    }
+
+    /// Whether a package with these dependency names passes `depends` (always, if unset).
+    pub fn depends_ok<'a>(&self, mut deps: impl Iterator<Item = &'a str>) -> bool {
+        self.depends.is_empty() || deps.any(|d| self.depends.iter().any(|r| r.is_match(d)))
+    }
+
+    /// Whether the architecture passes `architectures` (always, if unset).
+    pub fn arch_ok(&self, arch: &str) -> bool {
+        self.architectures.is_empty() || self.architectures.iter().any(|a| a == arch)
+    }
+
+    /// Whether the name passes `names` and `exclude_names` (a cheap first test).
+    pub fn name_matches(&self, name: &str) -> bool {
+        self.names.iter().any(|r| r.is_match(name))
+            && !self.exclude_names.iter().any(|r| r.is_match(name))
+    }
+
+    /// Whether a dependency of a selected package is selected too (`follow_depends`).
+    pub fn follows(&self, name: &str) -> bool {
+        self.follow_depends.iter().any(|r| r.is_match(name))
+    }
+
+    /// Whether a followed dependency passes every filter except `names` and `depends`.
+    pub fn matches_followed(
+        &self,
+        name: &str,
+        version: Option<&str>,
+        arch: Option<&str>,
+        url: &str,
+    ) -> bool {
+        self.filters(name, version, arch, url)
     }
 
     /// Whether a candidate is wanted.
@@ -527,13 +745,14 @@ impl Matcher {
         arch: Option<&str>,
         url: &str,
     ) -> bool {
+        self.names.iter().any(|r| r.is_match(name)) && self.filters(name, version, arch, url)
+    }
+
+    fn filters(&self, name: &str, version: Option<&str>, arch: Option<&str>, url: &str) -> bool {
         if !self.urls.is_empty() && !self.urls.iter().any(|r| r.is_match(url)) {
             return false;
         }
         if self.exclude_urls.iter().any(|r| r.is_match(url)) {
-            return false;
-        }
-        if !self.names.iter().any(|r| r.is_match(name)) {
             return false;
         }
         if self.exclude_names.iter().any(|r| r.is_match(name)) {

@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use regex::Regex;
 use serde::Deserialize;
 
+use super::canary::{check_newest, Seen};
 use super::config::GithubRepo;
 use super::http::redact;
 use super::RepoCtx;
@@ -99,10 +100,18 @@ pub async fn crawl(repo: &GithubRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         .map(|p| Regex::new(&p.pattern))
         .collect::<Result<_, _>>()?;
     let mut urls = Vec::new();
-    for tag in tags {
+    // API order is newest first: the ordering key counts down.
+    let mut seen = Vec::new();
+    let count = tags.len();
+    for (i, tag) in tags.into_iter().enumerate() {
         if !include.iter().any(|r| r.is_match(&tag)) || exclude.iter().any(|r| r.is_match(&tag)) {
             continue;
         }
+        seen.push(Seen {
+            name: tag.clone(),
+            key: (count - i).to_string(),
+            selected: false,
+        });
         let mut vars = BTreeMap::new();
         vars.insert("tag".to_string(), tag.clone());
         vars.insert(
@@ -143,6 +152,12 @@ pub async fn crawl(repo: &GithubRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         for t in &repo.emit {
             urls.push(fill(t, &vars)?);
         }
+        if let Some(last) = seen.last_mut() {
+            last.selected = true;
+        }
+    }
+    if let Some(re) = ctx.newest_canary()? {
+        check_newest(&re, &seen, &redact(api))?;
     }
     Ok(urls)
 }

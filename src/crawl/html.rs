@@ -8,6 +8,7 @@ use anyhow::{anyhow, bail, Result};
 use regex::Regex;
 use tokio::task::JoinSet;
 
+use super::canary::{check_newest, Seen};
 use super::config::HtmlRepo;
 use super::content::{dir_url, index_entries, IndexEntry};
 use super::http::redact;
@@ -42,6 +43,7 @@ pub async fn crawl(repo: &HtmlRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         .collect();
     let ctx = Arc::new(ctx.clone());
     let mut urls = Vec::new();
+    let mut seen = Vec::new();
     for depth in 0..=levels.len() {
         let mut set = JoinSet::new();
         for (i, (page, rel)) in pages.iter().enumerate() {
@@ -64,8 +66,16 @@ pub async fn crawl(repo: &HtmlRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
                     if e.is_dir && levels[depth].is_match(&e.name) {
                         next.push((e.url, format!("{rel}{}/", e.name)));
                     }
-                } else if !e.is_dir && matcher.matches(&e.name, Some(&rel), None, &e.url) {
-                    urls.push(e.url);
+                } else if !e.is_dir {
+                    let selected = matcher.matches(&e.name, Some(&rel), None, &e.url);
+                    seen.push(Seen {
+                        key: format!("{rel}{}", e.name),
+                        name: e.name,
+                        selected,
+                    });
+                    if selected {
+                        urls.push(e.url);
+                    }
                 }
             }
         }
@@ -73,6 +83,10 @@ pub async fn crawl(repo: &HtmlRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         if pages.is_empty() && depth < levels.len() {
             break;
         }
+    }
+    if let Some(re) = ctx.newest_canary()? {
+        let place: Vec<String> = repo.urls.iter().map(|u| redact(u)).collect();
+        check_newest(&re, &seen, &place.join(", "))?;
     }
     Ok(urls)
 }

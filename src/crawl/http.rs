@@ -112,6 +112,7 @@ struct Counters {
     bytes: AtomicU64,
     not_modified: AtomicU64,
     retries: AtomicU64,
+    reused: AtomicU64,
 }
 
 /// A snapshot of the request counters.
@@ -125,6 +126,8 @@ pub struct HttpStats {
     pub not_modified: u64,
     /// Attempts that were retries.
     pub retries: u64,
+    /// Files whose digest, named by signed metadata, matched a cached copy: no request sent.
+    pub reused: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +176,21 @@ fn builder(config: &HttpConfig) -> anyhow::Result<reqwest::ClientBuilder> {
     Ok(b)
 }
 
+/// Writes a cache file atomically (temporary file in the same directory, then rename), off
+/// the async threads.
+async fn cache_write(path: PathBuf, bytes: Vec<u8>) -> std::io::Result<()> {
+    tokio::task::spawn_blocking(move || {
+        let dir = path.parent().expect("cache paths have a parent");
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &bytes)?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// Removes user info from a URL for display. (Logical URLs never carry a query credential:
 /// that is appended only to the URL put on the wire.)
 pub fn redact(url: &str) -> String {
@@ -214,6 +232,7 @@ impl Http {
             bytes: c.bytes.load(Ordering::Relaxed),
             not_modified: c.not_modified.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            reused: c.reused.load(Ordering::Relaxed),
         }
     }
 
@@ -328,25 +347,24 @@ impl Http {
         let mut entry = serde_json::to_vec(&meta).expect("meta serializes");
         entry.push(b'\n');
         entry.extend_from_slice(body);
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let dir = path.parent().expect("cache path has a parent");
-            std::fs::create_dir_all(dir)?;
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            std::io::Write::write_all(&mut tmp, &entry)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("conditional cache write failed: {e}"),
-            Err(e) => tracing::warn!("conditional cache write failed: {e}"),
+        if let Err(e) = cache_write(path, entry).await {
+            tracing::warn!("conditional cache write failed: {e}");
         }
     }
 
     /// GETs a URL and returns its body. 404/410 → [`FetchError::NotFound`]; 5xx, 429, timeouts
     /// and connection errors are retried; a `304` is answered from the cache.
     pub async fn get(&self, url: &str, auth: &Auth) -> Result<Vec<u8>, FetchError> {
+        self.get_accept(url, auth, None).await
+    }
+
+    /// [`Http::get`] with an `Accept` header (registry manifests are negotiated by it).
+    pub async fn get_accept(
+        &self,
+        url: &str,
+        auth: &Auth,
+        accept: Option<&str>,
+    ) -> Result<Vec<u8>, FetchError> {
         let mut wire = self.effective_url(url);
         if let Auth::UrlQuery(q) = auth {
             wire.push(if wire.contains('?') { '&' } else { '?' });
@@ -371,6 +389,9 @@ impl Http {
             }
             let cached = self.cached_meta(&wire).await;
             let mut req = client.get(parsed.clone()).timeout(cfg.request_timeout);
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
             if let Some(meta) = &cached {
                 if let Some(e) = &meta.etag {
                     req = req.header(IF_NONE_MATCH, e);
@@ -484,6 +505,98 @@ impl Http {
                 }
             }
         }
+    }
+
+    /// A value derived from cached content (e.g. what was selected from an index whose digest
+    /// is part of `key`), if the cache holds one. `key` must name everything the value
+    /// depends on; it is hashed into the file name.
+    pub async fn memo_get(&self, key: &str) -> Option<Vec<u8>> {
+        let dir = self.inner.config.cache_dir.as_ref()?;
+        let path = dir
+            .join("memo")
+            .join(crate::names::sha256_hex(key.as_bytes()));
+        tokio::task::spawn_blocking(move || std::fs::read(path).ok())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Stores a value for [`Http::memo_get`] (best effort: a failed write only costs a
+    /// recomputation next time).
+    pub async fn memo_put(&self, key: &str, value: Vec<u8>) {
+        let Some(dir) = self.inner.config.cache_dir.as_ref() else {
+            return;
+        };
+        let path = dir
+            .join("memo")
+            .join(crate::names::sha256_hex(key.as_bytes()));
+        if let Err(e) = cache_write(path, value).await {
+            tracing::debug!("memo write failed: {e}");
+        }
+    }
+
+    /// The content cache path of a digest (`<cache>/objects/<algorithm>-<hex>`).
+    fn object_path(&self, algorithm: &str, digest: &str) -> Option<PathBuf> {
+        let dir = self.inner.config.cache_dir.as_ref()?;
+        let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        let (algorithm, digest) = (algorithm.to_ascii_lowercase(), digest.to_ascii_lowercase());
+        (ok(&algorithm) && ok(&digest))
+            .then(|| dir.join("objects").join(format!("{algorithm}-{digest}")))
+    }
+
+    /// GETs a file whose digest (and maybe size) signed metadata names, e.g. an apt
+    /// `Packages.xz` listed in a verified InRelease or a yum `primary.xml` named by
+    /// `repomd.xml`. A cached copy with that digest is returned without any request, so a
+    /// repeat crawl of unchanged metadata transfers only the signed file itself, whatever
+    /// validators the server sends. Otherwise the body is fetched from `fetch_url` (e.g. apt's
+    /// `by-hash` path; `url` names it in errors), checked and stored in the content cache.
+    pub async fn get_checked(
+        &self,
+        url: &str,
+        fetch_url: &str,
+        algorithm: &str,
+        digest: &str,
+        size: Option<u64>,
+        auth: &Auth,
+    ) -> anyhow::Result<Vec<u8>> {
+        let what = redact(url);
+        let check = |data: &[u8]| -> anyhow::Result<()> {
+            super::content::check_digest(data, algorithm, digest, &what)?;
+            if let Some(size) = size {
+                if data.len() as u64 != size {
+                    anyhow::bail!(
+                        "{what}: size mismatch (metadata says {size}, got {})",
+                        data.len()
+                    );
+                }
+            }
+            Ok(())
+        };
+        let path = self.object_path(algorithm, digest);
+        if let Some(p) = path.clone() {
+            let cached = tokio::task::spawn_blocking(move || std::fs::read(p).ok())
+                .await
+                .ok()
+                .flatten();
+            if let Some(data) = cached {
+                if check(&data).is_ok() {
+                    self.inner.counters.reused.fetch_add(1, Ordering::Relaxed);
+                    return Ok(data);
+                }
+            }
+        }
+        let data = match self.get(fetch_url, auth).await {
+            Ok(d) => d,
+            Err(e) if fetch_url != url && e.is_not_found() => self.get(url, auth).await?,
+            Err(e) => return Err(e.into()),
+        };
+        check(&data)?;
+        if let Some(p) = path {
+            if let Err(e) = cache_write(p, data.clone()).await {
+                tracing::warn!("{what}: content cache write failed: {e}");
+            }
+        }
+        Ok(data)
     }
 
     /// Like [`Http::get`] but a 404/410 is `Ok(None)`.

@@ -10,12 +10,14 @@
 
 pub mod apt;
 pub mod bucket;
+pub mod canary;
 pub mod config;
 pub mod content;
 pub mod credentials;
 pub mod github;
 pub mod html;
 pub mod http;
+pub mod registry;
 pub mod verify;
 pub mod yum;
 
@@ -45,9 +47,22 @@ pub struct RepoCtx {
     pub keyring: Option<Arc<Keyring>>,
     /// Package selection.
     pub matcher: Option<Arc<Matcher>>,
+    /// The source's upstream canary, if it has one.
+    pub canary: Option<Arc<config::Canary>>,
+    /// Canary metapackages some apt repository of the source publishes (shared by its
+    /// repositories; each must be published by at least one).
+    pub published: Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 impl RepoCtx {
+    /// The compiled `newest` canary regex, if the source has one.
+    fn newest_canary(&self) -> Result<Option<canary::Newest>> {
+        match &self.canary {
+            Some(c) => c.newest_regex(),
+            None => Ok(None),
+        }
+    }
+
     fn matcher(&self) -> Result<&Matcher> {
         self.matcher
             .as_deref()
@@ -150,12 +165,13 @@ impl CrawlReport {
             out.push('\n');
         }
         out.push_str(&format!(
-            "{} source(s), {} failed; {} requests, {} bytes, {} not modified, {:.1} s\n",
+            "{} source(s), {} failed; {} requests, {} bytes, {} not modified, {} reused by digest, {:.1} s\n",
             self.sources.len(),
             self.failed().count(),
             self.http.requests,
             self.http.bytes,
             self.http.not_modified,
+            self.http.reused,
             self.seconds
         ));
         out
@@ -190,6 +206,7 @@ async fn crawl_repo(repo: Repository, ctx: RepoCtx) -> Result<Vec<String>> {
         Repository::Bucket(r) => bucket::crawl(r, &ctx).await,
         Repository::Github(r) => github::crawl(r, &ctx).await,
         Repository::Fixed(r) => Ok(r.urls.clone()),
+        Repository::Registry(r) => registry::crawl(r, &ctx).await,
     }
 }
 
@@ -202,6 +219,7 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
     };
     let mut keys = HashMap::new();
     let mut set = JoinSet::new();
+    let published = Arc::new(std::sync::Mutex::new(BTreeSet::new()));
     for (i, repo) in source.repositories.iter().enumerate() {
         let key = match repo {
             Repository::Apt(r) => r.key.as_ref().or(source.key.as_ref()),
@@ -225,6 +243,8 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
             auth: auth.clone(),
             keyring,
             matcher,
+            canary: source.canary.clone().map(Arc::new),
+            published: published.clone(),
         };
         let repo = repo.clone();
         set.spawn(async move {
@@ -255,6 +275,22 @@ pub async fn crawl_source(config: &Config, source: &Source, http: &Http) -> Resu
     }
     if found.is_empty() {
         bail!("no packages found upstream (empty result)");
+    }
+    if let Some(canary) = &source.canary {
+        let has_apt = source
+            .repositories
+            .iter()
+            .any(|r| matches!(r, Repository::Apt(_)));
+        let published = published.lock().expect("canary set poisoned");
+        let missing: Vec<String> = canary
+            .metapackages
+            .iter()
+            .filter(|m| has_apt && !published.contains(*m))
+            .map(|m| format!("{m} is published in no crawled suite"))
+            .collect();
+        if !missing.is_empty() {
+            bail!("rules are stale: {}", missing.join("; "));
+        }
     }
     Ok(found)
 }
@@ -382,6 +418,7 @@ pub async fn run(
             bytes: after.bytes - before.bytes,
             not_modified: after.not_modified - before.not_modified,
             retries: after.retries - before.retries,
+            reused: after.reused - before.reused,
         },
         seconds: started.elapsed().as_secs_f64(),
     })

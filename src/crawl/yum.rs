@@ -6,8 +6,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
+use super::canary::{check_newest, Seen};
 use super::config::YumRepo;
-use super::content::{check_digest, decompress, dir_url, join};
+use super::content::{decompress, dir_url, join};
 use super::http::redact;
 use super::RepoCtx;
 
@@ -205,21 +206,24 @@ async fn crawl_root(root: &str, ctx: &RepoCtx) -> Result<Option<Vec<String>>> {
     let primary = parse_repomd(&repomd).with_context(|| what.clone())?;
     let primary_url = join(&root, &primary.href)?;
     let pwhat = redact(&primary_url);
-    let data = ctx.http.get(&primary_url, &ctx.auth).await?;
-    check_digest(&data, &primary.checksum_type, &primary.checksum, &pwhat)?;
-    if let Some(size) = primary.size {
-        if size != data.len() as u64 {
-            bail!(
-                "{pwhat}: size mismatch (repomd.xml says {size}, got {})",
-                data.len()
-            );
-        }
-    }
+    // An unchanged checksum in repomd.xml means the cached copy is reused, no request.
+    let data = ctx
+        .http
+        .get_checked(
+            &primary_url,
+            &primary_url,
+            &primary.checksum_type,
+            &primary.checksum,
+            primary.size,
+            &ctx.auth,
+        )
+        .await?;
     let xml = decompress(&primary.href, &data, &pwhat)?;
     let xml = String::from_utf8(xml).map_err(|_| anyhow!("{pwhat}: not UTF-8"))?;
     let entries = parse_primary(&xml).with_context(|| pwhat.clone())?;
     let matcher = ctx.matcher()?;
     let mut urls = Vec::new();
+    let mut seen = Vec::new();
     for e in entries {
         let base = e
             .base
@@ -227,9 +231,20 @@ async fn crawl_root(root: &str, ctx: &RepoCtx) -> Result<Option<Vec<String>>> {
             .map(dir_url)
             .unwrap_or_else(|| root.clone());
         let url = join(&base, &e.href)?;
-        if matcher.matches(&e.name, Some(&e.version), Some(&e.arch), &url) {
+        let selected = matcher.matches(&e.name, Some(&e.version), Some(&e.arch), &url);
+        if selected {
             urls.push(url);
         }
+        if matcher.arch_ok(&e.arch) {
+            seen.push(Seen {
+                name: e.name,
+                key: e.version,
+                selected,
+            });
+        }
+    }
+    if let Some(re) = ctx.newest_canary()? {
+        check_newest(&re, &seen, &redact(&root))?;
     }
     Ok(Some(urls))
 }

@@ -30,7 +30,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
 use crate::crawl::{self, http::Http, CrawlReport};
-use crate::github::{git_blob_sha, GitHub, NewTreeEntry, PrCreate, RefWrite, TreeEntry};
+use crate::github::{git_blob_sha, snapshot, GitHub, NewTreeEntry, PrCreate, RefWrite};
 use crate::manifest::{self, Generated, Manifest, SourceInput};
 pub use groups::CrawlRequest;
 use store::MemStore;
@@ -152,62 +152,6 @@ pub fn manifest_from_files(files: &BTreeMap<String, String>, lists_dir: &str) ->
     Ok(manifest::generate(&inputs, None, previous.as_ref()))
 }
 
-/// The lists directory of one commit: its tree entries (relative paths) and file contents.
-struct Snapshot {
-    /// Blob entries by path relative to the lists directory.
-    entries: BTreeMap<String, TreeEntry>,
-    /// Their contents.
-    files: BTreeMap<String, Vec<u8>>,
-}
-
-async fn dir_tree<G: GitHub>(gh: &G, root_tree: &str, dir: &str) -> Result<Option<String>> {
-    let mut tree = root_tree.to_string();
-    for part in dir.split('/').filter(|p| !p.is_empty()) {
-        let entries = gh.get_tree(&tree, false).await?;
-        match entries
-            .into_iter()
-            .find(|e| e.path == part && e.kind == "tree")
-        {
-            Some(e) => tree = e.sha,
-            None => return Ok(None),
-        }
-    }
-    Ok(Some(tree))
-}
-
-async fn dir_entries<G: GitHub>(
-    gh: &G,
-    root_tree: &str,
-    dir: &str,
-) -> Result<Option<BTreeMap<String, TreeEntry>>> {
-    let Some(tree) = dir_tree(gh, root_tree, dir).await? else {
-        return Ok(None);
-    };
-    Ok(Some(
-        gh.get_tree(&tree, true)
-            .await?
-            .into_iter()
-            .filter(|e| e.kind == "blob")
-            .map(|e| (e.path.clone(), e))
-            .collect(),
-    ))
-}
-
-async fn load<G: GitHub>(gh: &G, root_tree: &str, dir: &str) -> Result<Snapshot> {
-    let entries = dir_entries(gh, root_tree, dir)
-        .await?
-        .ok_or_else(|| anyhow!("the repository has no directory {dir:?}"))?;
-    let mut files = BTreeMap::new();
-    for (path, e) in &entries {
-        let bytes = gh
-            .get_blob(&e.sha)
-            .await
-            .with_context(|| format!("reading {dir}/{path}"))?;
-        files.insert(path.clone(), bytes);
-    }
-    Ok(Snapshot { entries, files })
-}
-
 fn text_of(files: &BTreeMap<String, Vec<u8>>, dir: &str, name: &str) -> Result<Option<String>> {
     files
         .get(name)
@@ -232,7 +176,7 @@ pub async fn run<G: GitHub>(
         .await?
         .ok_or_else(|| anyhow!("default branch {base:?} has no ref"))?;
     let head_commit = gh.get_commit(&head).await?;
-    let snap = load(gh, &head_commit.tree, &dir).await?;
+    let snap = snapshot::load(gh, &head, &head_commit.tree, &dir, None).await?;
 
     let groups_text = text_of(&snap.files, &dir, groups::GROUPS_FILE)?;
     let (group, selection) = groups::resolve(&settings.request, groups_text.as_deref())?;
@@ -277,13 +221,22 @@ pub async fn run<G: GitHub>(
         Some(t) => Manifest::parse(t.as_bytes(), MANIFEST_FILE)?,
         None => Manifest::default(),
     };
-    let summary: Summary = summary::summarize(
+    let mut summary: Summary = summary::summarize(
         &group,
         (&old_manifest, &texts),
         (&generated.manifest, &after),
         &report,
         changed.clone(),
     );
+    summary.rejected = generated
+        .sources
+        .iter()
+        .flat_map(|s| {
+            s.rejected
+                .iter()
+                .map(|r| (s.file.clone(), r.url.clone(), r.reason.clone()))
+        })
+        .collect();
     let body = summary::render_body(&summary);
     let mut out = RunReport {
         group: group.clone(),
@@ -314,7 +267,9 @@ pub async fn run<G: GitHub>(
     if let (Some(pr), Some(bot)) = (&open, &current) {
         let c = gh.get_commit(bot).await?;
         if c.parents == [head.clone()] {
-            let theirs = dir_entries(gh, &c.tree, &dir).await?.unwrap_or_default();
+            let theirs = snapshot::dir_entries(gh, &c.tree, &dir)
+                .await?
+                .unwrap_or_default();
             let theirs: BTreeMap<String, String> =
                 theirs.into_iter().map(|(p, e)| (p, e.sha)).collect();
             if theirs == desired {

@@ -33,6 +33,8 @@ pub struct Summary {
     pub lists: Vec<(String, usize, usize, String)>,
     /// Failed sources: `(list, reason)`.
     pub failed: Vec<(String, String)>,
+    /// Kernels the manifest left out (rejected URLs): `(list, URL, reason)`.
+    pub rejected: Vec<(String, String, String)>,
     /// Files changed (paths relative to the lists directory).
     pub files: Vec<String>,
 }
@@ -43,13 +45,48 @@ pub fn uname_of(entry: &Entry) -> String {
     release_of(entry).unwrap_or_else(|| entry.packages.first().cloned().unwrap_or_default())
 }
 
-/// The kernel release found in an entry's package names, if any (see [`uname_of`]).
+/// Package names whose kernel release is not the `-devel-` suffix: Photon's
+/// `linux[-<flavour>]-devel-<ver>-<rel>.phN.<arch>.rpm` (uname `<ver>-<rel>.phN[-<flavour>]`)
+/// and SUSE's `kernel-<flavour>-devel-<ver>-<rel>.<build>.<arch>.rpm` (uname
+/// `<ver>-<rel>-<flavour>`).
+fn distro_release(package: &str) -> Option<String> {
+    static RES: std::sync::OnceLock<[regex::Regex; 2]> = std::sync::OnceLock::new();
+    let [photon, suse] = RES.get_or_init(|| {
+        [
+            regex::Regex::new(
+                r"(?:^|-)linux(?:-([a-z]+))?-devel-(\d[\w.+-]*?\.ph\d+)\.[a-z0-9_]+\.rpm$",
+            )
+            .unwrap(),
+            regex::Regex::new(
+                r"(?:^|-)kernel-([a-z]+)-devel-(\d[\w.+]*-[\d.]+?)\.\d+\.[a-z0-9_]+\.rpm$",
+            )
+            .unwrap(),
+        ]
+    });
+    if let Some(c) = photon.captures(package) {
+        return Some(match c.get(1) {
+            Some(flavour) => format!("{}-{}", &c[2], flavour.as_str()),
+            None => c[2].to_string(),
+        });
+    }
+    let c = suse.captures(package)?;
+    (&c[1] != "uek").then(|| format!("{}-{}", &c[2], &c[1]))
+}
+
+/// The kernel release found in an entry's package names, if any (see [`uname_of`]). Debian's
+/// flavour-independent `linux-headers-<abi>-common[-rt]` package names no kernel.
 pub fn release_of(entry: &Entry) -> Option<String> {
+    if let Some(r) = entry.packages.iter().find_map(|p| distro_release(p)) {
+        return Some(r);
+    }
     let mut best: Option<String> = None;
     for p in &entry.packages {
         let cand = if let Some(i) = p.rfind("linux-headers-") {
             let rest = &p[i + "linux-headers-".len()..];
-            rest.split('_').next().map(str::to_string)
+            rest.split('_')
+                .next()
+                .filter(|r| !r.ends_with("-common") && !r.ends_with("-common-rt"))
+                .map(str::to_string)
         } else if let Some(i) = p.rfind("-devel-") {
             p[i + "-devel-".len()..]
                 .strip_suffix(".rpm")
@@ -214,6 +251,26 @@ pub fn render_body(s: &Summary) -> String {
             out.push_str(&format!("- `{list}`: {}\n", cell(reason)));
         }
     }
+    if !s.rejected.is_empty() {
+        out.push_str(&format!(
+            "\n### Kernels skipped by the manifest ({})\n\nTheir previous sets are kept.\n\n| list | URL | reason |\n| --- | --- | --- |\n",
+            s.rejected.len()
+        ));
+        for (list, url, reason) in s.rejected.iter().take(MAX_ROWS) {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                cell(list),
+                cell(url),
+                cell(reason)
+            ));
+        }
+        if s.rejected.len() > MAX_ROWS {
+            out.push_str(&format!(
+                "| … and {} more | | |\n",
+                s.rejected.len() - MAX_ROWS
+            ));
+        }
+    }
     if !s.files.is_empty() {
         out.push_str("\n### Files changed\n\n");
         for f in &s.files {
@@ -247,6 +304,12 @@ pub fn commit_message(title: &str, s: &Summary) -> String {
     for (list, _) in &s.failed {
         m.push_str(&format!("{list}: crawl failed (unchanged)\n"));
     }
+    if !s.rejected.is_empty() {
+        m.push_str(&format!(
+            "manifest: {} URL(s) rejected (previous sets kept)\n",
+            s.rejected.len()
+        ));
+    }
     m
 }
 
@@ -277,6 +340,34 @@ mod tests {
             &["https---h-kernel-devel-4.18.0-372.el8.x86_64.rpm"],
         );
         assert_eq!(uname_of(&rpm), "4.18.0-372.el8.x86_64");
+        let photon = entry(
+            "photon",
+            &["https---p-x86_64-linux-esx-devel-6.1.158-12.ph5.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&photon), "6.1.158-12.ph5-esx");
+        let photon = entry(
+            "photon",
+            &["https---p-linux-devel-5.10.245-1.ph4.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&photon), "5.10.245-1.ph4");
+        let suse = entry(
+            "suse",
+            &[
+                "https---o-noarch-kernel-devel-6.4.0-150600.23.25.1.noarch.rpm",
+                "https---o-x86_64-kernel-default-devel-6.4.0-150600.23.25.1.x86_64.rpm",
+            ],
+        );
+        assert_eq!(uname_of(&suse), "6.4.0-150600.23.25-default");
+        let al2023 = entry(
+            "redhat",
+            &["https---c-kernel6.12-devel-6.12.40-63.114.amzn2023.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&al2023), "6.12.40-63.114.amzn2023.x86_64");
+        let uek = entry(
+            "oracle",
+            &["http---y-kernel-uek-devel-5.4.17-2136.300.7.el7uek.x86_64.rpm"],
+        );
+        assert_eq!(uname_of(&uek), "5.4.17-2136.300.7.el7uek.x86_64");
         let other = entry("cos", &["https---c-cos-kernel-headers.tgz"]);
         assert_eq!(uname_of(&other), "https---c-cos-kernel-headers.tgz");
         assert_eq!(release_of(&other), None);
@@ -369,5 +460,28 @@ mod tests {
         }
         let msg = commit_message("t", &s);
         assert!(msg.starts_with("t\n\nr.txt: +1 URL(s), 1 moved"), "{msg}");
+    }
+
+    #[test]
+    fn body_lists_the_kernels_the_manifest_skipped() {
+        let s = Summary {
+            group: "debian".into(),
+            rejected: vec![(
+                "ubuntu-standard.txt".into(),
+                "http://u/linux-headers-4.4.0-9-lowlatency_4.4.0-9.9_amd64.deb".into(),
+                "unpaired Ubuntu package | odd".into(),
+            )],
+            ..Default::default()
+        };
+        let body = render_body(&s);
+        assert!(
+            body.contains("### Kernels skipped by the manifest (1)"),
+            "{body}"
+        );
+        assert!(
+            body.contains("| `ubuntu-standard.txt` | http://u/linux-headers-4.4.0-9-lowlatency_4.4.0-9.9_amd64.deb | unpaired Ubuntu package \\| odd |"),
+            "{body}"
+        );
+        assert!(commit_message("t", &s).contains("1 URL(s) rejected"));
     }
 }

@@ -13,6 +13,7 @@
 //!   `Debug` and every error are redacted.
 
 pub mod client;
+pub mod snapshot;
 pub mod token;
 
 use std::fmt;

@@ -35,7 +35,10 @@ pub struct SourceReport {
     pub duplicates: usize,
     /// URLs the rule left out on purpose.
     pub skipped: Vec<Skipped>,
-    /// Sets carried over from the previous manifest because this source failed.
+    /// URLs that could not be grouped (their kernel is left out; reported with the reason).
+    pub rejected: Vec<Skipped>,
+    /// Sets carried over from the previous manifest because this source failed, or because
+    /// they hold a rejected URL.
     pub carried: usize,
     /// Why the source failed: `<file>: <url>: <reason>`.
     pub error: Option<String>,
@@ -57,6 +60,11 @@ impl Generated {
     pub fn failed(&self) -> bool {
         self.sources.iter().any(|s| s.error.is_some())
     }
+
+    /// Whether some kernels were rejected while their sources were otherwise grouped.
+    pub fn partial(&self) -> bool {
+        self.sources.iter().any(|s| !s.rejected.is_empty())
+    }
 }
 
 /// Groups every source and assembles the manifest.
@@ -69,6 +77,8 @@ impl Generated {
 ///   from `previous`: entries of the source's type that have a package from its list, or
 ///   that have no package from the list of any source that succeeded. They are not
 ///   filtered by the inventory (nothing is lost).
+/// - A rejected URL (a kernel the rule could not group) is reported; the `previous` entries
+///   of the source's type that hold it are carried over.
 pub fn generate(
     inputs: &[SourceInput],
     inventory: Option<&HashSet<String>>,
@@ -99,6 +109,7 @@ pub fn generate(
             Ok(grouped) => {
                 report.sets = grouped.sets.len();
                 report.skipped = grouped.skipped;
+                report.rejected = grouped.rejected;
                 for set in grouped.sets {
                     let packages: Vec<String> = set.iter().map(|u| simplify(u)).collect();
                     if let Some(inv) = inventory {
@@ -131,8 +142,32 @@ pub fn generate(
     }
     if let Some(previous) = previous {
         carry_over(inputs, &failed, previous, &mut out);
+        carry_rejected(inputs, previous, &mut out);
     }
     out
+}
+
+/// Carries over the previous sets of each source's type that hold one of its rejected URLs.
+fn carry_rejected(inputs: &[SourceInput], previous: &Manifest, out: &mut Generated) {
+    for (i, input) in inputs.iter().enumerate() {
+        let rejected: HashSet<String> = out.sources[i]
+            .rejected
+            .iter()
+            .map(|r| simplify(&r.url))
+            .collect();
+        if rejected.is_empty() {
+            continue;
+        }
+        for (id, entry) in &previous.entries {
+            if entry.kind == input.source.kind
+                && !out.manifest.entries.contains_key(id)
+                && entry.packages.iter().any(|p| rejected.contains(p))
+            {
+                out.manifest.entries.insert(id.clone(), entry.clone());
+                out.sources[i].carried += 1;
+            }
+        }
+    }
 }
 
 fn list_names(input: &SourceInput) -> HashSet<String> {
@@ -220,13 +255,59 @@ mod tests {
     }
 
     #[test]
-    fn failed_source_is_reported_with_file_and_url_and_carried_over() {
+    fn rejected_kernel_is_reported_and_its_previous_set_carried_over() {
         let good = source("good", "redhat", "single");
-        let bad = source("bad", "ubuntu", "pairs");
+        let odd = source("odd", "ubuntu", "pairs");
+        let bad_url = "http://u/linux-headers-4.4.0-2-aws_4.4.0-2.3_amd64.deb";
         let prev_bad = vec![
-            "http---u-linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb".to_string(),
-            "http---u-linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb".to_string(),
+            simplify(bad_url),
+            "http---u-linux-aws-headers-4.4.0-2_4.4.0-2.3_all.deb".to_string(),
         ];
+        let prev_other = vec!["http---u-gone_1.0-1.2_all.deb".to_string()];
+        let mut previous = Manifest::default();
+        for p in [&prev_bad, &prev_other] {
+            previous.entries.insert(
+                manifest_id(p),
+                Entry {
+                    kind: "ubuntu".into(),
+                    packages: p.clone(),
+                },
+            );
+        }
+        let got = generate(
+            &[
+                input(&good, &["http://h/1.rpm"]),
+                input(
+                    &odd,
+                    &[
+                        "http://u/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb",
+                        "http://u/linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb",
+                        bad_url,
+                    ],
+                ),
+            ],
+            None,
+            Some(&previous),
+        );
+        assert!(!got.failed());
+        assert!(got.partial());
+        let report = &got.sources[1];
+        assert_eq!(report.sets, 1);
+        assert_eq!(report.rejected.len(), 1);
+        assert_eq!(report.rejected[0].url, bad_url);
+        assert!(report.rejected[0].reason.contains("unpaired"), "{report:?}");
+        // The rejected kernel's previous set comes back; an unrelated previous set does not.
+        assert_eq!(report.carried, 1);
+        assert!(got.manifest.entries.contains_key(&manifest_id(&prev_bad)));
+        assert!(!got.manifest.entries.contains_key(&manifest_id(&prev_other)));
+        assert_eq!(got.manifest.entries.len(), 3);
+    }
+
+    #[test]
+    fn failed_source_is_carried_over() {
+        let good = source("good", "redhat", "single");
+        let bad = source("bad", "ubuntu", "triples");
+        let prev_bad = vec!["http---u-linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb".to_string()];
         let prev_gone = vec!["http---u-gone_1.0-1.2_all.deb".to_string()];
         let prev_redhat = vec!["http---h-old.rpm".to_string()];
         let mut previous = Manifest::default();
@@ -248,11 +329,7 @@ mod tests {
                 input(&good, &["http://h/1.rpm"]),
                 input(
                     &bad,
-                    &[
-                        "http://u/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb",
-                        "http://u/linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb",
-                        "http://u/linux-headers-4.4.0-2-aws_4.4.0-2.3_amd64.deb",
-                    ],
+                    &["http://u/linux-headers-4.4.0-1-aws_4.4.0-1.2_amd64.deb"],
                 ),
             ],
             None,
@@ -260,16 +337,10 @@ mod tests {
         );
         assert!(got.failed());
         let err = got.sources[1].error.as_deref().unwrap();
-        assert!(
-            err.starts_with("bad.txt: http://u/linux-headers-4.4.0-2-aws"),
-            "{err}"
-        );
-        assert!(err.contains("unpaired"), "{err}");
+        assert!(err.starts_with("bad.txt: unknown grouping rule"), "{err}");
         // Both previous ubuntu sets come back (one from the list, one unclaimed); the
         // previous redhat set of the successful source does not.
         assert_eq!(got.sources[1].carried, 2);
-        assert!(got.manifest.entries.contains_key(&manifest_id(&prev_bad)));
-        assert!(got.manifest.entries.contains_key(&manifest_id(&prev_gone)));
         assert!(!got
             .manifest
             .entries

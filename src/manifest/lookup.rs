@@ -8,6 +8,8 @@
 //!   (`kernel-devel-4.18.0-372.46.1.el8_6.x86_64.rpm`, `kernel-uek-devel-<uname>.rpm`).
 //! - SUSE: uname `<version>-<flavour>` (`5.14.21-150400.24.100-default`) matches
 //!   `kernel-<flavour>-devel-<version>.` (the package release may carry one more number).
+//! - Photon OS: uname `<version>[-<flavour>]` (`6.1.158-12.ph5`, `6.1.158-12.ph5-esx`)
+//!   matches `linux[-<flavour>]-devel-<version>.` (the file name adds the architecture).
 //! - minikube: a config package ending in `-kernel-<uname>` (`?kernel=` in the URL).
 //!
 //! Not matched: COS (build ids, not releases), CoreOS/Flatcar developer containers,
@@ -45,9 +47,11 @@ impl Patterns {
             format!("linux-headers-{uname}_"),
             format!("-devel-{uname}.rpm"),
         ];
+        contains.push(format!("linux-devel-{uname}."));
         if let Some((version, flavour)) = uname.rsplit_once('-') {
             if !flavour.is_empty() && flavour.chars().all(|c| c.is_ascii_alphabetic()) {
                 contains.push(format!("kernel-{flavour}-devel-{version}."));
+                contains.push(format!("linux-{flavour}-devel-{version}."));
             }
         }
         Patterns {
@@ -116,6 +120,14 @@ mod tests {
                 ],
             ),
             (
+                "photon",
+                &["https://p/x86_64/linux-devel-6.1.158-12.ph5.x86_64.rpm"],
+            ),
+            (
+                "photon",
+                &["https://p/x86_64/linux-esx-devel-6.1.158-12.ph5.x86_64.rpm"],
+            ),
+            (
                 "minikube",
                 &[
                     "https://r/v1.26.0/linux_x86_64_defconfig?kernel=5.10.57",
@@ -142,6 +154,9 @@ mod tests {
         assert_eq!(kind_of("5.4.17-2136.300.7.el8uek.x86_64"), ["oracle"]);
         assert_eq!(kind_of("5.14.21-150400.24.100-default"), ["suse"]);
         assert_eq!(kind_of("5.10.57"), ["minikube", "minikube"]);
+        assert_eq!(kind_of("6.1.158-12.ph5"), ["photon"]);
+        assert_eq!(kind_of("6.1.158-12.ph5-esx"), ["photon"]);
+        assert!(kind_of("6.1.158-12.ph").is_empty());
         // Prefixes and the common header do not match.
         assert!(kind_of("5.4.0-1103").is_empty());
         assert!(kind_of("6.1.0-21").is_empty());

@@ -30,13 +30,29 @@ pub fn origin(url: &str) -> Result<&str, String> {
     Ok(&url[..sep + 3 + host_len])
 }
 
+/// Whether a list line is an already simplified package name (no `scheme://`, only
+/// `[A-Za-z0-9_.-]`), as older lists of the seed's format hold; such a line is taken as it is.
+pub fn is_simplified_name(line: &str) -> bool {
+    !line.is_empty()
+        && !line.contains("://")
+        && line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// The URL without its query: `https://h/a/b?x=1` → `https://h/a/b`.
 pub fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 
-/// The last path segment (file name) of the URL, query excluded.
+/// The last path segment (file name) of the URL, query excluded. For an already simplified
+/// name (see [`is_simplified_name`]), where `/` became `-`, the package file name is taken to
+/// start after the last `-linux-` (the pool directory `.../l/linux/` or `.../l/linux-aws/`
+/// precedes it), else the whole name.
 pub fn file_name(url: &str) -> &str {
+    if is_simplified_name(url) {
+        return url.rfind("-linux-").map_or(url, |i| &url[i + 1..]);
+    }
     let path = without_query(url);
     path.rsplit('/').next().unwrap_or(path)
 }
@@ -70,6 +86,24 @@ mod tests {
         assert_eq!(directory(u), "https://h.example:8080/a/b");
         assert_eq!(query_param(u, "kernel"), Some("5.10.57"));
         assert_eq!(query_param(u, "other"), None);
+    }
+
+    #[test]
+    fn simplified_names_keep_their_package_file_name() {
+        let n = "http---security.debian.org-pool-updates-main-l-linux-linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb";
+        assert!(is_simplified_name(n));
+        assert_eq!(
+            file_name(n),
+            "linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb"
+        );
+        let n = "http---u-pool-main-l-linux-aws-linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb";
+        assert_eq!(file_name(n), "linux-aws-headers-4.4.0-1_4.4.0-1.2_all.deb");
+        assert_eq!(
+            file_name("https---h-kernel-devel-1.rpm"),
+            "https---h-kernel-devel-1.rpm"
+        );
+        assert!(!is_simplified_name("http://h/a.deb"));
+        assert!(!is_simplified_name("a b"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use gzp::deflate::Gzip;
 use gzp::par::compress::{ParCompress, ParCompressBuilder};
 use gzp::ZWriter;
 
+use super::facts::BuildFacts;
 use super::view::{ViewEntry, ViewKind};
 use crate::vfs::Tree;
 
@@ -30,19 +31,30 @@ pub struct BundleMeta {
     pub version: String,
     pub major: String,
     pub minor: String,
+    /// BUNDLE_COMPILER, BUNDLE_COMPILER_VERSION, BUNDLE_HOST_REQUIREMENTS (one per line).
+    pub facts: BuildFacts,
 }
 
 impl BundleMeta {
-    /// The meta files as (name, value) pairs, sorted by name.
-    pub fn files(&self) -> [(&'static str, &str); 7] {
-        [
-            ("BUNDLE_BUILD_DIR", &self.build_dir),
-            ("BUNDLE_CHECKSUM", &self.checksum),
-            ("BUNDLE_DISTRO", &self.distro),
-            ("BUNDLE_MAJOR", &self.major),
-            ("BUNDLE_MINOR", &self.minor),
-            ("BUNDLE_UNAME", &self.uname),
-            ("BUNDLE_VERSION", &self.version),
+    /// The meta files as (name, value) pairs, sorted by name. Values never end with a newline.
+    pub fn files(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("BUNDLE_BUILD_DIR", self.build_dir.clone()),
+            ("BUNDLE_CHECKSUM", self.checksum.clone()),
+            ("BUNDLE_COMPILER", self.facts.compiler.clone()),
+            (
+                "BUNDLE_COMPILER_VERSION",
+                self.facts.compiler_version.clone(),
+            ),
+            ("BUNDLE_DISTRO", self.distro.clone()),
+            (
+                "BUNDLE_HOST_REQUIREMENTS",
+                self.facts.host_requirements.join("\n"),
+            ),
+            ("BUNDLE_MAJOR", self.major.clone()),
+            ("BUNDLE_MINOR", self.minor.clone()),
+            ("BUNDLE_UNAME", self.uname.clone()),
+            ("BUNDLE_VERSION", self.version.clone()),
         ]
     }
 }

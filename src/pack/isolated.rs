@@ -51,7 +51,7 @@ struct Request {
 /// The child's answer.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum Reply {
-    Packed(PackedBundle),
+    Packed(Box<PackedBundle>),
     Failed(String),
 }
 
@@ -117,7 +117,7 @@ fn run_child() -> Result<()> {
             .map(|(level, threads)| super::bundle::GzipSettings { level, threads }),
     };
     let reply = match pack_packages(kind, &request.packages, &request.out_dir, &opts) {
-        Ok(bundle) => Reply::Packed(bundle),
+        Ok(bundle) => Reply::Packed(Box::new(bundle)),
         Err(e) => Reply::Failed(format!("{e:#}")),
     };
     let mut stdout = std::io::stdout().lock();
@@ -266,7 +266,7 @@ pub fn pack_in_child(
     }
     let text = String::from_utf8_lossy(&reply);
     match serde_json::from_str::<Reply>(text.trim()) {
-        Ok(Reply::Packed(bundle)) => Ok(bundle),
+        Ok(Reply::Packed(bundle)) => Ok(*bundle),
         Ok(Reply::Failed(message)) => Err(anyhow!(message)),
         Err(_) => bail!(
             "packing {}: the pack process exited with {status} without a result",

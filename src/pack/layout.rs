@@ -1,10 +1,10 @@
 //! Finding the kernel tree in an unpacked package set and preparing it for bundling:
-//! uname, bundle name, Makefile relocation, base-tree overlay, link repairs, companion checks.
+//! uname, bundle name, base-tree overlay, link repairs, companion checks. (Absolute references
+//! in kbuild files are made relocatable later, on the bundle's view: [`super::relocate`].)
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
-use regex::Regex;
 
 use super::spec::{BundleRoot, PackerSpec, UnameSource};
 use crate::archive::extract::relative_path;
@@ -158,15 +158,12 @@ pub fn config_value<'a>(config: &'a str, key: &str) -> Option<&'a str> {
     })
 }
 
-/// Applies the tree transformations of `spec`, in place: base-tree overlay, Makefile relocation,
-/// link repairs; then checks the companions are present.
+/// Applies the tree transformations of `spec`, in place: base-tree overlay, link repairs; then
+/// checks the companions are present.
 pub fn prepare(tree: &mut Tree, spec: &PackerSpec) -> Result<()> {
     let kernel_dir = find_kernel_dir(tree, spec)?;
     if let Some(base_pattern) = &spec.overlay_base {
         overlay_base(tree, &kernel_dir, base_pattern)?;
-    }
-    if spec.relocate_makefiles {
-        relocate_makefiles(tree)?;
     }
     for repair in &spec.repair_links {
         repair_link(tree, &kernel_dir, &repair.path, &repair.target)?;
@@ -243,57 +240,6 @@ fn makefile_only_delegates(text: &str) -> bool {
         }
     }
     includes == 1
-}
-
-/// Rewrites `include /abs/path` lines of the top-level Makefiles under `usr/src` (up to the depth of
-/// an object tree, `usr/src/x-obj/arch/flavor/Makefile`) into includes relative to the Makefile's own
-/// location, so the tree works wherever it is unpacked.
-pub fn relocate_makefiles(tree: &mut Tree) -> Result<()> {
-    let include = Regex::new(r"^(\s*-?include\s+)(/\S+)\s*$").expect("valid regex");
-    let mut makefiles = Vec::new();
-    for pattern in ["usr/src/*", "usr/src/*/*/*"] {
-        for dir in tree.find_dirs(pattern) {
-            let makefile = dir.join("Makefile");
-            if let Some(Node {
-                kind: NodeKind::File { executable, .. },
-                origin,
-            }) = tree.get(&makefile)
-            {
-                makefiles.push((makefile, *executable, *origin));
-            }
-        }
-    }
-    for (makefile, executable, origin) in makefiles {
-        let text = String::from_utf8_lossy(&tree.read(&makefile)?).into_owned();
-        let mut changed = false;
-        let mut out = String::with_capacity(text.len() + 64);
-        for line in text.split_inclusive('\n') {
-            let body = line.trim_end_matches('\n');
-            if let Some(caps) = include.captures(body) {
-                let target = PathBuf::from(caps[2].trim_start_matches('/'));
-                if tree.resolve(&target)? == Resolved::Dangling {
-                    bail!(
-                        "missing companion package: {} includes {}, which no package provides",
-                        makefile.display(),
-                        &caps[2]
-                    );
-                }
-                let from_dir = makefile.parent().unwrap_or(Path::new(""));
-                let relative = relative_path(from_dir, &target);
-                out.push_str(&caps[1]);
-                out.push_str("$(dir $(realpath $(lastword $(MAKEFILE_LIST))))");
-                out.push_str(&relative.to_string_lossy());
-                out.push_str(&line[body.len()..]);
-                changed = true;
-            } else {
-                out.push_str(line);
-            }
-        }
-        if changed {
-            tree.write_file(makefile, out.as_bytes(), executable, origin)?;
-        }
-    }
-    Ok(())
 }
 
 fn repair_link(tree: &mut Tree, kernel_dir: &Path, path: &str, target: &str) -> Result<()> {

@@ -90,6 +90,27 @@ pub fn write_tree(tree: &Tree, root: &Path, dest: &Path) -> Result<TreeIoStats> 
     Ok(stats)
 }
 
+/// Unpacks the archive at `archive` (a bundle `.tgz`, or any package [`read_package`] reads)
+/// through the [`SafeExtractor`] into `dest`, which must not exist yet. The spill file lives in a
+/// private directory under `work_dir` and is removed on return. Same contract as [`write_tree`]:
+/// nothing is written outside `dest`, whatever the archive holds.
+///
+/// [`read_package`]: crate::archive::read_package
+/// [`SafeExtractor`]: crate::archive::extract::SafeExtractor
+pub fn unpack_to_dir(archive: &Path, dest: &Path, work_dir: &Path) -> Result<TreeIoStats> {
+    let spill = tempfile::Builder::new()
+        .prefix("kernel-packer-unpack-")
+        .tempdir_in(work_dir)
+        .with_context(|| format!("create a work dir in {}", work_dir.display()))?;
+    let mut extractor =
+        crate::archive::extract::SafeExtractor::new(spill.path(), 0, Limits::default())?;
+    crate::archive::read_package(archive, &mut extractor)
+        .with_context(|| format!("{}: cannot unpack", archive.display()))?;
+    let tree = extractor.finish()?;
+    write_tree(&tree, Path::new(""), dest)
+        .with_context(|| format!("{}: cannot unpack", archive.display()))
+}
+
 fn copy_with(reader: &mut dyn Read, writer: &mut File, buf: &mut [u8]) -> io::Result<u64> {
     use std::io::Write;
     let mut total = 0;

@@ -2,15 +2,19 @@
 //!
 //! Flow: read every package (in parallel, through the safe extractor) into an in-memory tree whose
 //! file contents spill to one file per package in a private work dir ([`crate::vfs`]) → merge the trees → prepare the kernel tree as the packer spec says ([`layout::prepare`]) →
-//! plan names ([`layout::plan`]) → build the bundle view ([`view::build_view`]) → write the tarball
-//! to a temporary file next to the destination → rename. A failure at any step leaves no bundle.
+//! plan names ([`layout::plan`]) → build the bundle view ([`view::build_view`]) → make its kbuild
+//! files relocatable ([`relocate::relocate_view`]) → work out the build facts ([`facts`]) → write
+//! the tarball to a temporary file next to the destination → rename. A failure at any step leaves
+//! no bundle.
 //! Packer behaviour is data: see `packers.yml` and [`spec`].
 
 pub mod bundle;
+pub mod facts;
 pub mod image;
 pub mod isolated;
 pub mod layout;
 pub mod materialize;
+pub mod relocate;
 pub mod source;
 pub mod spec;
 pub mod view;
@@ -26,7 +30,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tracing::{debug, info};
 
 use crate::archive::extract::{Limits, SafeExtractor};
-use crate::archive::read_package_with;
+use crate::archive::{read_package_with, PackageInfo};
 use crate::limits::Budget;
 use crate::names;
 use crate::vfs::Tree;
@@ -40,6 +44,8 @@ pub enum PackerKind {
     Redhat,
     Oracle,
     Suse,
+    /// VMware Photon OS `linux-devel`: `usr/src/linux-headers-<uname>`.
+    Photon,
     /// Source-based: `kernel-src.tar.gz` (+ `kernel-headers.tgz`), built with `make` ([`source`]).
     Cos,
     /// Source-based: a kernel.org tarball plus minikube's kernel config ([`source`]).
@@ -71,6 +77,7 @@ impl PackerKind {
             PackerKind::Redhat => "redhat",
             PackerKind::Oracle => "oracle",
             PackerKind::Suse => "suse",
+            PackerKind::Photon => "photon",
             PackerKind::Cos => "cos",
             PackerKind::Minikube => "minikube",
             PackerKind::Linuxkit => "linuxkit",
@@ -113,6 +120,9 @@ pub struct PackedBundle {
     pub sha256: String,
     /// `CONFIG_DEBUG_INFO_BTF=y` in the kernel's `.config`.
     pub btf: bool,
+    /// What a module build needs (BUNDLE_COMPILER, BUNDLE_COMPILER_VERSION,
+    /// BUNDLE_HOST_REQUIREMENTS).
+    pub facts: facts::BuildFacts,
 }
 
 /// The default BUNDLE_CHECKSUM: manifest id of the packages' simplified file names.
@@ -162,13 +172,21 @@ pub fn pack_packages(
     let limits = opts.limits.unwrap_or_else(Limits::from_env);
 
     // Header packages are unpacked as they are; source and image packers build the tree first.
-    let (mut tree, name_override) = match kind {
+    // Only header packages carry metadata the build facts use.
+    let (mut tree, name_override, infos) = match kind {
         PackerKind::Cos | PackerKind::Minikube | PackerKind::Linuxkit => {
             let built = source::build_tree(kind, spec, &packages, work.path(), limits)?;
-            (built.tree, Some(built.bundle_name))
+            (built.tree, Some(built.bundle_name), Vec::new())
         }
-        PackerKind::Coreos => (image::load_image(&packages, work.path(), limits)?, None),
-        _ => (unpack_all(&packages, work.path(), limits)?, None),
+        PackerKind::Coreos => (
+            image::load_image(&packages, work.path(), limits)?,
+            None,
+            Vec::new(),
+        ),
+        _ => {
+            let (tree, infos) = unpack_all(&packages, work.path(), limits)?;
+            (tree, None, infos)
+        }
     };
     debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -189,6 +207,29 @@ pub fn pack_packages(
         .checksum
         .clone()
         .unwrap_or_else(|| default_checksum(&packages));
+    let config = layout::read_text(&tree, &plan.kernel_dir.join(".config"))?;
+    let config_is = |key: &str| {
+        config
+            .as_deref()
+            .is_some_and(|c| layout::config_value(c, key) == Some("y"))
+    };
+    let btf = config_is("CONFIG_DEBUG_INFO_BTF");
+    let compile_h = layout::read_text(&tree, &plan.kernel_dir.join("include/generated/compile.h"))?;
+    let compiler_version =
+        facts::compiler_version_text(config.as_deref(), compile_h.as_deref()).unwrap_or_default();
+    let ships_vmlinux = matches!(
+        tree.resolve(&plan.kernel_dir.join("vmlinux"))?,
+        crate::vfs::Resolved::Inside(_)
+    );
+    let build_facts = facts::BuildFacts {
+        compiler: facts::compiler_name(&compiler_version).unwrap_or_default(),
+        compiler_version,
+        host_requirements: facts::host_requirements(
+            &infos,
+            &spec.host_requirements_exclude,
+            ships_vmlinux && config_is("CONFIG_DEBUG_INFO_BTF_MODULES"),
+        ),
+    };
     let meta = bundle::BundleMeta {
         build_dir: plan.build_dir.clone(),
         checksum: checksum.clone(),
@@ -197,13 +238,14 @@ pub fn pack_packages(
         version,
         major,
         minor,
+        facts: build_facts.clone(),
     };
-    let btf = layout::read_text(&tree, &plan.kernel_dir.join(".config"))?
-        .map(|config| layout::config_value(&config, "CONFIG_DEBUG_INFO_BTF") == Some("y"))
-        .unwrap_or(false);
-    let (entries, stats) =
+    let mut view =
         view::build_view(&tree, &plan.bundle_root, spec, &limits).with_context(set_name)?;
-    debug!(?stats, "bundle view");
+    let relocated = relocate::relocate_view(&mut tree, &mut view, spec).with_context(set_name)?;
+    let stats = view.stats;
+    let entries = view.entries;
+    debug!(?stats, ?relocated, "bundle view");
 
     let file_name = format!("bundle-{}.tgz", plan.bundle_name);
     let final_path = out_dir.join(&file_name);
@@ -246,13 +288,18 @@ pub fn pack_packages(
         size,
         sha256,
         btf,
+        facts: build_facts,
     })
 }
 
 /// Reads every package into its own tree, in parallel (largest first), then merges them in package
-/// order. Directories present in several packages merge; any other path present in two packages is a
-/// conflict naming both.
-fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree> {
+/// order, with each package's own metadata. Directories present in several packages merge; any
+/// other path present in two packages is a conflict naming both.
+fn unpack_all(
+    packages: &[PathBuf],
+    work: &Path,
+    limits: Limits,
+) -> Result<(Tree, Vec<PackageInfo>)> {
     let budget = Budget::new(limits);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -263,7 +310,8 @@ fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree>
         std::cmp::Reverse(fs::metadata(&packages[i]).map(|m| m.len()).unwrap_or(0))
     });
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Tree>>> = packages.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<(Tree, PackageInfo)>>> =
+        packages.iter().map(|_| Mutex::new(None)).collect();
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads.min(packages.len()))
             .map(|_| {
@@ -273,14 +321,14 @@ fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree>
                             return Ok(());
                         };
                         let package = &packages[index];
-                        let read = || -> Result<Tree> {
+                        let read = || -> Result<(Tree, PackageInfo)> {
                             let mut extractor =
                                 SafeExtractor::with_budget(work, index as u16, budget.clone())?;
-                            read_package_with(package, &mut extractor, &budget)?;
-                            extractor.finish()
+                            let info = read_package_with(package, &mut extractor, &budget)?;
+                            Ok((extractor.finish()?, info))
                         };
-                        let tree = read().map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;
-                        *slots[index].lock().expect("slot lock") = Some(tree);
+                        let read = read().map_err(|e| anyhow!("{}: {:#}", package.display(), e))?;
+                        *slots[index].lock().expect("slot lock") = Some(read);
                     }
                 })
             })
@@ -296,9 +344,11 @@ fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree>
     for result in results {
         result?;
     }
-    let mut trees = slots
+    let (trees, infos): (Vec<Tree>, Vec<PackageInfo>) = slots
         .into_iter()
-        .map(|slot| slot.into_inner().expect("slot lock").expect("unpacked"));
+        .map(|slot| slot.into_inner().expect("slot lock").expect("unpacked"))
+        .unzip();
+    let mut trees = trees.into_iter();
     let mut merged = trees.next().expect("at least one package");
     for tree in trees {
         merged.merge(tree, |path, first, second| {
@@ -310,7 +360,7 @@ fn unpack_all(packages: &[PathBuf], work: &Path, limits: Limits) -> Result<Tree>
             )
         })?;
     }
-    Ok(merged)
+    Ok((merged, infos))
 }
 
 /// Lowercase hex sha256 of a file, streamed.

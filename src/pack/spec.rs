@@ -75,7 +75,7 @@ struct RawSpec {
     #[serde(default)]
     keep: Vec<String>,
     #[serde(default)]
-    relocate_makefiles: bool,
+    host_requirements_exclude: Vec<String>,
     #[serde(default)]
     name_suffix_from_config: Option<NameSuffixFromConfig>,
     #[serde(default)]
@@ -100,7 +100,8 @@ pub struct PackerSpec {
     pub overlay_base: Option<String>,
     pub exclude: Vec<Regex>,
     pub keep: Vec<Regex>,
-    pub relocate_makefiles: bool,
+    /// Package names (any alternative of a relation) that are not host tools of a module build.
+    pub host_requirements_exclude: Vec<Regex>,
     pub name_suffix_from_config: Option<NameSuffixFromConfig>,
     pub name_extra_from_file: Option<(NameExtraFromFile, Regex)>,
     pub repair_links: Vec<LinkRepair>,
@@ -153,7 +154,7 @@ fn compile(name: &str, raw: RawSpec) -> Result<PackerSpec> {
         overlay_base: raw.overlay_base,
         exclude: regexes(&raw.exclude)?,
         keep: regexes(&raw.keep)?,
-        relocate_makefiles: raw.relocate_makefiles,
+        host_requirements_exclude: regexes(&raw.host_requirements_exclude)?,
         name_suffix_from_config: raw.name_suffix_from_config,
         name_extra_from_file,
         repair_links: raw.repair_links,
@@ -202,6 +203,7 @@ impl FromStr for super::PackerKind {
             "redhat" => Redhat,
             "oracle" => Oracle,
             "suse" => Suse,
+            "photon" => Photon,
             "cos" => Cos,
             "minikube" => Minikube,
             "linuxkit" => Linuxkit,
@@ -218,8 +220,8 @@ mod tests {
     #[test]
     fn builtin_table_parses_and_covers_every_kind() {
         for name in [
-            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "kops", "cos", "minikube",
-            "linuxkit", "coreos", "flatcar",
+            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "photon", "kops", "cos",
+            "minikube", "linuxkit", "coreos", "flatcar",
         ] {
             let kind: super::super::PackerKind = name.parse().unwrap();
             spec_for(kind.as_str()).unwrap();

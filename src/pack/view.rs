@@ -72,13 +72,47 @@ struct Builder<'a> {
     inlined_bytes: u64,
 }
 
+/// A built view: the bundle's entries, and where tree paths landed in it.
+#[derive(Debug)]
+pub struct View {
+    /// The bundle's paths, in bundle order.
+    pub entries: Vec<ViewEntry>,
+    pub stats: ViewStats,
+    bundle_root: PathBuf,
+    /// Tree dirs and files inlined from outside the bundle root → their (first) bundle path.
+    inlined: BTreeMap<PathBuf, PathBuf>,
+}
+
+impl View {
+    /// Where the physical tree path `path` (no links in it, e.g. from [`Tree::resolve`]) appears
+    /// in the bundle, if it does (excluded paths included: check the spec).
+    pub fn locate(&self, path: &Path) -> Option<PathBuf> {
+        locate(&self.bundle_root, &self.inlined, path)
+    }
+}
+
+fn locate(
+    bundle_root: &Path,
+    inlined: &BTreeMap<PathBuf, PathBuf>,
+    path: &Path,
+) -> Option<PathBuf> {
+    if let Ok(rest) = path.strip_prefix(bundle_root) {
+        return Some(rest.to_path_buf());
+    }
+    path.ancestors().find_map(|dir| {
+        inlined
+            .get(dir)
+            .map(|at| at.join(path.strip_prefix(dir).expect("an ancestor")))
+    })
+}
+
 /// Builds the view of `bundle_root` (a directory of `tree`; empty = the whole tree).
 pub fn build_view(
     tree: &Tree,
     bundle_root: &Path,
     spec: &PackerSpec,
     limits: &Limits,
-) -> Result<(Vec<ViewEntry>, ViewStats)> {
+) -> Result<View> {
     if !tree.is_dir(bundle_root) {
         bail!("{} is not a directory", bundle_root.display());
     }
@@ -93,7 +127,12 @@ pub fn build_view(
         inlined_bytes: 0,
     };
     builder.add_dir(bundle_root, Path::new(""), 0)?;
-    Ok((builder.entries, builder.stats))
+    Ok(View {
+        entries: builder.entries,
+        stats: builder.stats,
+        bundle_root: bundle_root.to_path_buf(),
+        inlined: builder.inlined,
+    })
 }
 
 impl Builder<'_> {
@@ -176,14 +215,7 @@ impl Builder<'_> {
 
     /// Where a tree path appears in the bundle, if it does.
     fn bundle_location(&self, path: &Path) -> Option<PathBuf> {
-        if let Ok(rest) = path.strip_prefix(self.bundle_root) {
-            return Some(rest.to_path_buf());
-        }
-        path.ancestors().find_map(|dir| {
-            self.inlined
-                .get(dir)
-                .map(|at| at.join(path.strip_prefix(dir).expect("an ancestor")))
-        })
+        locate(self.bundle_root, &self.inlined, path)
     }
 
     fn add_link(&mut self, link: &Path, bundle: PathBuf, depth: usize) -> Result<()> {

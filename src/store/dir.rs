@@ -9,9 +9,21 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use super::{check_sha256, validate_key, ObjectInfo, Store};
+use super::{check_sha256, validate_key, validate_tag, Created, ObjectInfo, Store};
 
 const META_DIR: &str = ".meta";
+
+/// A create-only write found the key taken.
+#[derive(Debug)]
+struct Taken;
+
+impl std::fmt::Display for Taken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("key already exists")
+    }
+}
+
+impl std::error::Error for Taken {}
 
 /// A store in a local directory (created on first write).
 #[derive(Debug, Clone)]
@@ -23,6 +35,9 @@ pub struct DirStore {
 struct Meta {
     sha256: String,
     size: u64,
+    /// Tag of objects made by `create_file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tag: Option<String>,
 }
 
 impl DirStore {
@@ -51,6 +66,7 @@ impl DirStore {
         key: &str,
         reader: &mut dyn Read,
         sha256: Option<&str>,
+        tag: Option<&str>,
     ) -> anyhow::Result<ObjectInfo> {
         let dest = self.path(key)?;
         let dir = dest.parent().expect("key has a parent").to_path_buf();
@@ -79,11 +95,25 @@ impl DirStore {
         let actual = hex::encode(hasher.finalize());
         check_sha256(key, sha256, &actual)?;
         tmp.as_file().sync_all().ok();
-        tmp.persist(&dest)
-            .with_context(|| format!("rename into {}", dest.display()))?;
+        if tag.is_some() {
+            // Create-only: never replace an existing object.
+            match tmp.persist_noclobber(&dest) {
+                Ok(_) => {}
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return Err(Taken.into())
+                }
+                Err(e) => {
+                    return Err(e.error).with_context(|| format!("rename into {}", dest.display()))
+                }
+            }
+        } else {
+            tmp.persist(&dest)
+                .with_context(|| format!("rename into {}", dest.display()))?;
+        }
         let meta = serde_json::to_vec(&Meta {
             sha256: actual.clone(),
             size,
+            tag: tag.map(str::to_string),
         })?;
         let meta_path = self.meta_path(key);
         let meta_dir = meta_path.parent().expect("meta has a parent");
@@ -102,6 +132,61 @@ impl DirStore {
         })
     }
 
+    /// `create_file`: the object is moved into place with a no-clobber rename (atomic: of
+    /// concurrent creators exactly one succeeds), then its metadata (sha256, tag) is written. A
+    /// loser waits briefly for the winner's metadata to read its tag.
+    fn create_sync(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+        tag: &str,
+    ) -> anyhow::Result<Created> {
+        validate_key(key)?;
+        validate_tag(tag)?;
+        if self.head_sync(key)?.is_none() {
+            let mut f =
+                std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+            match self.write_atomic(key, &mut f, sha256, Some(tag)) {
+                Ok(info) => return Ok(Created::New(info)),
+                Err(e) if e.downcast_ref::<Taken>().is_some() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut info = self
+            .head_sync(key)?
+            .with_context(|| format!("{}: {key} vanished", self.location()))?;
+        // The winner writes its metadata right after the rename.
+        let mut meta = None;
+        for _ in 0..100 {
+            meta = self.read_meta(key).filter(|m| m.size == info.size);
+            if meta.is_some() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        match &meta {
+            Some(m) => info.sha256 = Some(m.sha256.clone()),
+            None => {
+                // Not made by this crate: hash the content.
+                let mut f = std::fs::File::open(self.path(key)?)?;
+                let mut hasher = Sha256::new();
+                std::io::copy(&mut f, &mut hasher)?;
+                info.sha256 = Some(hex::encode(hasher.finalize()));
+            }
+        }
+        Ok(Created::Existing {
+            info,
+            tag: meta.and_then(|m| m.tag),
+        })
+    }
+
+    fn read_meta(&self, key: &str) -> Option<Meta> {
+        std::fs::read(self.meta_path(key))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
+    }
+
     fn head_sync(&self, key: &str) -> anyhow::Result<Option<ObjectInfo>> {
         let path = self.path(key)?;
         let md = match std::fs::metadata(&path) {
@@ -110,9 +195,8 @@ impl DirStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("stat {}", path.display())),
         };
-        let sha256 = std::fs::read(self.meta_path(key))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Meta>(&b).ok())
+        let sha256 = self
+            .read_meta(key)
             .filter(|m| m.size == md.len())
             .map(|m| m.sha256);
         Ok(Some(ObjectInfo {
@@ -190,14 +274,31 @@ impl Store for DirStore {
         blocking(move || {
             let mut f =
                 std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?;
-            this.write_atomic(&key, &mut f, sha.as_deref())
+            this.write_atomic(&key, &mut f, sha.as_deref(), None)
         })
         .await
     }
 
+    async fn create_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+        tag: &str,
+    ) -> anyhow::Result<Created> {
+        let (this, key, path, sha, tag) = (
+            self.clone(),
+            key.to_string(),
+            path.to_path_buf(),
+            sha256.map(str::to_string),
+            tag.to_string(),
+        );
+        blocking(move || this.create_sync(&key, &path, sha.as_deref(), &tag)).await
+    }
+
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectInfo> {
         let (this, key) = (self.clone(), key.to_string());
-        blocking(move || this.write_atomic(&key, &mut bytes.as_slice(), None)).await
+        blocking(move || this.write_atomic(&key, &mut bytes.as_slice(), None, None)).await
     }
 
     async fn get_to_file(&self, key: &str, dest: &Path) -> anyhow::Result<ObjectInfo> {

@@ -32,6 +32,20 @@ pub struct ObjectInfo {
     pub sha256: Option<String>,
 }
 
+/// What [`Store::create_file`] found at the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// No object had the key; it now holds the file, with the tag recorded.
+    New(ObjectInfo),
+    /// An object already had the key (or won a concurrent create); nothing was written. Its info
+    /// (sha256 always known) and the tag it was created with (`None` for objects not made by
+    /// `create_file`).
+    Existing {
+        info: ObjectInfo,
+        tag: Option<String>,
+    },
+}
+
 /// A flat key → bytes store. See the module docs for the contract.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -46,6 +60,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         path: &Path,
         sha256: Option<&str>,
     ) -> anyhow::Result<ObjectInfo>;
+
+    /// Creates `key` from the file at `path` only when no object has that key: an atomic
+    /// check-and-create, so of concurrent creators exactly one gets [`Created::New`] and the others
+    /// [`Created::Existing`] with the winner's info and tag. `tag` (ASCII `[A-Za-z0-9:._-]`, e.g. a
+    /// content digest) is stored with the object. Objects made this way are write-once: this crate
+    /// never replaces them (bundles; see `ondemand`).
+    async fn create_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+        tag: &str,
+    ) -> anyhow::Result<Created>;
 
     /// Stores `bytes` as `key`, atomically.
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectInfo>;
@@ -101,6 +128,20 @@ pub fn validate_key(key: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         anyhow::bail!("invalid store key {key:?}: want `/`-separated segments of [A-Za-z0-9_.-] not starting with `.`")
+    }
+}
+
+/// Rejects tags that are not safe as object metadata values.
+pub(crate) fn validate_tag(tag: &str) -> anyhow::Result<()> {
+    if !tag.is_empty()
+        && tag.len() <= 512
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '_' | '-'))
+    {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid object tag {tag:?}: want 1-512 characters of [A-Za-z0-9:._-]")
     }
 }
 

@@ -16,7 +16,7 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{check_sha256, sha256_file, validate_key, ObjectInfo, Store};
+use super::{check_sha256, sha256_file, validate_key, validate_tag, Created, ObjectInfo, Store};
 
 /// Default size above which uploads are multipart.
 pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 64 << 20;
@@ -26,6 +26,24 @@ pub const MIN_PART_SIZE: u64 = 5 << 20;
 const MAX_PARTS: u64 = 10_000;
 /// Metadata key holding the hex sha256.
 const SHA256_META: &str = "sha256";
+/// User metadata key holding the tag of objects made by `create_file`.
+const TAG_META: &str = "tag";
+
+/// Whether a conditional write found the key taken: `PreconditionFailed` (412, an object exists) or
+/// `ConditionalRequestConflict` (409, a concurrent conditional write to the key is in flight).
+fn is_taken<E: aws_sdk_s3::error::ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(
+        e.code(),
+        Some("PreconditionFailed") | Some("ConditionalRequestConflict")
+    )
+}
+
+/// Outcome of one upload attempt.
+enum Put {
+    Done,
+    /// `If-None-Match: *` was sent and the key was taken.
+    Taken,
+}
 
 /// Connection settings. Credentials and region come from the standard AWS chain (environment,
 /// profile, web identity, container/instance metadata) unless set here.
@@ -160,20 +178,26 @@ impl S3Store {
         body: ByteStream,
         sha: &str,
         sha_raw: &[u8],
-    ) -> anyhow::Result<()> {
-        self.client
+        create_tag: Option<&str>,
+    ) -> anyhow::Result<Put> {
+        let mut req = self
+            .client
             .put_object()
             .bucket(&self.bucket)
             .key(self.full_key(key)?)
             .body(body)
             .checksum_sha256(b64(sha_raw))
-            .metadata(SHA256_META, sha)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("upload {}: {}", self.what(key), DisplayErrorContext(&e))
-            })?;
-        Ok(())
+            .metadata(SHA256_META, sha);
+        if let Some(tag) = create_tag {
+            req = req.metadata(TAG_META, tag).if_none_match("*");
+        }
+        match req.send().await {
+            Ok(_) => Ok(Put::Done),
+            Err(e) if create_tag.is_some() && e.as_service_error().is_some_and(is_taken) => {
+                Ok(Put::Taken)
+            }
+            Err(e) => anyhow::bail!("upload {}: {}", self.what(key), DisplayErrorContext(&e)),
+        }
     }
 
     async fn put_multipart(
@@ -182,30 +206,34 @@ impl S3Store {
         path: &Path,
         size: u64,
         sha: &str,
-    ) -> anyhow::Result<()> {
+        create_tag: Option<&str>,
+    ) -> anyhow::Result<Put> {
         let full = self.full_key(key)?;
-        let created = self
+        let mut req = self
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(&full)
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .metadata(SHA256_META, sha)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "start upload of {}: {}",
-                    self.what(key),
-                    DisplayErrorContext(&e)
-                )
-            })?;
+            .metadata(SHA256_META, sha);
+        if let Some(tag) = create_tag {
+            req = req.metadata(TAG_META, tag);
+        }
+        let created = req.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "start upload of {}: {}",
+                self.what(key),
+                DisplayErrorContext(&e)
+            )
+        })?;
         let upload_id = created
             .upload_id()
             .ok_or_else(|| anyhow::anyhow!("start upload of {}: no upload id", self.what(key)))?
             .to_string();
-        let result = self.upload_parts(key, &full, &upload_id, path, size).await;
-        if let Err(err) = result {
+        let result = self
+            .upload_parts(key, &full, &upload_id, path, size, create_tag.is_some())
+            .await;
+        if !matches!(result, Ok(Put::Done)) {
             // Best effort: the object never became visible either way.
             if let Err(abort) = self
                 .client
@@ -218,9 +246,8 @@ impl S3Store {
             {
                 tracing::warn!(key = %self.what(key), error = %DisplayErrorContext(&abort), "abort of failed multipart upload failed");
             }
-            return Err(err);
         }
-        Ok(())
+        result
     }
 
     async fn upload_parts(
@@ -230,7 +257,8 @@ impl S3Store {
         upload_id: &str,
         path: &Path,
         size: u64,
-    ) -> anyhow::Result<()> {
+        if_absent: bool,
+    ) -> anyhow::Result<Put> {
         let part_size = self.part_size.max(size.div_ceil(MAX_PARTS));
         let mut file = tokio::fs::File::open(path)
             .await
@@ -273,7 +301,8 @@ impl S3Store {
             sent += len as u64;
             number += 1;
         }
-        self.client
+        let mut req = self
+            .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(full)
@@ -282,17 +311,65 @@ impl S3Store {
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
                     .build(),
-            )
+            );
+        if if_absent {
+            req = req.if_none_match("*");
+        }
+        match req.send().await {
+            Ok(_) => Ok(Put::Done),
+            Err(e) if if_absent && e.as_service_error().is_some_and(is_taken) => Ok(Put::Taken),
+            Err(e) => anyhow::bail!(
+                "complete upload of {}: {}",
+                self.what(key),
+                DisplayErrorContext(&e)
+            ),
+        }
+    }
+
+    /// Uploads `path` as `key` (conditionally when `create_tag` is given).
+    async fn upload_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha: &str,
+        size: u64,
+        create_tag: Option<&str>,
+    ) -> anyhow::Result<Put> {
+        if size <= self.threshold {
+            let raw = hex::decode(sha)?;
+            let body = ByteStream::from_path(path)
+                .await
+                .with_context(|| format!("open {}", path.display()))?;
+            self.put_single(key, body, sha, &raw, create_tag).await
+        } else {
+            self.put_multipart(key, path, size, sha, create_tag).await
+        }
+    }
+
+    /// Head with the recorded tag.
+    async fn head_tagged(&self, key: &str) -> anyhow::Result<Option<(ObjectInfo, Option<String>)>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key)?)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "complete upload of {}: {}",
-                    self.what(key),
-                    DisplayErrorContext(&e)
-                )
-            })?;
-        Ok(())
+        {
+            Ok(out) => {
+                let meta = out.metadata();
+                Ok(Some((
+                    ObjectInfo {
+                        key: key.to_string(),
+                        size: out.content_length().unwrap_or(0).max(0) as u64,
+                        sha256: meta.and_then(|m| m.get(SHA256_META)).cloned(),
+                    },
+                    meta.and_then(|m| m.get(TAG_META)).cloned(),
+                )))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => anyhow::bail!("head {}: {}", self.what(key), DisplayErrorContext(&e)),
+        }
     }
 }
 
@@ -311,15 +388,7 @@ impl Store for S3Store {
         validate_key(key)?;
         let (sha, size) = sha256_file(path).await?;
         check_sha256(&path.display().to_string(), sha256, &sha)?;
-        if size <= self.threshold {
-            let raw = hex::decode(&sha)?;
-            let body = ByteStream::from_path(path)
-                .await
-                .with_context(|| format!("open {}", path.display()))?;
-            self.put_single(key, body, &sha, &raw).await?;
-        } else {
-            self.put_multipart(key, path, size, &sha).await?;
-        }
+        self.upload_file(key, path, &sha, size, None).await?;
         Ok(ObjectInfo {
             key: key.to_string(),
             size,
@@ -327,11 +396,50 @@ impl Store for S3Store {
         })
     }
 
+    async fn create_file(
+        &self,
+        key: &str,
+        path: &Path,
+        sha256: Option<&str>,
+        tag: &str,
+    ) -> anyhow::Result<Created> {
+        validate_key(key)?;
+        validate_tag(tag)?;
+        let (sha, size) = sha256_file(path).await?;
+        check_sha256(&path.display().to_string(), sha256, &sha)?;
+        // A 409 means another conditional write is in flight: wait for its object, bounded.
+        for attempt in 0..8u32 {
+            if let Put::Done = self.upload_file(key, path, &sha, size, Some(tag)).await? {
+                return Ok(Created::New(ObjectInfo {
+                    key: key.to_string(),
+                    size,
+                    sha256: Some(sha),
+                }));
+            }
+            if let Some((info, tag)) = self.head_tagged(key).await? {
+                if info.sha256.is_some() {
+                    return Ok(Created::Existing { info, tag });
+                }
+                // Not made by this crate: hash it once to report its real content.
+                let tmp = tempfile::Builder::new()
+                    .prefix(".kernel-packer-head-")
+                    .tempfile()?;
+                let info = self.get_to_file(key, tmp.path()).await?;
+                return Ok(Created::Existing { info, tag });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt.min(4))).await;
+        }
+        anyhow::bail!(
+            "create {}: the key stayed taken by an unfinished concurrent write",
+            self.what(key)
+        )
+    }
+
     async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> anyhow::Result<ObjectInfo> {
         let raw = Sha256::digest(&bytes).to_vec();
         let sha = hex::encode(&raw);
         let size = bytes.len() as u64;
-        self.put_single(key, ByteStream::from(bytes), &sha, &raw)
+        self.put_single(key, ByteStream::from(bytes), &sha, &raw, None)
             .await?;
         Ok(ObjectInfo {
             key: key.to_string(),
@@ -414,22 +522,7 @@ impl Store for S3Store {
     }
 
     async fn head(&self, key: &str) -> anyhow::Result<Option<ObjectInfo>> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key)?)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(ObjectInfo {
-                key: key.to_string(),
-                size: out.content_length().unwrap_or(0).max(0) as u64,
-                sha256: out.metadata().and_then(|m| m.get(SHA256_META)).cloned(),
-            })),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => anyhow::bail!("head {}: {}", self.what(key), DisplayErrorContext(&e)),
-        }
+        Ok(self.head_tagged(key).await?.map(|(info, _)| info))
     }
 
     async fn list(&self, prefix: &str) -> anyhow::Result<Vec<ObjectInfo>> {

@@ -13,38 +13,22 @@
 //!   (`kernel-package-lists`), `KERNEL_PACKER_PR_TITLE`, `KERNEL_PACKER_PR_LABELS`
 //!   (comma-separated), `KERNEL_PACKER_MIRROR_OVERRIDES` (`FROM=TO,...`, as the CLI).
 //!
+//! - `KERNEL_PACKER_BUNDLES` (optional): the bundle store; after each run the freshness report
+//!   (`status/freshness.json`) is refreshed from the default branch's lists and the index, and
+//!   the longest wait is printed as a CloudWatch embedded metric (`KernelPacker/OldestWaitSeconds`).
+//!
 //! Response: the run report as JSON (action, pull request, changed files, crawl report).
 
 use anyhow::{Context, Result};
 use kernel_packer::cli::crawl::{parse_override, MIRROR_OVERRIDES_ENV};
 use kernel_packer::crawl::{self, http::Http};
 use kernel_packer::crawl_pr::{self, CrawlRequest, Settings};
-use kernel_packer::github::{token, OctocrabGitHub, RepoId, RetryPolicy, SecretSource};
+
+#[path = "../../shared/repo.rs"]
+mod repo;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use repo::env;
 use serde_json::Value;
-
-/// Secrets Manager behind the [`SecretSource`] trait.
-struct SecretsManager(aws_sdk_secretsmanager::Client);
-
-impl SecretSource for SecretsManager {
-    async fn secret_string(&self, id: &str) -> Result<String> {
-        let out = self
-            .0
-            .get_secret_value()
-            .secret_id(id)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "Secrets Manager GetSecretValue {id:?}: {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                )
-            })?;
-        out.secret_string()
-            .map(str::to_string)
-            .with_context(|| format!("secret {id:?} has no string value"))
-    }
-}
 
 /// The crawl request of an event: its `detail` when it has one with `group`/`sources`, else
 /// the event itself.
@@ -75,10 +59,6 @@ fn request(event: &Value) -> Result<CrawlRequest> {
     serde_json::from_value(body).context("event: expected {\"group\": ...} or {\"sources\": [...]}")
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 fn http_for(config: &mut crawl::config::Config) -> Result<Http> {
     let mut c = crawl::http_config(config);
     if let Some(v) = env(MIRROR_OVERRIDES_ENV) {
@@ -92,16 +72,7 @@ fn http_for(config: &mut crawl::config::Config) -> Result<Http> {
 
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let req = request(&event.payload)?;
-    let repo = RepoId::parse(&env("KERNEL_PACKER_REPO").context("KERNEL_PACKER_REPO is not set")?)?;
-    let aws = aws_config::load_from_env().await;
-    let secrets = SecretsManager(aws_sdk_secretsmanager::Client::new(&aws));
-    let token = token::resolve(env, &secrets).await?;
-    let gh = OctocrabGitHub::new(
-        env("GITHUB_API_URL").as_deref(),
-        &token,
-        repo,
-        RetryPolicy::default(),
-    )?;
+    let gh = repo::github_client().await?;
     let mut settings = Settings {
         request: req,
         ..Settings::default()
@@ -120,6 +91,9 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
             .collect();
     }
     let report = crawl_pr::run(&gh, &settings, http_for).await?;
+    if let Some(bundles) = env("KERNEL_PACKER_BUNDLES") {
+        refresh_freshness(&gh, &bundles, &report.crawl).await?;
+    }
     tracing::info!(
         "{}: {:?}; {} failed source(s)",
         report.branch,
@@ -127,6 +101,49 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
         report.crawl.failed().count()
     );
     Ok(serde_json::to_value(&report)?)
+}
+
+/// Refreshes the freshness report after a run (see the module docs).
+async fn refresh_freshness(
+    gh: &kernel_packer::github::OctocrabGitHub,
+    bundles: &str,
+    crawl: &crawl::CrawlReport,
+) -> Result<()> {
+    let store =
+        kernel_packer::store::open(bundles, &kernel_packer::store::S3Options::from_env()).await?;
+    let cache = std::env::temp_dir().join("kernel-packer-github");
+    let snap =
+        kernel_packer::github::snapshot::at_default_head(gh, &repo::lists_dir(), Some(&cache))
+            .await?;
+    let texts = snap.texts();
+    let manifest_text = texts
+        .get("manifest.yml")
+        .context("manifest.yml missing on the default branch")?;
+    let manifest =
+        kernel_packer::manifest::Manifest::parse(manifest_text.as_bytes(), "manifest.yml")?;
+    let crawled = crawl
+        .sources
+        .iter()
+        .map(|s| {
+            let outcome = match &s.outcome {
+                crawl::Outcome::Failed { reason } => Err(reason.clone()),
+                _ => Ok(()),
+            };
+            (s.name.clone(), outcome)
+        })
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let (report, written) =
+        kernel_packer::freshness::refresh(store.as_ref(), &manifest, &texts, &crawled, now).await?;
+    tracing::info!(
+        written,
+        oldest_wait = kernel_packer::freshness::oldest_wait(&report, now),
+        "freshness"
+    );
+    println!("{}", kernel_packer::freshness::emf_line(&report, now));
+    Ok(())
 }
 
 #[tokio::main]

@@ -1,4 +1,5 @@
-//! The pack request: `{"id"}`, `{"kernel"}`, or a bare string (an id when it is 64 hex chars).
+//! The pack request: `{"id"}`, `{"kernel"}`, a bare string (an id when it is 64 hex chars), or
+//! `{"list_missing": true}` (the state machine's first step).
 
 use serde_json::Value;
 
@@ -7,6 +8,7 @@ use serde_json::Value;
 pub enum Request {
     Id(String),
     Kernel(String),
+    ListMissing,
 }
 
 /// Parses an (unwrapped) event into a request; errors say what is expected.
@@ -25,6 +27,9 @@ pub fn request(v: &Value) -> Result<Request, String> {
             } else {
                 Request::Kernel(t)
             })
+        }
+        Value::Object(o) if o.get("list_missing") == Some(&Value::Bool(true)) => {
+            Ok(Request::ListMissing)
         }
         Value::Object(o) => match (o.get("id"), o.get("kernel")) {
             (Some(id), None) => s(id)
@@ -57,6 +62,10 @@ mod tests {
             Request::Kernel("6.1.0-1-amd64".into())
         );
         assert_eq!(request(&json!(id)).unwrap(), Request::Id(id.clone()));
+        assert_eq!(
+            request(&json!({"list_missing": true})).unwrap(),
+            Request::ListMissing
+        );
         assert_eq!(
             request(&json!("5.4.0-1")).unwrap(),
             Request::Kernel("5.4.0-1".into())

@@ -5,13 +5,21 @@
 //! accepted too). Result: `{"id","kernel","bundle","size","sha256"}`; a Function URL request gets
 //! it as an HTTP response (200, or 400/500 with `{"error"}`); other callers get a Lambda error.
 //!
-//! Configuration (environment): `KERNEL_PACKER_MANIFEST` (path or `s3://bucket/key`, default
+//! `{"list_missing": true}` writes the ids without an index entry as a JSON array of
+//! `{"id","needs_toolchain"}` to `KERNEL_PACKER_MISSING` (a store URL) and returns
+//! `{"bucket","key","count"}` for the state machine's map.
+//!
+//! Configuration (environment): `KERNEL_PACKER_MANIFEST` (`github`: the manifest of the
+//! repository's default branch, read per invocation through the GitHub API and cached by commit,
+//! see `functions/shared/repo.rs`; or a path or `s3://bucket/key`, default
 //! `kernel-package-lists/manifest.yml`), `KERNEL_PACKER_PACKAGES` and `KERNEL_PACKER_BUNDLES`
 //! (store URLs, required), `KERNEL_PACKER_WORK_DIR` (default: the temp dir, `/tmp` on Lambda),
 //! `KERNEL_PACKER_S3_ENDPOINT` (S3-compatible endpoint). Logs: JSON lines on stderr.
 
 mod envelope;
 mod event;
+#[path = "../../shared/repo.rs"]
+mod repo;
 
 use kernel_packer::ondemand::{self, PackContext};
 use kernel_packer::store::{self, S3Options};
@@ -46,6 +54,11 @@ async fn config() -> anyhow::Result<Config> {
         packages: store::open(&get("KERNEL_PACKER_PACKAGES")?, &s3).await?,
         bundles: store::open(&get("KERNEL_PACKER_BUNDLES")?, &s3).await?,
         work_dir: std::env::var_os("KERNEL_PACKER_WORK_DIR").map(Into::into),
+        // KERNEL_PACKER_VERIFY=1 (the container-image function, which has a toolchain): canary
+        // build before publishing; without a compiler the entry records `unverified` with the
+        // reason. Unset (the zip function): no verification is recorded.
+        verify: (std::env::var("KERNEL_PACKER_VERIFY").as_deref() == Ok("1"))
+            .then(kernel_packer::verify::VerifyOptions::default),
     };
     let manifest = std::env::var("KERNEL_PACKER_MANIFEST")
         .unwrap_or_else(|_| "kernel-package-lists/manifest.yml".to_string());
@@ -54,10 +67,18 @@ async fn config() -> anyhow::Result<Config> {
 
 /// Packs what `request` names; errors are (kind, message).
 async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnostic)> {
-    let manifest = ondemand::manifest::load(&cfg.manifest, &cfg.s3)
-        .await
-        .map_err(|e| (500, diag("ManifestError", format!("{e:#}"))))?;
+    let manifest = if repo::is_repo(&cfg.manifest) {
+        repo::manifest_at_head().await
+    } else {
+        ondemand::manifest::load(&cfg.manifest, &cfg.s3).await
+    }
+    .map_err(|e| (500, diag("ManifestError", format!("{e:#}"))))?;
     let id = match request {
+        Request::ListMissing => {
+            return list_missing(cfg, &manifest)
+                .await
+                .map_err(|e| (500, diag("StoreError", format!("{e:#}"))))
+        }
         Request::Id(id) => {
             if !manifest.entries.contains_key(&id) {
                 return Err((
@@ -77,6 +98,35 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
         .map_err(|e| (500, diag("PackError", format!("{e:#}"))))?;
     tracing::info!(%id, bundle = %outcome.bundle, size = outcome.size, "packed");
     Ok(serde_json::to_value(outcome).expect("outcome serialises"))
+}
+
+/// Writes the missing ids for the state machine (see the module docs).
+async fn list_missing(cfg: &Config, manifest: &ondemand::Manifest) -> anyhow::Result<Value> {
+    let ids = ondemand::missing_ids(manifest, cfg.ctx.bundles.as_ref()).await?;
+    let items: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            let kind = &manifest.entries[id].kind;
+            serde_json::json!({"id": id, "needs_toolchain": ondemand::needs_toolchain(kind)})
+        })
+        .collect();
+    let url = std::env::var("KERNEL_PACKER_MISSING")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("environment variable KERNEL_PACKER_MISSING is not set"))?;
+    let parsed = store::StoreUrl::parse(&url)?;
+    let store = store::open_url(&parsed, &cfg.s3).await?;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let name = format!("missing-{secs}.json");
+    store.put_bytes(&name, serde_json::to_vec(&items)?).await?;
+    let (bucket, key) = match parsed {
+        store::StoreUrl::S3 { bucket, prefix } => (bucket, format!("{prefix}{name}")),
+        store::StoreUrl::Dir(dir) => (String::new(), dir.join(&name).display().to_string()),
+    };
+    tracing::info!(count = items.len(), %key, "listed missing ids");
+    Ok(serde_json::json!({"bucket": bucket, "key": key, "count": items.len()}))
 }
 
 fn main() -> Result<(), lambda_runtime::Error> {

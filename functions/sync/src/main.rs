@@ -5,11 +5,15 @@
 //! Result: `{"listed","present","transferred","bytes","failed":[{"url","error"}]}`; when any URL
 //! failed, a Lambda error (`SyncIncomplete`) carrying the summary (Function URL: HTTP 502 with the
 //! result). Configuration (environment): `KERNEL_PACKER_PACKAGES` (store URL, required),
-//! `KERNEL_PACKER_LISTS` (default `kernel-package-lists`), `KERNEL_PACKER_SYNC_JOBS` (default 4),
+//! `KERNEL_PACKER_LISTS` (`github`: the lists of the repository's default branch, read per
+//! invocation through the GitHub API and cached by commit, see `functions/shared/repo.rs`; else a
+//! directory, default `kernel-package-lists`), `KERNEL_PACKER_SYNC_JOBS` (default 4),
 //! `KERNEL_PACKER_WORK_DIR`, `KERNEL_PACKER_S3_ENDPOINT`. Logs: JSON lines on stderr.
 
 #[path = "../../pack/src/envelope.rs"]
 mod envelope;
+#[path = "../../shared/repo.rs"]
+mod repo;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,16 +62,25 @@ struct Config {
     opts: SyncOptions,
 }
 
-fn items(cfg: &Config, req: Request) -> anyhow::Result<Vec<SyncItem>> {
+async fn items(cfg: &Config, req: Request) -> anyhow::Result<Vec<SyncItem>> {
+    if let Request::Urls(urls) = req {
+        return Ok(urls.iter().map(|u| SyncItem::new(u)).collect());
+    }
+    let lists = if repo::is_repo(&cfg.lists.to_string_lossy()) {
+        repo::lists_dir_at_head().await?
+    } else {
+        cfg.lists.clone()
+    };
     match req {
-        Request::All => read_lists(&cfg.lists),
-        Request::List(name) => read_list(&cfg.lists, &name),
-        Request::Urls(urls) => Ok(urls.iter().map(|u| SyncItem::new(u)).collect()),
+        Request::List(name) => read_list(&lists, &name),
+        _ => read_lists(&lists),
     }
 }
 
 async fn handle(cfg: &Config, req: Request) -> Result<Value, (u16, Diagnostic, Option<Value>)> {
-    let items = items(cfg, req).map_err(|e| (400, diag("BadRequest", format!("{e:#}")), None))?;
+    let items = items(cfg, req)
+        .await
+        .map_err(|e| (400, diag("BadRequest", format!("{e:#}")), None))?;
     let report = sync(&items, cfg.store.clone(), &cfg.opts)
         .await
         .map_err(|e| (500, diag("StoreError", format!("{e:#}")), None))?;

@@ -86,3 +86,62 @@ async fn sync_function_mirrors_lists_and_urls() {
         "{logs}"
     );
 }
+
+/// `KERNEL_PACKER_LISTS=github`: the lists come from the default branch of the repository (the
+/// fake GitHub), so a merged list is mirrored by the next run with no upload or redeploy; the
+/// second run reads the cached commit (two GitHub calls) and transfers nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_function_reads_the_lists_of_the_default_branch() {
+    use kernel_packer_test_support::github::FakeGitHub;
+    let moto = Moto::start();
+    let store = s3_store(&moto.endpoint(), "packages", "p/", None).await;
+    let server = HttpServer::start(|req| match req.path.as_str() {
+        "/merged.deb" => Response::new(200, "merged package"),
+        _ => Response::new(404, "no"),
+    });
+    let files = std::collections::BTreeMap::from([(
+        "kernel-package-lists/debian.txt".to_string(),
+        format!("{}\n", server.url("/merged.deb")).into_bytes(),
+    )]);
+    let gh = FakeGitHub::start("acme", "kernels", &files);
+    let api = LambdaApi::start(vec![json!({}), json!({})]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-sync"))
+        .envs(api.env())
+        .envs(moto.env())
+        .env("KERNEL_PACKER_PACKAGES", "s3://packages/p")
+        .env("KERNEL_PACKER_LISTS", "github")
+        .env("KERNEL_PACKER_REPO", "acme/kernels")
+        .env("GITHUB_TOKEN", "ghp_fixturetoken")
+        .env("GITHUB_API_URL", gh.base())
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let replies = api.wait_replies(2, Duration::from_secs(120), &mut child);
+    let _ = child.kill();
+    let logs = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string();
+    assert_eq!(replies[0].kind, "response", "{:?}\n{logs}", replies[0]);
+    assert_eq!(replies[0].body["transferred"], 1);
+    assert_eq!(replies[1].body["transferred"], 0);
+    assert_eq!(replies[1].body["present"], 1);
+    let key = simplify(&server.url("/merged.deb"));
+    assert_eq!(
+        store.get_bytes(&key).await.unwrap().unwrap(),
+        b"merged package"
+    );
+    let calls: Vec<String> = gh.calls().iter().map(|c| c.line()).collect();
+    assert!(calls.iter().all(|c| c.starts_with("GET ")), "{calls:?}");
+    // Second run: default branch + its ref only; the commit's files come from the cache.
+    let second: Vec<&String> = calls.iter().rev().take(2).collect();
+    assert!(
+        second.iter().any(|c| c.contains("/git/ref/heads/main")),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.contains("/git/blobs/")).count(),
+        1,
+        "{calls:?}"
+    );
+}

@@ -1,23 +1,28 @@
 //! `debian` (Debian, Garden Linux): one set per arch header package:
-//! `[linux-kbuild, linux-headers-<kernel>-<flavour>, linux-headers-<kernel>-common?]`.
+//! `[linux-kbuild, linux-headers-<kernel>-<flavour>, linux-headers-<kernel>-common[-<featureset>]?]`.
 //!
 //! Within one host pool:
-//! - `linux-kbuild-<series>_<pkgver>_<arch>.deb` are kbuild packages; two kbuilds with the
-//!   same package version are an error.
+//! - `linux-kbuild-<series>_<pkgver>_<arch>.deb` are kbuild packages (series `6.1` or, since
+//!   2025, the ABI itself: `6.12.57+deb13`); two kbuilds with the same package version: the
+//!   second is rejected.
 //! - `linux-headers-<rest>_<pkgver>_<arch>.deb` are headers; duplicate file names keep the
 //!   copy from the preferred pool (a URL containing the `preferred_host` option, default
 //!   [`DEFAULT_PREFERRED_HOST`]), else the last one. (Lists are split by host first, so this
 //!   only matters for copies on one host.)
-//! - A common header names the kernel: `<kernel>-common`. An arch header belongs to the
-//!   longest such kernel that prefixes its `<rest>`; without one, the kernel is the leading
-//!   `X.Y[.Z][-ABI]` of `<rest>`.
+//! - A common header names the kernel: `<kernel>-common` or `<kernel>-common-<featureset>`
+//!   (`-common-rt`). An arch header belongs to the longest such kernel that prefixes its
+//!   `<rest>`; without one, the kernel is the leading ABI of `<rest>` in any of Debian's
+//!   styles (`6.1.0-57`, `6.1.0-0.deb11.41`, `6.12.57+deb13`, `7.2.13+deb14`).
 //! - Per kernel only the newest package version's headers are kept (older ones are
-//!   skipped); more than one common header is an error; a kernel with only a common header
-//!   is skipped.
+//!   skipped); two common headers of one featureset reject the kernel; a kernel with only
+//!   common headers is skipped.
+//! - An arch header `<kernel>-<featureset>-<arch>` takes `<kernel>-common-<featureset>` when
+//!   the kernel has it (Debian 6.x `rt-amd64` → `-common-rt`), else `<kernel>-common` (Debian
+//!   7.x builds rt against `-common`; `cloud-amd64` always uses `-common`).
 //! - The kbuild is the one with the headers' package version, else the newest kbuild whose
 //!   series is the longest prefix of the kernel version cut at `-`/`.`
-//!   (`5.10.0-28` → `5.10.0`, `5.10`, `5`); no kbuild at all is an error.
-//! - Any other file name is an error.
+//!   (`5.10.0-28` → `5.10.0`, `5.10`, `5`); no kbuild at all rejects the kernel's headers.
+//! - Any other file name is rejected.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -31,13 +36,18 @@ use crate::manifest::{urls, version};
 pub const DEFAULT_PREFERRED_HOST: &str = "security.debian.org";
 
 static KBUILD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^linux-kbuild-(\d+(?:\.\d+)*)_([^_]+)(?:_[^_]*)?\.deb$").expect("valid regex")
+    Regex::new(r"^linux-kbuild-(\d+(?:\.\d+)*(?:\+[a-z0-9.]+)?)_([^_]+)(?:_[^_]*)?\.deb$")
+        .expect("valid regex")
 });
 static HEADERS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^linux-headers-([^_]+)_([^_]+)(?:_[^_]*)?\.deb$").expect("valid regex")
 });
-static KERNEL_PREFIX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\d+(?:\.\d+)+(?:-\d+)?)-.").expect("valid regex"));
+static COMMON: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(.+)-common(?:-([a-z0-9]+))?$").expect("valid regex"));
+static KERNEL_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d+(?:\.\d+)+(?:-0\.deb\d+\.\d+|-\d+|\+deb\d+(?:\.\d+)*)?)-.")
+        .expect("valid regex")
+});
 
 struct Kbuild<'a> {
     series: &'a str,
@@ -51,26 +61,36 @@ struct Header<'a> {
     url: &'a str,
 }
 
-const COMMON: &str = "-common";
+/// `(kernel, featureset)` of a common header's `<rest>`; `None` for an arch header.
+fn common_of(rest: &str) -> Option<(&str, Option<&str>)> {
+    COMMON
+        .captures(rest)
+        .map(|c| (c.get(1).unwrap().as_str(), c.get(2).map(|m| m.as_str())))
+}
 
 /// Groups one host's Debian-style kbuild and header URLs.
 pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupError> {
+    let mut out = Grouped::default();
     let mut kbuilds: Vec<Kbuild> = Vec::new();
     // File name → header (sorted by file name, for determinism).
     let mut headers: BTreeMap<&str, Header> = BTreeMap::new();
-    let mut duplicates: Vec<Skipped> = Vec::new();
+    let reject = |out: &mut Grouped, url: &str, reason: String| {
+        out.rejected.push(Skipped {
+            url: url.to_string(),
+            reason,
+        })
+    };
     for url in urls {
         let name = urls::file_name(url);
         if let Some(c) = KBUILD.captures(name) {
             let (series, pkgver) = (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str());
             if let Some(other) = kbuilds.iter().find(|k| k.pkgver == pkgver) {
-                return Err(GroupError::at(
-                    url,
-                    format!(
-                        "two kbuild packages for package version {pkgver}: also {}",
-                        other.url
-                    ),
-                ));
+                let why = format!(
+                    "two kbuild packages for package version {pkgver}: also {}",
+                    other.url
+                );
+                reject(&mut out, url, why);
+                continue;
             }
             kbuilds.push(Kbuild {
                 series,
@@ -92,47 +112,47 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
                 headers.insert(name, header).map(|old| old.url)
             };
             if let Some(dropped) = dropped {
-                duplicates.push(Skipped {
+                out.skipped.push(Skipped {
                     url: dropped.to_string(),
                     reason: format!("duplicate of {name}, kept the other copy"),
                 });
             }
         } else {
-            return Err(GroupError::at(
+            reject(
+                &mut out,
                 url,
-                "not a Debian `linux-headers-*_<version>_<arch>.deb` or `linux-kbuild-*` package",
-            ));
+                "not a Debian `linux-headers-*_<version>_<arch>.deb` or `linux-kbuild-*` package"
+                    .into(),
+            );
         }
     }
 
     let common_kernels: Vec<&str> = headers
         .values()
-        .filter_map(|h| h.rest.strip_suffix(COMMON))
+        .filter_map(|h| common_of(h.rest).map(|(k, _)| k))
         .collect();
 
     // Kernel version → headers of that kernel.
     let mut by_kernel: BTreeMap<&str, Vec<&Header>> = BTreeMap::new();
     for header in headers.values() {
-        let kernel = match header.rest.strip_suffix(COMMON) {
-            Some(kernel) => kernel,
-            None => kernel_of_arch_header(header.rest, &common_kernels).ok_or_else(|| {
-                GroupError::at(
-                    header.url,
-                    format!(
+        let kernel = match common_of(header.rest) {
+            Some((kernel, _)) => kernel,
+            None => match kernel_of_arch_header(header.rest, &common_kernels) {
+                Some(k) => k,
+                None => {
+                    let why = format!(
                         "cannot tell the kernel version of header package {:?}",
                         header.rest
-                    ),
-                )
-            })?,
+                    );
+                    reject(&mut out, header.url, why);
+                    continue;
+                }
+            },
         };
         by_kernel.entry(kernel).or_default().push(header);
     }
 
-    let mut out = Grouped {
-        sets: Vec::new(),
-        skipped: duplicates,
-    };
-    for (kernel, mut hs) in by_kernel {
+    'kernels: for (kernel, mut hs) in by_kernel {
         hs.sort_by(|a, b| version::compare(b.pkgver, a.pkgver).then(a.url.cmp(b.url)));
         let newest = hs[0].pkgver;
         let (current, older): (Vec<&Header>, Vec<&Header>) = hs
@@ -142,39 +162,53 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
             url: h.url.to_string(),
             reason: format!("kernel {kernel} also has the newer package version {newest}"),
         }));
-        let (commons, archs): (Vec<&Header>, Vec<&Header>) =
-            current.into_iter().partition(|h| h.rest.ends_with(COMMON));
-        if commons.len() > 1 {
-            return Err(GroupError::at(
-                commons[1].url,
-                format!(
+        let (commons, archs): (Vec<&Header>, Vec<&Header>) = current
+            .into_iter()
+            .partition(|h| common_of(h.rest).is_some());
+        // Featureset (None: plain `-common`) → common header.
+        let mut by_featureset: BTreeMap<Option<&str>, &Header> = BTreeMap::new();
+        for c in &commons {
+            let fs = common_of(c.rest).and_then(|(_, fs)| fs);
+            if let Some(other) = by_featureset.insert(fs, c) {
+                let why = format!(
                     "two common header packages for kernel {kernel} ({newest}): also {}",
-                    commons[0].url
-                ),
-            ));
+                    other.url
+                );
+                for h in commons.iter().chain(&archs) {
+                    reject(&mut out, h.url, why.clone());
+                }
+                continue 'kernels;
+            }
         }
-        let common = commons.first();
         if archs.is_empty() {
-            if let Some(common) = common {
+            for c in &commons {
                 out.skipped.push(Skipped {
-                    url: common.url.to_string(),
+                    url: c.url.to_string(),
                     reason: format!("common header of kernel {kernel} has no arch header"),
                 });
             }
             continue;
         }
-        let kbuild = pick_kbuild(&kbuilds, kernel, newest).ok_or_else(|| {
-            let known: Vec<String> =
-                kbuilds.iter().map(|k| format!("{}_{}", k.series, k.pkgver)).collect();
-            GroupError::at(
-                archs[0].url,
-                format!(
-                    "missing kbuild package for kernel {kernel} ({newest}); kbuilds in this pool: [{}]",
-                    known.join(", ")
-                ),
-            )
-        })?;
+        let Some(kbuild) = pick_kbuild(&kbuilds, kernel, newest) else {
+            let known: Vec<String> = kbuilds
+                .iter()
+                .map(|k| format!("{}_{}", k.series, k.pkgver))
+                .collect();
+            let why = format!(
+                "missing kbuild package for kernel {kernel} ({newest}); kbuilds in this pool: [{}]",
+                known.join(", ")
+            );
+            for h in archs.iter().chain(&commons) {
+                reject(&mut out, h.url, why.clone());
+            }
+            continue;
+        };
         for arch in archs {
+            let flavour = &arch.rest[kernel.len() + 1..];
+            let featureset = flavour.split_once('-').map(|(fs, _)| fs);
+            let common = featureset
+                .and_then(|fs| by_featureset.get(&Some(fs)))
+                .or_else(|| by_featureset.get(&None));
             let mut set = vec![kbuild.to_string(), arch.url.to_string()];
             if let Some(common) = common {
                 set.push(common.url.to_string());
@@ -183,6 +217,49 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
         }
     }
     Ok(out)
+}
+
+/// The shape of a `debian` set: exactly one kbuild, exactly one arch header, at most one
+/// common header, of the arch header's kernel and, if it has a featureset (`-common-rt`),
+/// the arch header's flavour must start with it.
+pub fn check_set(set: &[String]) -> Result<(), String> {
+    let (mut kbuilds, mut archs, mut commons) = (Vec::new(), Vec::new(), Vec::new());
+    for url in set {
+        let name = urls::file_name(url);
+        if KBUILD.is_match(name) {
+            kbuilds.push(name);
+        } else if let Some(c) = HEADERS.captures(name) {
+            let rest = c.get(1).unwrap().as_str();
+            match common_of(rest) {
+                Some(kf) => commons.push(kf),
+                None => archs.push(rest),
+            }
+        } else {
+            return Err(format!("{name} is neither a kbuild nor a header package"));
+        }
+    }
+    if kbuilds.len() != 1 || archs.len() != 1 || commons.len() > 1 {
+        return Err(format!(
+            "{} kbuild, {} arch header and {} common header package(s) instead of 1, 1 and at most 1",
+            kbuilds.len(),
+            archs.len(),
+            commons.len()
+        ));
+    }
+    if let Some((kernel, featureset)) = commons.first() {
+        let flavour = archs[0]
+            .strip_prefix(kernel)
+            .and_then(|r| r.strip_prefix('-'))
+            .ok_or_else(|| format!("arch header {} is not of kernel {kernel}", archs[0]))?;
+        if let Some(fs) = featureset {
+            if !flavour.starts_with(&format!("{fs}-")) {
+                return Err(format!(
+                    "flavour {flavour} paired with the common header of featureset {fs}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn kernel_of_arch_header<'a>(rest: &'a str, common_kernels: &[&str]) -> Option<&'a str> {
@@ -214,7 +291,7 @@ fn pick_kbuild<'a>(kbuilds: &[Kbuild<'a>], kernel: &str, pkgver: &str) -> Option
         if let Some(k) = newest {
             return Some(k.url);
         }
-        let cut = prefix.rfind(['-', '.'])?;
+        let cut = prefix.rfind(['-', '.', '+'])?;
         prefix = &prefix[..cut];
     }
 }
@@ -230,10 +307,14 @@ mod tests {
     }
 
     fn run(names: &[&str]) -> Result<Grouped, GroupError> {
-        group(
+        let g = group(
             &names.iter().map(|n| u(n)).collect::<Vec<_>>(),
             DEFAULT_PREFERRED_HOST,
-        )
+        )?;
+        match g.rejected.first() {
+            Some(r) => Err(GroupError::at(&r.url, r.reason.clone())),
+            None => Ok(g),
+        }
     }
 
     #[test]
@@ -374,9 +455,96 @@ mod tests {
             u("linux-kbuild-5.10_5.10.218-1_amd64.deb"),
             format!("{P}x/linux-kbuild-5.10_5.10.218-1_amd64.deb"),
         ];
-        let err = group(&urls, DEFAULT_PREFERRED_HOST).unwrap_err();
-        assert!(err.reason.contains("two kbuild packages"), "{err}");
+        let got = group(&urls, DEFAULT_PREFERRED_HOST).unwrap();
+        assert!(
+            got.rejected[0].reason.contains("two kbuild packages"),
+            "{got:?}"
+        );
         let err = run(&["linux-image-5.10.0-30-amd64_5.10.218-1_amd64.deb"]).unwrap_err();
         assert!(err.reason.contains("not a Debian"), "{err}");
+    }
+    #[test]
+    fn every_abi_style_with_rt_and_common_rt() {
+        let got = run(&[
+            // 6.1 LTS backport to bullseye; rt takes -common-rt.
+            "linux-kbuild-6.1_6.1.158-1~deb11u1_amd64.deb",
+            "linux-headers-6.1.0-0.deb11.41-amd64_6.1.158-1~deb11u1_amd64.deb",
+            "linux-headers-6.1.0-0.deb11.41-rt-amd64_6.1.158-1~deb11u1_amd64.deb",
+            "linux-headers-6.1.0-0.deb11.41-common_6.1.158-1~deb11u1_all.deb",
+            "linux-headers-6.1.0-0.deb11.41-common-rt_6.1.158-1~deb11u1_all.deb",
+            // trixie: the kbuild is named after the ABI.
+            "linux-kbuild-6.12.57+deb13_6.12.57-1_amd64.deb",
+            "linux-headers-6.12.57+deb13-cloud-amd64_6.12.57-1_amd64.deb",
+            "linux-headers-6.12.57+deb13-rt-amd64_6.12.57-1_amd64.deb",
+            "linux-headers-6.12.57+deb13-common_6.12.57-1_all.deb",
+            "linux-headers-6.12.57+deb13-common-rt_6.12.57-1_all.deb",
+            // sid: no -common-rt, rt is built against -common.
+            "linux-kbuild-7.2.13+deb14_7.2.13-1_amd64.deb",
+            "linux-headers-7.2.13+deb14-rt-amd64_7.2.13-1_amd64.deb",
+            "linux-headers-7.2.13+deb14-common_7.2.13-1_all.deb",
+        ])
+        .unwrap();
+        let sets: Vec<Vec<&str>> = got
+            .sets
+            .iter()
+            .map(|s| s.iter().map(|u| urls::file_name(u)).collect())
+            .collect();
+        assert_eq!(
+            sets,
+            vec![
+                vec![
+                    "linux-kbuild-6.1_6.1.158-1~deb11u1_amd64.deb",
+                    "linux-headers-6.1.0-0.deb11.41-amd64_6.1.158-1~deb11u1_amd64.deb",
+                    "linux-headers-6.1.0-0.deb11.41-common_6.1.158-1~deb11u1_all.deb",
+                ],
+                vec![
+                    "linux-kbuild-6.1_6.1.158-1~deb11u1_amd64.deb",
+                    "linux-headers-6.1.0-0.deb11.41-rt-amd64_6.1.158-1~deb11u1_amd64.deb",
+                    "linux-headers-6.1.0-0.deb11.41-common-rt_6.1.158-1~deb11u1_all.deb",
+                ],
+                vec![
+                    "linux-kbuild-6.12.57+deb13_6.12.57-1_amd64.deb",
+                    "linux-headers-6.12.57+deb13-cloud-amd64_6.12.57-1_amd64.deb",
+                    "linux-headers-6.12.57+deb13-common_6.12.57-1_all.deb",
+                ],
+                vec![
+                    "linux-kbuild-6.12.57+deb13_6.12.57-1_amd64.deb",
+                    "linux-headers-6.12.57+deb13-rt-amd64_6.12.57-1_amd64.deb",
+                    "linux-headers-6.12.57+deb13-common-rt_6.12.57-1_all.deb",
+                ],
+                vec![
+                    "linux-kbuild-7.2.13+deb14_7.2.13-1_amd64.deb",
+                    "linux-headers-7.2.13+deb14-rt-amd64_7.2.13-1_amd64.deb",
+                    "linux-headers-7.2.13+deb14-common_7.2.13-1_all.deb",
+                ],
+            ]
+        );
+        for set in &got.sets {
+            check_set(set).unwrap();
+        }
+    }
+
+    #[test]
+    fn abi_without_common_header_and_set_checks() {
+        // No common header in the list: the ABI comes from the name, in any style.
+        let got = run(&[
+            "linux-kbuild-6.12.57+deb13_6.12.57-1_amd64.deb",
+            "linux-headers-6.12.57+deb13-amd64_6.12.57-1_amd64.deb",
+            "linux-kbuild-6.1_6.1.158-1~deb11u1_amd64.deb",
+            "linux-headers-6.1.0-0.deb11.41-cloud-amd64_6.1.158-1~deb11u1_amd64.deb",
+        ])
+        .unwrap();
+        assert_eq!(got.sets.len(), 2);
+        // Malformed sets are refused by the check.
+        let k = u("linux-kbuild-6.1_6.1.90-1_amd64.deb");
+        let a = u("linux-headers-6.1.0-21-rt-amd64_6.1.90-1_amd64.deb");
+        let c = u("linux-headers-6.1.0-21-common_6.1.90-1_all.deb");
+        let crt = u("linux-headers-6.1.0-21-common-rt_6.1.90-1_all.deb");
+        let cloud = u("linux-headers-6.1.0-21-cloud-amd64_6.1.90-1_amd64.deb");
+        check_set(&[k.clone(), a.clone(), crt.clone()]).unwrap();
+        assert!(check_set(&[k.clone(), c.clone(), crt.clone()]).is_err());
+        assert!(check_set(&[k.clone(), cloud.clone(), crt]).is_err());
+        assert!(check_set(&[a.clone(), c.clone()]).is_err());
+        assert!(check_set(&[k, a, cloud, c]).is_err());
     }
 }

@@ -1,7 +1,11 @@
 //! Grouping rules (`reformat` in the config): each turns one list's URLs into package sets.
 //!
 //! Every rule is a pure function over URLs. A rule that cannot place a URL fails with a
-//! [`GroupError`] naming the URL and why; the caller adds the list file. Rules that work
+//! [`GroupError`] naming the URL and why. [`Rule::group`] isolates such failures per URL:
+//! the URL is rejected (reported with the reason), left out, and the rest of its pool is
+//! grouped again, so one odd package never holds back the others. Every set is then checked
+//! against its rule's shape ([`Rule::check_set`]) before it is returned; a malformed set is
+//! rejected, never written. Rules that work
 //! per package pool ([`Rule::partitions_by_host`]) are applied to each `scheme://host`
 //! partition separately, as the seed did; `one-to-each`, `one-to-pairs` and `minikube`
 //! see the whole list because their sets span hosts (kops: a Debian kbuild with headers
@@ -52,6 +56,9 @@ pub struct Grouped {
     /// URLs deliberately left out, with the reason (e.g. a Debian common header without
     /// any arch header). Not errors; reported in the summary.
     pub skipped: Vec<Skipped>,
+    /// URLs that could not be grouped or whose set failed the rule's check, with the reason.
+    /// Errors isolated to their kernel: reported, the rest of the list is still grouped.
+    pub rejected: Vec<Skipped>,
 }
 
 /// A URL a rule left out on purpose.
@@ -161,12 +168,26 @@ impl Rule {
         !matches!(self, Rule::OneToEach | Rule::OneToPairs | Rule::Minikube)
     }
 
-    /// Groups `urls` (one list file's URLs, in file order). Every URL is first checked to
-    /// be well formed; partitioning rules then run per host, in first-seen host order.
+    /// Groups `urls` (one list file's URLs, in file order). A URL that is not well formed is
+    /// rejected (a line without `scheme://` made only of `[A-Za-z0-9_.-]` is an already
+    /// simplified package name and is taken as it is, in a pool of its own); partitioning
+    /// rules then run per host, in first-seen host order. An error naming a URL rejects that
+    /// URL and regroups the rest of its pool; an error naming none fails the list.
     pub fn group(self, urls: &[String], options: &RuleOptions) -> Result<Grouped, GroupError> {
+        let mut all = Grouped::default();
         let mut pools: Vec<(&str, Vec<String>)> = Vec::new();
         for url in urls {
-            let origin = urls::origin(url).map_err(|why| GroupError::at(url, why))?;
+            let origin = match urls::origin(url) {
+                Ok(o) => o,
+                Err(_) if urls::is_simplified_name(url) => "",
+                Err(why) => {
+                    all.rejected.push(Skipped {
+                        url: url.clone(),
+                        reason: why,
+                    });
+                    continue;
+                }
+            };
             let key = if self.partitions_by_host() {
                 origin
             } else {
@@ -177,20 +198,59 @@ impl Rule {
                 None => pools.push((key, vec![url.clone()])),
             }
         }
-        let mut all = Grouped::default();
-        for (_, pool) in pools {
-            let part = self.group_pool(&pool, options)?;
-            all.sets.extend(part.sets);
+        for (_, mut pool) in pools {
+            let part = loop {
+                match self.group_pool(&pool, options) {
+                    Ok(part) => break part,
+                    Err(GroupError {
+                        url: Some(url),
+                        reason,
+                    }) if pool.contains(&url) => {
+                        pool.retain(|u| *u != url);
+                        all.rejected.push(Skipped { url, reason });
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            for set in part.sets {
+                match self.check_set(&set) {
+                    Ok(()) => all.sets.push(set),
+                    Err(reason) => all.rejected.extend(set.into_iter().map(|url| Skipped {
+                        url,
+                        reason: format!("malformed {} set: {reason}", self.name()),
+                    })),
+                }
+            }
             all.skipped.extend(part.skipped);
+            all.rejected.extend(part.rejected);
         }
         Ok(all)
+    }
+
+    /// Checks one set against the rule's shape: `debian` sets hold exactly one arch header,
+    /// one kbuild and at most one common header, the one the flavour needs; `pairs` sets hold
+    /// one flavoured package and one common package; every set is non-empty without repeated
+    /// URLs.
+    pub fn check_set(self, set: &[String]) -> Result<(), String> {
+        if set.is_empty() {
+            return Err("empty set".into());
+        }
+        let distinct: std::collections::BTreeSet<&String> = set.iter().collect();
+        if distinct.len() != set.len() {
+            return Err("a URL appears twice".into());
+        }
+        match self {
+            Rule::Debian => debian::check_set(set),
+            Rule::Pairs => pairs::check_set(set),
+            _ => Ok(()),
+        }
     }
 
     fn group_pool(self, urls: &[String], options: &RuleOptions) -> Result<Grouped, GroupError> {
         let sets = |sets: Result<Vec<Set>, GroupError>| {
             sets.map(|sets| Grouped {
                 sets,
-                skipped: vec![],
+                ..Grouped::default()
             })
         };
         match self {
@@ -202,7 +262,7 @@ impl Rule {
                     Some(b) => b.iter().map(String::as_str).collect(),
                     None => pairs::DEFAULT_BACKPORTS.to_vec(),
                 };
-                sets(pairs::group(urls, &backports))
+                pairs::group(urls, &backports)
             }
             Rule::Debian => debian::group(
                 urls,
@@ -248,13 +308,60 @@ mod tests {
     }
 
     #[test]
-    fn malformed_url_fails_every_rule_naming_the_url() {
+    fn malformed_url_is_rejected_by_every_rule_and_the_rest_grouped() {
         for (rule, _) in Rule::ALL {
-            let urls = strings(&["https://h/a.deb", "h/no-scheme.deb"]);
-            let err = rule.group(&urls, &RuleOptions::default()).unwrap_err();
-            assert_eq!(err.url.as_deref(), Some("h/no-scheme.deb"), "{rule:?}");
-            assert!(err.reason.contains("malformed URL"), "{rule:?}: {err}");
+            let urls = strings(&["https://h/a.deb", "h/no scheme.deb"]);
+            let got = rule.group(&urls, &RuleOptions::default());
+            let got = match got {
+                Ok(g) => g,
+                // Rules that cannot group `a.deb` alone still must not blame the bad URL.
+                Err(e) => {
+                    assert_ne!(e.url.as_deref(), Some("h/no scheme.deb"), "{rule:?}");
+                    continue;
+                }
+            };
+            let bad = got
+                .rejected
+                .iter()
+                .find(|r| r.url == "h/no scheme.deb")
+                .unwrap_or_else(|| panic!("{rule:?}: {got:?}"));
+            assert!(bad.reason.contains("malformed URL"), "{rule:?}: {bad:?}");
         }
+    }
+
+    #[test]
+    fn simplified_names_are_taken_as_they_are() {
+        let urls = strings(&[
+            "https---h-kernel-devel-1.rpm",
+            "https://h/kernel-devel-2.rpm",
+        ]);
+        let got = Rule::Single.group(&urls, &RuleOptions::default()).unwrap();
+        assert!(got.rejected.is_empty(), "{got:?}");
+        assert_eq!(got.sets.len(), 2);
+        // A Debian set written as simplified names groups as its URLs did.
+        let urls = strings(&[
+            "http---d-pool-main-l-linux-linux-kbuild-6.1_6.1.90-1_amd64.deb",
+            "http---d-pool-main-l-linux-linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb",
+            "http---d-pool-main-l-linux-linux-headers-6.1.0-21-common_6.1.90-1_all.deb",
+        ]);
+        let got = Rule::Debian.group(&urls, &RuleOptions::default()).unwrap();
+        assert!(got.rejected.is_empty(), "{got:?}");
+        assert_eq!(got.sets.len(), 1);
+        assert_eq!(got.sets[0].len(), 3);
+    }
+
+    #[test]
+    fn one_bad_url_is_rejected_and_the_others_grouped() {
+        let urls = strings(&[
+            "http://u/linux-aws-headers-4.4.0-1031_4.4.0-1031.40_all.deb",
+            "http://u/linux-headers-4.4.0-1031-aws_4.4.0-1031.40_amd64.deb",
+            "http://u/linux-headers-4.4.0-1032-aws_4.4.0-1032.41_amd64.deb",
+        ]);
+        let got = Rule::Pairs.group(&urls, &RuleOptions::default()).unwrap();
+        assert_eq!(got.sets.len(), 1);
+        assert_eq!(got.rejected.len(), 1);
+        assert!(got.rejected[0].url.contains("1032"));
+        assert!(got.rejected[0].reason.contains("unpaired"), "{got:?}");
     }
 
     #[test]

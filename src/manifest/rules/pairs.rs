@@ -1,8 +1,9 @@
 //! `pairs` (Ubuntu): the generic `linux-<flavour>-headers-X.Y.Z-ABI` and the flavour's
 //! `linux-headers-X.Y.Z-ABI-<flavour>` packages of one kernel make a set.
 //!
-//! Key and revision come from `(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_` in the file name:
-//! `4.15.0-1098.109~16.04.1_` → key `4.15.0-1098`, revision 109, backport `~16.04.1`.
+//! Key and revision come from `(\d+\.\d+\.\d+-\d+)\.(\d+)(\.\d+)?(~[\d.]+)?_` in the file name:
+//! `4.15.0-1098.109~16.04.1_` → key `4.15.0-1098`, revision 109, backport `~16.04.1`; a
+//! derivative's extra number (`linux-lowlatency` `6.8.0-31.31.1_`) is not part of either.
 //! - A higher revision of a key replaces the set collected so far.
 //! - The backport suffix is part of the key only for the supported backports
 //!   (config option `backports`, default [`DEFAULT_BACKPORTS`]: `~16.04…`, `~20.04…`); other
@@ -17,14 +18,17 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{GroupError, Set};
+use super::{GroupError, Grouped, Skipped};
 use crate::manifest::urls;
 
 /// Backport suffixes kept in the key (prefix match on the `~…` suffix) unless configured.
 pub const DEFAULT_BACKPORTS: &[&str] = &["~16.04", "~20.04"];
 
-static VERSION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(~[\d.]+)?_").expect("valid regex"));
+static FLAVOURED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^linux-headers-\d+\.\d+\.\d+-\d+-[a-z]").expect("valid regex"));
+static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(\d+\.\d+\.\d+-\d+)\.(\d+)(?:\.\d+)?(~[\d.]+)?_").expect("valid regex")
+});
 
 struct Slot {
     urls: Vec<String>,
@@ -33,7 +37,7 @@ struct Slot {
 }
 
 /// Groups one host's Ubuntu header URLs into pairs.
-pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Vec<Set>, GroupError> {
+pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Grouped, GroupError> {
     let mut slots: BTreeMap<String, Slot> = BTreeMap::new();
     for url in urls {
         let name = urls::file_name(url);
@@ -76,20 +80,52 @@ pub fn group(urls: &[String], supported_backports: &[&str]) -> Result<Vec<Set>, 
             }
         }
     }
-    let mut sets = Vec::with_capacity(slots.len());
+    let mut out = Grouped::default();
     for (key, slot) in slots {
-        if slot.urls.len() != 2 {
-            let why = format!(
-                "unpaired Ubuntu package: version {key} revision {} has {} package(s) instead of 2: {}",
-                slot.revision,
-                slot.urls.len(),
-                slot.urls.join(", ")
-            );
-            return Err(GroupError::at(&slot.urls[0], why));
+        if slot.urls.len() == 2 {
+            out.sets.push(slot.urls);
+            continue;
         }
-        sets.push(slot.urls);
+        // More than two: Ubuntu builds several flavours of one kernel (`-generic`,
+        // `-lowlatency`) against one common package; each flavour is its own kernel.
+        let (flavoured, common): (Vec<&String>, Vec<&String>) = slot
+            .urls
+            .iter()
+            .partition(|u| FLAVOURED.is_match(urls::file_name(u)));
+        if slot.urls.len() > 2 && common.len() == 1 {
+            for f in flavoured {
+                out.sets.push(vec![common[0].clone(), f.clone()]);
+            }
+            continue;
+        }
+        let why = format!(
+            "unpaired Ubuntu package: version {key} revision {} has {} package(s) instead of one common package and its flavours: {}",
+            slot.revision,
+            slot.urls.len(),
+            slot.urls.join(", ")
+        );
+        out.rejected.extend(slot.urls.iter().map(|u| Skipped {
+            url: u.clone(),
+            reason: why.clone(),
+        }));
     }
-    Ok(sets)
+    Ok(out)
+}
+
+/// The shape of a `pairs` set: one flavoured package (`linux-headers-X.Y.Z-ABI-<flavour>`)
+/// and one common package.
+pub fn check_set(set: &[String]) -> Result<(), String> {
+    let flavoured = set
+        .iter()
+        .filter(|u| FLAVOURED.is_match(urls::file_name(u)))
+        .count();
+    if set.len() != 2 || flavoured != 1 {
+        return Err(format!(
+            "{} package(s), {flavoured} of them flavoured, instead of one flavoured and one common package",
+            set.len()
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,9 +139,13 @@ mod tests {
         format!("{H}{name}")
     }
 
-    fn run(names: &[&str]) -> Result<Vec<Set>, GroupError> {
+    fn run(names: &[&str]) -> Result<Vec<Vec<String>>, GroupError> {
         let urls: Vec<String> = names.iter().map(|n| u(n)).collect();
-        group(&urls, DEFAULT_BACKPORTS)
+        let g = group(&urls, DEFAULT_BACKPORTS)?;
+        match g.rejected.first() {
+            Some(r) => Err(GroupError::at(&r.url, r.reason.clone())),
+            None => Ok(g.sets),
+        }
     }
 
     #[test]
@@ -172,33 +212,70 @@ mod tests {
             "http://a/y/linux-headers-5.4.0-1010-gcp_5.4.0-1010.10_amd64.deb",
             "http://a/x/linux-gcp-headers-5.4.0-1010_5.4.0-1010.10_all.deb",
         ]);
-        assert_eq!(group(&urls, DEFAULT_BACKPORTS).unwrap()[0].len(), 2);
+        assert_eq!(group(&urls, DEFAULT_BACKPORTS).unwrap().sets[0].len(), 2);
     }
 
     #[test]
-    fn unpaired_package_is_an_error_naming_it() {
-        let err = run(&[
+    fn unpaired_package_is_rejected_naming_it() {
+        let urls: Vec<String> = [
             "linux-aws-headers-4.4.0-1031_4.4.0-1031.40_all.deb",
             "linux-headers-4.4.0-1031-aws_4.4.0-1031.40_amd64.deb",
             "linux-headers-4.4.0-1032-aws_4.4.0-1032.41_amd64.deb",
-        ])
-        .unwrap_err();
-        assert_eq!(
-            err.url,
-            Some(u("linux-headers-4.4.0-1032-aws_4.4.0-1032.41_amd64.deb"))
-        );
-        assert!(err.reason.contains("unpaired"), "{err}");
+        ]
+        .iter()
+        .map(|n| u(n))
+        .collect();
+        let got = group(&urls, DEFAULT_BACKPORTS).unwrap();
+        assert_eq!(got.sets.len(), 1);
+        assert_eq!(got.rejected.len(), 1);
+        assert_eq!(got.rejected[0].url, urls[2]);
+        assert!(got.rejected[0].reason.contains("unpaired"), "{got:?}");
     }
 
     #[test]
-    fn three_packages_of_one_version_are_an_error() {
+    fn lowlatency_is_its_own_kernel_with_the_common_package() {
+        let got = run(&[
+            "linux-headers-4.15.0-20_4.15.0-20.21_all.deb",
+            "linux-headers-4.15.0-20-generic_4.15.0-20.21_amd64.deb",
+            "linux-headers-4.15.0-20-lowlatency_4.15.0-20.21_amd64.deb",
+        ])
+        .unwrap();
+        let common = u("linux-headers-4.15.0-20_4.15.0-20.21_all.deb");
+        assert_eq!(
+            got,
+            vec![
+                vec![
+                    common.clone(),
+                    u("linux-headers-4.15.0-20-generic_4.15.0-20.21_amd64.deb")
+                ],
+                vec![
+                    common,
+                    u("linux-headers-4.15.0-20-lowlatency_4.15.0-20.21_amd64.deb")
+                ],
+            ]
+        );
+        // Three flavoured packages and no common one: rejected.
         let err = run(&[
-            "linux-aws-headers-4.4.0-1031_4.4.0-1031.40_all.deb",
-            "linux-headers-4.4.0-1031-aws_4.4.0-1031.40_amd64.deb",
-            "linux-headers-4.4.0-1031-lowlatency_4.4.0-1031.40_amd64.deb",
+            "linux-headers-4.15.0-20-aws_4.15.0-20.21_amd64.deb",
+            "linux-headers-4.15.0-20-generic_4.15.0-20.21_amd64.deb",
+            "linux-headers-4.15.0-20-lowlatency_4.15.0-20.21_amd64.deb",
         ])
         .unwrap_err();
         assert!(err.reason.contains("3 package(s)"), "{err}");
+    }
+
+    #[test]
+    fn derivative_versions_pair_their_packages() {
+        let l = "http://security.ubuntu.com/ubuntu/pool/main/l/linux-lowlatency/";
+        let urls = vec![
+            format!("{l}linux-headers-6.8.0-31-lowlatency_6.8.0-31.31.1_amd64.deb"),
+            format!("{l}linux-lowlatency-headers-6.8.0-31_6.8.0-31.31.1_all.deb"),
+            format!("{l}linux-headers-6.8.0-52-lowlatency_6.8.0-52.53.1_amd64.deb"),
+            format!("{l}linux-lowlatency-headers-6.8.0-52_6.8.0-52.53.1_all.deb"),
+        ];
+        let g = group(&urls, DEFAULT_BACKPORTS).unwrap();
+        assert!(g.rejected.is_empty(), "{:?}", g.rejected);
+        assert_eq!(g.sets.len(), 2);
     }
 
     #[test]

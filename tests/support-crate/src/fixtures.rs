@@ -321,7 +321,8 @@ fn add_rpm_tree(builder: &mut rpm::PackageBuilder, dir: &Path, dest: &str) {
     }
 }
 
-/// Unpacks a bundle with the system `tar` (an independent consumer) into `dest`.
+/// Unpacks a bundle with the system `tar` (an independent consumer) into `dest`, then asserts it
+/// is relocatable ([`assert_relocatable`]).
 pub fn unpack_bundle(bundle: &Path, dest: &Path) {
     fs::create_dir_all(dest).unwrap();
     run(Command::new("tar")
@@ -329,6 +330,111 @@ pub fn unpack_bundle(bundle: &Path, dest: &Path) {
         .arg(bundle)
         .arg("-C")
         .arg(dest));
+    assert_relocatable(dest);
+}
+
+/// Unpacks the bundle file `bundle` into a temporary dir and asserts it is relocatable.
+pub fn assert_bundle_relocatable(bundle: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    unpack_bundle(bundle, dir.path());
+}
+
+/// The kernel's own install paths a relocatable bundle must not name.
+const INSTALL_PATHS: [&str; 4] = [
+    "/usr/src",
+    "/lib/modules",
+    "/usr/lib/modules",
+    "/usr/lib/linux-kbuild",
+];
+
+/// Absolute references to the kernel's install paths in one make-syntax line (text before the
+/// first `#`): an occurrence at a word start (line start, after a blank or one of `="'(,;:`, or
+/// right after `-I`/`-L`). After `)` or a name it is a path under a variable or a relative path
+/// (`$(INSTALL_MOD_PATH)/lib/modules`); `/lib/modules/$(shell uname -r)` names the host's kernel.
+/// Deliberately simpler and stricter than the packer's own scan: any other occurrence counts,
+/// whether it resolves or not.
+pub fn absolute_install_references(line: &str) -> Vec<String> {
+    let code = line.split('#').next().unwrap_or("");
+    let mut found = Vec::new();
+    for prefix in INSTALL_PATHS {
+        for (at, _) in code.match_indices(prefix) {
+            let before = &code[..at];
+            let word_start = match before.chars().last() {
+                None => true,
+                Some(c) => c.is_whitespace() || "=\"'(,;:".contains(c),
+            };
+            let flag = before.ends_with("-I") || before.ends_with("-L");
+            let host = code[at + prefix.len()..].starts_with("/$");
+            if (word_start || flag) && !host {
+                let word = code[at..].split_whitespace().next().unwrap_or("");
+                found.push(word.to_string());
+            }
+        }
+    }
+    found
+}
+
+/// Asserts an unpacked bundle is relocatable: every symlink is relative and stays inside, and no
+/// file make reads in a module build (`Makefile*`, `Kbuild*`, `*.mk`, `.kernelvariables`,
+/// `auto.conf`; other architectures' `arch/<name>/` aside) names the kernel's install paths
+/// (`/usr/src/...`, `/lib/modules/...`, `/usr/lib/modules/...`, `/usr/lib/linux-kbuild-...`)
+/// absolutely ([`absolute_install_references`]). Every test that makes a bundle calls this
+/// (through [`unpack_bundle`] or [`assert_bundle_relocatable`]).
+pub fn assert_relocatable(dir: &Path) {
+    assert_links_stay_inside(dir);
+    let mut files = Vec::new();
+    let mut arches = std::collections::BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                // arch/<name>/include/generated: an architecture the kernel was built for.
+                if path.ends_with("include/generated") {
+                    let arch_dir = path.parent().and_then(Path::parent).unwrap();
+                    if arch_dir.parent().is_some_and(|p| p.ends_with("arch")) {
+                        arches.insert(arch_dir.file_name().unwrap().to_os_string());
+                    }
+                }
+                stack.push(path);
+            } else if meta.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(dir).unwrap();
+        let parts: Vec<_> = rel.iter().collect();
+        let other_arch = !arches.is_empty()
+            && parts
+                .windows(3)
+                .any(|w| w[0] == "arch" && !arches.contains(w[1]));
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let kbuild = name == "Makefile"
+            || name.starts_with("Makefile.")
+            || name.starts_with("Makefile_")
+            || name.starts_with("Kbuild")
+            || name.ends_with(".mk")
+            || name == ".kernelvariables"
+            || name == "auto.conf";
+        if !kbuild || other_arch {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&fs::read(&path).unwrap()).into_owned();
+        for (n, line) in text.lines().enumerate() {
+            for reference in absolute_install_references(line) {
+                problems.push(format!("{}:{}: {reference}", rel.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "absolute references remain in {}:\n{}",
+        dir.display(),
+        problems.join("\n")
+    );
 }
 
 /// A bundle meta file's value (must have no trailing newline).

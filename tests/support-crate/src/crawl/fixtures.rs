@@ -105,6 +105,8 @@ pub struct Deb {
     pub arch: String,
     /// Relative to the archive root (`pool/...`).
     pub filename: String,
+    /// `Depends`; empty: [`realistic_depends`].
+    pub depends: String,
 }
 
 impl Deb {
@@ -125,7 +127,40 @@ impl Deb {
             version,
             arch,
             filename,
+            depends: String::new(),
         }
+    }
+}
+
+/// The `Depends` Debian gives a package: an arch header depends on its common headers and
+/// its kbuild (`linux-kbuild-<major.minor>` for `X.Y.Z-N` ABIs, else the ABI itself); an
+/// Ubuntu flavour header on its common package; anything else on libc.
+pub fn realistic_depends(package: &str, version: &str) -> String {
+    let debian = regex::Regex::new(r"^linux-headers-(.+?)-((?:rt-|cloud-)?amd64)$").unwrap();
+    let ubuntu = regex::Regex::new(r"^linux-headers-(\d+\.\d+\.\d+-\d+)-[a-z]+$").unwrap();
+    if let Some(c) = debian.captures(package) {
+        let k = &c[1];
+        let old_style = regex::Regex::new(r"^(\d+\.\d+)\.\d+-").unwrap();
+        let series = old_style
+            .captures(k)
+            .map(|m| m[1].to_string())
+            .unwrap_or_else(|| k.to_string());
+        format!("linux-headers-{k}-common (= {version}), linux-kbuild-{series} (>= {version})")
+    } else if let Some(c) = ubuntu.captures(package) {
+        format!("linux-headers-{} (= {version})", &c[1])
+    } else {
+        "libc6 (>= 2.34)".to_string()
+    }
+}
+
+/// A metapackage: no files of its own, it depends on the current kernel's package.
+pub fn metapackage(name: &str, version: &str, kernel: &str, pool: &str) -> Deb {
+    Deb {
+        package: name.into(),
+        version: version.into(),
+        arch: "amd64".into(),
+        filename: format!("{pool}{name}_{version}_amd64.deb"),
+        depends: format!("{kernel} (= {version})"),
     }
 }
 
@@ -134,8 +169,13 @@ pub fn packages_text(debs: &[Deb]) -> String {
     let mut out = String::new();
     for d in debs {
         let source = d.filename.split('/').rev().nth(1).unwrap_or("linux");
+        let depends = if d.depends.is_empty() {
+            realistic_depends(&d.package, &d.version)
+        } else {
+            d.depends.clone()
+        };
         out.push_str(&format!(
-            "Package: {}\nSource: {source} ({})\nVersion: {}\nInstalled-Size: 54321\nMaintainer: Debian Kernel Team <debian-kernel@lists.debian.org>\nArchitecture: {}\nDepends: linux-kbuild-6.1 (>= 6.1.90-1)\nDescription: Header files for Linux\n This package provides the architecture-specific kernel header files.\n .\n Built for testing.\nMulti-Arch: same\nHomepage: https://www.kernel.org/\nDescription-md5: 0b1a2e6e0cc5c9c5e5b8b6f6c8b5d2a1\nSection: kernel\nPriority: optional\nFilename: {}\nSize: 1234567\nMD5sum: 5d41402abc4b2a76b9719d911017c592\nSHA256: {}\n\n",
+            "Package: {}\nSource: {source} ({})\nVersion: {}\nInstalled-Size: 54321\nMaintainer: Debian Kernel Team <debian-kernel@lists.debian.org>\nArchitecture: {}\nDepends: {depends}\nDescription: Header files for Linux\n This package provides the architecture-specific kernel header files.\n .\n Built for testing.\nMulti-Arch: same\nHomepage: https://www.kernel.org/\nDescription-md5: 0b1a2e6e0cc5c9c5e5b8b6f6c8b5d2a1\nSection: kernel\nPriority: optional\nFilename: {}\nSize: 1234567\nMD5sum: 5d41402abc4b2a76b9719d911017c592\nSHA256: {}\n\n",
             d.package,
             d.version,
             d.version,
@@ -148,7 +188,7 @@ pub fn packages_text(debs: &[Deb]) -> String {
 }
 
 /// Serves one apt suite: `dists/<suite>/{Release,InRelease,Release.gpg}` and per component
-/// `binary-<arch>/Packages.{gz,xz}` (the same packages in every component listed).
+/// `binary-<arch>/Packages.{gz,xz}`, also under `by-hash/SHA256/` (`Acquire-By-Hash: yes`).
 pub fn apt_suite(
     m: &Mirror,
     signer: &Signer,
@@ -169,6 +209,13 @@ pub fn apt_suite(
             let rel = format!("{component}/binary-{arch}/{name}");
             sha_lines.push_str(&format!(" {} {:>16} {rel}\n", sha256(&data), data.len()));
             md5_lines.push_str(&format!(" {:x} {:>16} {rel}\n", md5ish(&data), data.len()));
+            m.put(
+                &format!(
+                    "{dists}{component}/binary-{arch}/by-hash/SHA256/{}",
+                    sha256(&data)
+                ),
+                data.clone(),
+            );
             m.put(&format!("{dists}{rel}"), data);
         }
         let rel = format!("{component}/binary-{arch}/Release");
@@ -196,10 +243,46 @@ pub fn apt_suite(
     );
 }
 
+/// Serves a release alias (`dists/stable/`) as the archive does: the same signed files as
+/// the codename's suite (which names its `Codename`).
+pub fn apt_alias(m: &Mirror, root: &str, alias: &str, codename: &str) {
+    for f in ["Release", "Release.gpg", "InRelease"] {
+        let body = m
+            .get(&format!("{root}dists/{codename}/{f}"))
+            .unwrap_or_else(|| panic!("suite {codename} is not served"));
+        m.put(&format!("{root}dists/{alias}/{f}"), body);
+    }
+}
+
 fn md5ish(b: &[u8]) -> u128 {
     // Not MD5: the crawler ignores MD5Sum; the field only keeps the real file shape.
     u128::from_str_radix(&sha256(b)[..32], 16).unwrap()
 }
+
+/// Ubuntu's `meta-release` (the release list its upgrader reads): one stanza per
+/// `(codename, name, version, supported)`.
+pub fn meta_release(releases: &[(&str, &str, &str, bool)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (dist, name, version, supported) in releases {
+        let archive = "http://archive.ubuntu.com/ubuntu/dists";
+        out.push_str(&format!(
+            "Dist: {dist}\nName: {name}\nVersion: {version}\nDate: Thu, 25 April 2024 15:00:00 UTC\nSupported: {}\nDescription: This is the {version} release\nRelease-File: {archive}/{dist}-updates/Release\nReleaseNotes: http://changelogs.ubuntu.com/EOLReleaseAnnouncement\nUpgradeTool: {archive}/{dist}-updates/main/dist-upgrader-all/current/{dist}.tar.gz\nUpgradeToolSignature: {archive}/{dist}-updates/main/dist-upgrader-all/current/{dist}.tar.gz.gpg\n\n",
+            u8::from(*supported)
+        ));
+    }
+    out.into_bytes()
+}
+
+/// The Ubuntu releases of the fixture `meta-release`: standard support for focal, jammy,
+/// noble and plucky; xenial and bionic are past it (ESM only).
+pub const UBUNTU_RELEASES: &[(&str, &str, &str, bool)] = &[
+    ("xenial", "Xenial Xerus", "16.04.7 LTS", false),
+    ("bionic", "Bionic Beaver", "18.04.6 LTS", false),
+    ("focal", "Focal Fossa", "20.04.6 LTS", true),
+    ("jammy", "Jammy Jellyfish", "22.04.5 LTS", true),
+    ("noble", "Noble Numbat", "24.04.3 LTS", true),
+    ("plucky", "Plucky Puffin", "25.04", true),
+];
 
 /// One rpm of a yum repository.
 #[derive(Debug, Clone)]

@@ -25,6 +25,8 @@ struct State {
     auth: HashMap<String, String>,
     hits: HashMap<String, u64>,
     latency: Duration,
+    /// Send no ETag and ignore If-None-Match (like the Debian mirror these machines use).
+    no_validators: bool,
 }
 
 /// The running server; stopped on drop.
@@ -150,6 +152,21 @@ impl Mirror {
             .unwrap_or(&0)
     }
 
+    /// Stops sending validators (ETag) and answering conditional requests.
+    pub fn without_validators(&self) {
+        self.state.lock().unwrap().no_validators = true;
+    }
+
+    /// Requests seen per request target (`/host/path?query`), so far.
+    pub fn hit_counts(&self) -> HashMap<String, u64> {
+        self.state.lock().unwrap().hits.clone()
+    }
+
+    /// The body served at a request target (`/host/path?query`).
+    pub fn body_at(&self, target: &str) -> Option<Vec<u8>> {
+        self.state.lock().unwrap().files.get(target).cloned()
+    }
+
     /// Adds latency to every response.
     pub fn set_latency(&self, d: Duration) {
         self.state.lock().unwrap().latency = d;
@@ -217,7 +234,7 @@ fn handle(
             }
         }
     }
-    let (body, fault, latency, needed_auth) = {
+    let (body, fault, latency, needed_auth, no_validators) = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
         (
@@ -225,6 +242,7 @@ fn handle(
             s.faults.get(&target).cloned(),
             s.latency,
             s.auth.get(&target).cloned(),
+            s.no_validators,
         )
     };
     requests.fetch_add(1, Ordering::SeqCst);
@@ -275,6 +293,10 @@ fn handle(
             b"not found",
         );
     };
+    if no_validators {
+        bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
+        return respond(&mut conn, "200 OK", "", &body);
+    }
     let etag = format!("\"{}\"", &hex::encode(sha2_digest(&body))[..16]);
     if if_none_match.as_deref() == Some(etag.as_str()) {
         return respond(

@@ -220,6 +220,59 @@ impl World {
             .push(Deb::from_url(security, &new));
         kept.insert(new.clone());
         self.added.insert("debian".into(), new);
+        // The upstream canary: each metapackage points at a kernel the rules select.
+        let signed = "pool/main/l/linux-signed-amd64/";
+        for (root, suite, meta, version, kernel) in [
+            (
+                security,
+                "bookworm-security",
+                "linux-headers-amd64",
+                "6.1.99-1",
+                "linux-headers-6.1.0-23-amd64",
+            ),
+            (
+                security,
+                "bookworm-security",
+                "linux-headers-cloud-amd64",
+                "6.1.90-1",
+                "linux-headers-6.1.0-21-cloud-amd64",
+            ),
+            (
+                csail,
+                "bookworm",
+                "linux-headers-amd64",
+                "6.1.94-1",
+                "linux-headers-6.1.0-22-amd64",
+            ),
+            (
+                csail,
+                "bookworm",
+                "linux-headers-cloud-amd64",
+                "6.1.94-1",
+                "linux-headers-6.1.0-22-cloud-amd64",
+            ),
+            (
+                csail,
+                "sid",
+                "linux-headers-rt-amd64",
+                "6.9.7-1",
+                "linux-headers-6.9.7-rt-amd64",
+            ),
+            (
+                csail,
+                "sid",
+                "linux-headers-6.9-amd64",
+                "6.9.7-1",
+                "linux-headers-6.9.7-cloud-amd64",
+            ),
+        ] {
+            suites
+                .entry((root, suite))
+                .or_default()
+                .push(fixtures::metapackage(meta, version, kernel, signed));
+        }
+        // Release aliases name the suites; `testing` (forky) publishes no kernel, and only
+        // some companions (`-updates`, `-security`) exist.
         let all = [
             (
                 csail,
@@ -229,6 +282,7 @@ impl World {
                     "bookworm",
                     "bookworm-updates",
                     "trixie",
+                    "forky",
                     "sid",
                 ]
                 .as_slice(),
@@ -252,11 +306,26 @@ impl World {
                 );
             }
         }
+        for (alias, codename) in [
+            ("oldoldstable", "bullseye"),
+            ("oldstable", "bookworm"),
+            ("stable", "trixie"),
+            ("testing", "forky"),
+            ("unstable", "sid"),
+        ] {
+            fixtures::apt_alias(&self.mirror, csail, alias, codename);
+        }
+        assert!(suites.is_empty(), "unserved suites: {:?}", suites.keys());
         self.expect("debian", kept, gone, &BTreeSet::new());
     }
 
     fn ubuntu_standard(&mut self) {
         let root = "http://security.ubuntu.com/ubuntu/";
+        // The release list the Ubuntu sources follow (supported releases' suites).
+        self.mirror.put(
+            "https://changelogs.ubuntu.com/meta-release",
+            fixtures::meta_release(fixtures::UBUNTU_RELEASES),
+        );
         let pool = format!("{root}pool/main/l/");
         let mut urls = set(corpus("ubuntu-standard.txt"));
         let vanished = urls.iter().next().unwrap().clone();
@@ -279,6 +348,7 @@ impl World {
             .filter(|u| u.contains("_5.15.0-"))
             .map(|u| Deb::from_url(root, u))
             .chain(std::iter::once(Deb {
+                depends: String::new(),
                 package: "linux-headers-5.15.0-1050-aws".into(),
                 version: "5.15.0-1050.55".into(),
                 arch: "amd64".into(),
@@ -286,6 +356,12 @@ impl World {
                     "pool/main/l/linux-aws/linux-headers-5.15.0-1050-aws_5.15.0-1050.55_amd64.deb"
                         .into(),
             }))
+            .chain(std::iter::once(fixtures::metapackage(
+                "linux-headers-generic",
+                "5.15.0.115.115",
+                "linux-headers-5.15.0-115-generic",
+                "pool/main/l/linux-meta/",
+            )))
             .collect();
         fixtures::apt_suite(
             &self.mirror,
@@ -352,22 +428,13 @@ impl World {
 
     fn amazon(&mut self) {
         let host = "http://amazonlinux.us-west-2.amazonaws.com/";
-        let root = format!("{host}2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/");
+        let root = AMAZON_ROOT.to_string();
         self.mirror.put(
             &format!("{host}2/core/latest/x86_64/mirror.list"),
             format!("{root}\n").into_bytes(),
         );
         let urls = set(corpus("amazon.txt"));
-        let mut rpms: Vec<Rpm> = urls
-            .iter()
-            .map(|u| {
-                let rest = u.strip_prefix(host).unwrap();
-                Rpm::from_file(
-                    rest.rsplit('/').next().unwrap(),
-                    &format!("../../../../../{rest}"),
-                )
-            })
-            .collect();
+        let mut rpms = amazon_rpms();
         let other = "blobstore/aa00/kernel-devel-5.10.217-205.860.amzn2.x86_64.rpm";
         rpms.push(Rpm::from_file(
             other.rsplit('/').next().unwrap(),
@@ -459,6 +526,13 @@ impl World {
             d.extend(debian_fillers(root));
             d
         };
+        let mut new_debs = debs(&new);
+        new_debs.push(fixtures::metapackage(
+            "linux-headers-cloud-amd64",
+            "5.15.114-0gardenlinux3",
+            "linux-headers-5.15.114-gardenlinux-cloud-amd64",
+            "pool/main/l/linux-signed-amd64/",
+        ));
         fixtures::apt_suite(
             &self.mirror,
             &self.signer,
@@ -472,7 +546,7 @@ impl World {
             &self.signer,
             root,
             "934.11",
-            &[("main", debs(&new))],
+            &[("main", new_debs)],
             "amd64",
         );
         // 1443.0 is tagged but has no dists yet (optional_suites); `nightly` is not a release tag.
@@ -532,6 +606,60 @@ impl World {
     }
 }
 
+/// The Amazon Linux core repository's root on the fixture mirror.
+pub const AMAZON_ROOT: &str = "http://amazonlinux.us-west-2.amazonaws.com/2/core/2.0/x86_64/6b0225ccc542f3834c95733dcf321ab9f1e77e6ca6817469771a8af7c49efe6c/";
+
+/// The corpus `amazon.txt` packages as the core repository lists them (relative hrefs).
+pub fn amazon_rpms() -> Vec<Rpm> {
+    let host = "http://amazonlinux.us-west-2.amazonaws.com/";
+    corpus("amazon.txt")
+        .iter()
+        .map(|u| {
+            let rest = u.strip_prefix(host).unwrap();
+            Rpm::from_file(
+                rest.rsplit('/').next().unwrap(),
+                &format!("../../../../../{rest}"),
+            )
+        })
+        .collect()
+}
+
+/// Crawls `source` of `w` after `change`; expects it to fail with a reason containing every
+/// `want`, and its lists (and uncrawled companion) byte-identical.
+pub fn expect_failure(w: &World, source: &str, want: &[&str], change: impl FnOnce(&World)) {
+    let src = w.config.source(source).unwrap();
+    let before = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
+    change(w);
+    let r = crawl_with(w, &w.http(), &[source]);
+    match &r.sources[0].outcome {
+        kernel_packer::crawl::Outcome::Failed { reason } => {
+            for want in want {
+                assert!(reason.contains(want), "{source}: {reason:?} lacks {want:?}");
+            }
+        }
+        other => panic!("{source}: expected a failure, got {other:?}"),
+    }
+    let after = (w.list_text(&src.list), w.list_text(&src.uncrawled_list()));
+    assert_eq!(before, after, "{source}: lists changed");
+}
+
+/// Crawls `sources` of the world with `http` into its lists directory.
+pub fn crawl_with(w: &World, http: &Http, sources: &[&str]) -> kernel_packer::crawl::CrawlReport {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let selection =
+        kernel_packer::crawl::Selection::Sources(sources.iter().map(|s| s.to_string()).collect());
+    rt.block_on(kernel_packer::crawl::run(
+        &w.config,
+        &kernel_packer::lists::DirStore::new(w.lists.path()),
+        &selection,
+        http,
+    ))
+    .unwrap()
+}
+
 fn corpus_uncrawled(name: &str) -> Vec<String> {
     if corpus_dir().join(name).exists() {
         corpus(name)
@@ -544,12 +672,14 @@ fn corpus_uncrawled(name: &str) -> Vec<String> {
 fn debian_fillers(_root: &str) -> Vec<Deb> {
     vec![
         Deb {
+            depends: String::new(),
             package: "bash".into(),
             version: "5.2.15-2+b2".into(),
             arch: "amd64".into(),
             filename: "pool/main/b/bash/bash_5.2.15-2+b2_amd64.deb".into(),
         },
         Deb {
+            depends: String::new(),
             package: "linux-image-6.1.0-21-amd64".into(),
             version: "6.1.90-1".into(),
             arch: "amd64".into(),
@@ -558,6 +688,7 @@ fn debian_fillers(_root: &str) -> Vec<Deb> {
                     .into(),
         },
         Deb {
+            depends: String::new(),
             package: "linux-headers-6.1.0-0.deb11.21-amd64".into(),
             version: "6.1.90-1~bpo11+1".into(),
             arch: "amd64".into(),
