@@ -6,7 +6,7 @@
 //!   as a directory package store under their simplified names, with a one-entry manifest; checks the
 //!   `bundles` / `bundle-dir` outputs, the job summary table and the bundle itself; and that a kernel
 //!   that fails makes the step fail only after the others are packed.
-//! - Binary resolution: a released binary served by a local HTTP server (python3 http.server on
+//! - Binary resolution: a released binary served by a local HTTP server (the test harness's, on
 //!   127.0.0.1) is downloaded and verified against its `.sha256`; a checksum mismatch fails; a cache
 //!   hit needs no server.
 //! - S3: the bundle store is an `s3://` URL on a local moto_server; the reported URL, size and sha256
@@ -18,13 +18,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use actions_runner::{run_composite, ActionResult, Runner};
 use kernel_packer::names::{manifest_id, sha256_hex, simplify};
+use kernel_packer_test_support::fixtures::debian_packages;
+use kernel_packer_test_support::harness::{HttpServer, Moto};
 use serde_json::Value;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -73,35 +73,15 @@ struct DebianSet {
     uname: String,
 }
 
-/// Fetches the Debian packages (cached) and lays them out under `root`: `packages/` as a directory
+/// Lays the real Debian packages (downloaded once) out under `root`: `packages/` as a directory
 /// package store (files named by their simplified names) and `workspace/kernels/manifest.yml`.
 fn debian_store(root: &Path) -> DebianSet {
-    let script = Path::new(REPO).join("tests/fetch-debian-packages.sh");
-    assert!(
-        script.exists(),
-        "{} is missing: it downloads the Debian packages this test needs",
-        script.display()
-    );
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("run fetch-debian-packages.sh");
-    assert!(
-        out.status.success(),
-        "fetch-debian-packages.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cache = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
     let store = root.join("packages");
     std::fs::create_dir_all(&store).unwrap();
     let mut names = Vec::new();
     let mut uname = None;
-    for entry in std::fs::read_dir(&cache).unwrap() {
-        let path = entry.unwrap().path();
+    for path in debian_packages() {
         let file = path.file_name().unwrap().to_str().unwrap().to_string();
-        if !file.ends_with(".deb") {
-            continue;
-        }
         if let Some(rest) = file.strip_prefix("linux-headers-") {
             let release = rest.split('_').next().unwrap();
             if release.ends_with("-amd64") {
@@ -112,12 +92,6 @@ fn debian_store(root: &Path) -> DebianSet {
         std::fs::copy(&path, store.join(&name)).unwrap();
         names.push(name);
     }
-    assert_eq!(
-        names.len(),
-        3,
-        "expected 3 Debian packages in {}",
-        cache.display()
-    );
     names.sort();
     let id = manifest_id(&names);
     let mut manifest = format!("{id}:\n  type: debian\n  packages:\n");
@@ -347,51 +321,6 @@ fn rejects_empty_kernels_and_option_like_entries() {
         .contains("not a kernel uname"));
 }
 
-/// A python3 http.server on 127.0.0.1 serving a directory; killed on drop.
-struct HttpServer {
-    child: Child,
-    port: u16,
-}
-
-impl HttpServer {
-    fn start(dir: &Path) -> HttpServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-            ])
-            .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 is needed for the local HTTP server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "HTTP server on port {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        HttpServer { child, port }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Publishes `kernel-packer-<target>.tar.gz` (the real binary, stripped into `root/staging/`) and
 /// its `.sha256` (or `wrong_sha` when given) under a release layout.
 fn publish_release(root: &Path, tag: &str, target: &str, wrong_sha: Option<&str>) {
@@ -451,7 +380,7 @@ fn downloads_verified_release_binary_then_uses_the_cache() {
         "x86_64-unknown-linux-gnu",
         Some(&"0".repeat(64)),
     );
-    let server = HttpServer::start(&site);
+    let server = HttpServer::serve_dir(&site);
 
     let mut r = runner(tmp.path());
     r.env.insert(
@@ -523,7 +452,7 @@ fn syncs_lists_from_a_local_mirror_then_packs() {
         let p = e.unwrap().path();
         std::fs::copy(&p, mirror.join(p.file_name().unwrap())).unwrap();
     }
-    let server = HttpServer::start(&mirror);
+    let server = HttpServer::serve_dir(&mirror);
     let mut urls: Vec<String> = std::fs::read_dir(&mirror)
         .unwrap()
         .map(|e| {
@@ -607,73 +536,27 @@ fn missing_packs_only_ids_without_a_bundle() {
     assert!(second.summary.contains("0 packed, 0 failed"), "{log}");
 }
 
-/// A `moto_server` (S3 API) on 127.0.0.1, from scripts/setup.d/20-moto.sh; killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let bin = ["/opt/kernel-packer-moto/bin/moto_server", "moto_server"]
-            .into_iter()
-            .find(|b| !b.starts_with('/') || Path::new(b).exists())
-            .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{bin}: {e} (run scripts/setup.d/20-moto.sh)"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server on port {port} did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-
-    /// Runs curl against the server with SigV4-signed requests (test credentials), returning
-    /// stdout bytes.
-    fn curl(&self, args: &[&str], path: &str) -> Vec<u8> {
-        let out = Command::new("curl")
-            .args(["-sS", "--fail", "--max-time", "60"])
-            .args([
-                "--aws-sigv4",
-                "aws:amz:us-east-1:s3",
-                "--user",
-                "testing:testing",
-            ])
-            .args(args)
-            .arg(self.url(path))
-            .output()
-            .expect("curl");
-        assert!(
-            out.status.success(),
-            "curl {args:?} {path}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs curl against moto with SigV4-signed requests (test credentials), returning stdout bytes
+/// (curl instead of the AWS SDK keeps this test binary half the size).
+fn s3_curl(moto: &Moto, args: &[&str], path: &str) -> Vec<u8> {
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "60"])
+        .args([
+            "--aws-sigv4",
+            "aws:amz:us-east-1:s3",
+            "--user",
+            "testing:testing",
+        ])
+        .args(args)
+        .arg(format!("{}/{path}", moto.endpoint()))
+        .output()
+        .expect("curl (scripts/setup.d/05-base.sh)");
+    assert!(
+        out.status.success(),
+        "curl {args:?} {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 #[test]
@@ -681,12 +564,12 @@ fn packs_into_an_s3_bundle_store() {
     let tmp = tempfile::tempdir().unwrap();
     let set = debian_store(tmp.path());
     let moto = Moto::start();
-    moto.curl(&["-X", "PUT"], "kp-bundles");
+    s3_curl(&moto, &["-X", "PUT"], "kp-bundles");
 
     let mut r = runner(tmp.path());
     for (k, v) in [
         ("KERNEL_PACKER_BIN", BIN.to_string()),
-        ("AWS_ENDPOINT_URL", moto.url("")),
+        ("AWS_ENDPOINT_URL", moto.endpoint()),
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_REGION", "us-east-1".into()),
@@ -716,7 +599,7 @@ fn packs_into_an_s3_bundle_store() {
         .unwrap_or_else(|| panic!("bundle is not an s3:// URL: {url}"));
     assert!(key.starts_with("kp-bundles/ci/"), "{url}");
     // The object in the bucket is the bundle the outputs describe.
-    let bytes = moto.curl(&[], key);
+    let bytes = s3_curl(&moto, &[], key);
     assert_eq!(entry["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
     assert_eq!(entry["size"].as_u64(), Some(bytes.len() as u64));
     assert!(result.summary.contains("1 packed, 0 failed"), "{log}");

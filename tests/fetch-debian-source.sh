@@ -17,7 +17,7 @@ fi
 if ! apt-cache show linux-source-6.1 >/dev/null 2>&1; then
   apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
 fi
-want="$(apt-cache show linux-kbuild-6.1 2>/dev/null | awk '/^Version:/{print $2; exit}')"
+want="$(apt-cache show linux-kbuild-6.1:amd64 2>/dev/null | awk '/^Version:/{print $2; exit}')"
 spec="linux-source-6.1"
 if [ -n "$want" ] && apt-cache show "linux-source-6.1=$want" >/dev/null 2>&1; then
   spec="linux-source-6.1=$want"

@@ -26,6 +26,7 @@ fn writes_cache_and_features_views() {
             size: 1,
             kernel: kernel.into(),
             distro: "x".into(),
+            arch: "amd64".into(),
             features: Features {
                 btf: n == 1,
                 bpf_ringbuf: index::has_bpf_ringbuf(kernel),

@@ -20,6 +20,7 @@ fn entry(n: u8, kernel: &str, distro: &str, verification: Option<Verification>) 
         size: 13_850_213 + n as u64,
         kernel: kernel.into(),
         distro: distro.into(),
+        arch: "amd64".into(),
         features: Features {
             btf: true,
             bpf_ringbuf: n % 2 == 0,

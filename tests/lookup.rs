@@ -162,6 +162,7 @@ fn misses_name_the_newest_bundle_of_the_family() {
         size: 1,
         kernel: kernel.into(),
         distro: kind.into(),
+        arch: "amd64".into(),
         features: Features::default(),
         verification: None,
         packed_at: None,

@@ -53,6 +53,8 @@ fn real_debian_set_packs_into_a_bundle_that_builds_a_module() {
         format!("./usr/src/linux-headers-{uname}")
     );
     assert_eq!(meta(&dir, "BUNDLE_DISTRO"), "debian");
+    assert_eq!(meta(&dir, "BUNDLE_ARCH"), "amd64");
+    assert_eq!(packed.arch, "amd64");
     assert_eq!(meta(&dir, "BUNDLE_VERSION"), "6");
     assert_eq!(meta(&dir, "BUNDLE_MAJOR"), "1");
     assert_eq!(meta(&dir, "BUNDLE_MINOR"), "0");

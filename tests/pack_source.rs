@@ -19,16 +19,7 @@ fn debian_source_tarball() -> PathBuf {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .try_init();
-    let out = Command::new("bash")
-        .arg(repo_root().join("tests/fetch-debian-source.sh"))
-        .output()
-        .expect("run tests/fetch-debian-source.sh");
-    assert!(
-        out.status.success(),
-        "tests/fetch-debian-source.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+    fetch("tests/fetch-debian-source.sh")
 }
 
 /// The kernel version of the source tarball's Makefile, read with the system `tar` and `xz`.
@@ -165,14 +156,6 @@ fn minikube_bundle_from_debian_sources_builds_a_module() {
     );
 }
 
-fn pack_err(kind: PackerKind, packages: &[PathBuf]) -> String {
-    let out = tempfile::tempdir().unwrap();
-    let err = pack_packages(kind, packages, out.path(), &PackOptions::default())
-        .expect_err("packing must fail");
-    assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0);
-    format!("{err:#}")
-}
-
 #[test]
 fn missing_config_and_non_kernel_sources_fail_clearly() {
     let work = tempfile::tempdir().unwrap();
@@ -189,7 +172,7 @@ fn missing_config_and_non_kernel_sources_fail_clearly() {
         .arg("linux-6.1.1"));
 
     // minikube without its config package.
-    let err = pack_err(PackerKind::Minikube, std::slice::from_ref(&junk));
+    let err = pack_error(PackerKind::Minikube, std::slice::from_ref(&junk));
     assert!(err.contains("missing config"), "{err}");
 
     // cos headers without a .config.
@@ -208,21 +191,21 @@ fn missing_config_and_non_kernel_sources_fail_clearly() {
         .arg(&headers_root)
         .arg("usr"));
     let src = link_as(work.path(), "cos-tools-1.2.3-kernel-src.tar.gz", &junk);
-    let err = pack_err(PackerKind::Cos, &[src.clone(), headers]);
+    let err = pack_error(PackerKind::Cos, &[src.clone(), headers]);
     assert!(
         err.contains("kernel-headers.tgz") && err.contains("missing config: no .config"),
         "{err}"
     );
 
     // linuxkit (shipped config) on a tarball that is no kernel tree.
-    let err = pack_err(PackerKind::Linuxkit, std::slice::from_ref(&junk));
+    let err = pack_error(PackerKind::Linuxkit, std::slice::from_ref(&junk));
     assert!(
         err.contains("linux-6.1.1.tar.gz") && err.contains("no kernel source tree"),
         "{err}"
     );
 
     // A package that plays no role.
-    let err = pack_err(
+    let err = pack_error(
         PackerKind::Cos,
         &[src, work.path().join("linux-6.1.1.tar.gz")],
     );

@@ -112,6 +112,7 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         let line = serde_json::json!({
             "bundle": packed.path,
             "uname": packed.uname,
+            "arch": packed.arch,
             "size": packed.size,
             "sha256": packed.sha256,
             "checksum": packed.checksum,

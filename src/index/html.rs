@@ -164,6 +164,7 @@ mod tests {
             size: 13 << 20,
             kernel: "6.1.0-21-amd64".into(),
             distro: "<debian>".into(),
+            arch: "amd64".into(),
             features: Features {
                 btf: true,
                 bpf_ringbuf: true,

@@ -55,6 +55,9 @@ pub struct IndexEntry {
     /// BUNDLE_DISTRO.
     #[serde(default)]
     pub distro: String,
+    /// BUNDLE_ARCH (`amd64`, `arm64`); `amd64` for entries written before architectures existed.
+    #[serde(default = "crate::pack::arch::default_name")]
+    pub arch: String,
     /// Derived kernel features.
     pub features: Features,
     /// BUNDLE_CHECKSUM inside the bundle: this id, or the id of the same content that created the
@@ -135,6 +138,9 @@ pub struct BundleRecord {
     pub kernel: String,
     /// BUNDLE_DISTRO.
     pub distro: String,
+    /// BUNDLE_ARCH (`amd64` for records written before architectures existed).
+    #[serde(default = "crate::pack::arch::default_name")]
+    pub arch: String,
     /// BUNDLE_CHECKSUM.
     pub checksum: String,
     /// Derived kernel features.
@@ -162,6 +168,7 @@ impl BundleRecord {
             size: self.size,
             kernel: self.kernel.clone(),
             distro: self.distro.clone(),
+            arch: self.arch.clone(),
             features: self.features,
             checksum: self.checksum.clone(),
             content: self.content.clone(),
@@ -374,6 +381,7 @@ mod tests {
             size: 10,
             kernel: format!("6.{n}.0-1-amd64"),
             distro: "debian".into(),
+            arch: "amd64".into(),
             features: Features {
                 btf: n % 2 == 0,
                 bpf_ringbuf: true,

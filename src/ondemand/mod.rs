@@ -336,6 +336,7 @@ async fn publish(
             size: info.size,
             kernel: bundle.uname.clone(),
             distro: bundle.distro.clone(),
+            arch: bundle.arch.clone(),
             checksum,
             features: Features {
                 btf: bundle.btf,

@@ -24,6 +24,8 @@ pub const BUNDLE_MTIME: u64 = 946_684_800;
 /// The meta files at the root of every bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleMeta {
+    /// BUNDLE_ARCH: `amd64`, `arm64` ([`super::arch`]).
+    pub arch: String,
     pub build_dir: String,
     pub checksum: String,
     pub distro: String,
@@ -39,6 +41,7 @@ impl BundleMeta {
     /// The meta files as (name, value) pairs, sorted by name. Values never end with a newline.
     pub fn files(&self) -> Vec<(&'static str, String)> {
         vec![
+            ("BUNDLE_ARCH", self.arch.clone()),
             ("BUNDLE_BUILD_DIR", self.build_dir.clone()),
             ("BUNDLE_CHECKSUM", self.checksum.clone()),
             ("BUNDLE_COMPILER", self.facts.compiler.clone()),

@@ -8,6 +8,7 @@
 //! no bundle.
 //! Packer behaviour is data: see `packers.yml` and [`spec`].
 
+pub mod arch;
 pub mod bundle;
 pub mod facts;
 pub mod image;
@@ -112,6 +113,9 @@ pub struct PackedBundle {
     pub uname: String,
     /// BUNDLE_DISTRO.
     pub distro: String,
+    /// BUNDLE_ARCH (`amd64`, `arm64`).
+    #[serde(default = "arch::default_name")]
+    pub arch: String,
     /// BUNDLE_CHECKSUM.
     pub checksum: String,
     /// Size of the bundle file in bytes.
@@ -202,6 +206,9 @@ pub fn pack_packages(
     if let Some(name) = name_override {
         plan.bundle_name = name;
     }
+    let arch = arch::detect(&tree, &plan.kernel_dir).with_context(set_name)?;
+    plan.bundle_name
+        .push_str(&arch::bundle_name_suffix(&plan.uname, arch));
     let (version, major, minor) = bundle::version_triplet(&plan.uname)?;
     let checksum = opts
         .checksum
@@ -231,6 +238,7 @@ pub fn pack_packages(
         ),
     };
     let meta = bundle::BundleMeta {
+        arch: arch.as_str().to_string(),
         build_dir: plan.build_dir.clone(),
         checksum: checksum.clone(),
         distro: spec.distro.clone(),
@@ -271,6 +279,7 @@ pub fn pack_packages(
     info!(
         bundle = %final_path.display(),
         uname = %plan.uname,
+        %arch,
         size,
         files = stats.files,
         links = stats.links,
@@ -284,6 +293,7 @@ pub fn pack_packages(
         file_name,
         uname: plan.uname,
         distro: spec.distro.clone(),
+        arch: arch.as_str().to_string(),
         checksum,
         size,
         sha256,

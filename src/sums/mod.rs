@@ -228,6 +228,7 @@ mod tests {
             size: 1,
             kernel: format!("6.{n}.0"),
             distro: "debian".into(),
+            arch: "amd64".into(),
             features: Features::default(),
             verification: None,
             packed_at: None,

@@ -10,22 +10,26 @@ use std::sync::OnceLock;
 
 pub use crate::repo_root;
 
+/// Runs a download script of the repository (`tests/fetch-*.sh`, cached and locked for
+/// concurrent callers) and returns the path it prints. Panics with the script's output on failure.
+pub fn fetch(script: &str) -> PathBuf {
+    let out = Command::new("bash")
+        .arg(repo_root().join(script))
+        .output()
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
 /// The three real Debian packages (arch headers, common headers, kbuild), downloaded once by
 /// `tests/fetch-debian-packages.sh`. Panics with the script's output when they cannot be had.
 pub fn debian_packages() -> Vec<PathBuf> {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("tests/fetch-debian-packages.sh"))
-            .output()
-            .expect("run tests/fetch-debian-packages.sh");
-        assert!(
-            out.status.success(),
-            "tests/fetch-debian-packages.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    });
+    let dir = DIR.get_or_init(|| fetch("tests/fetch-debian-packages.sh"));
     let mut debs: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -474,9 +478,17 @@ pub fn build_module(bundle_dir: &Path) -> String {
 /// Packs into a fresh temporary dir, expecting failure; returns the one-line error text and checks
 /// nothing was left in the output dir.
 pub fn pack_error(kind: kernel_packer::pack::PackerKind, packages: &[PathBuf]) -> String {
+    pack_error_with(kind, packages, &kernel_packer::pack::PackOptions::default())
+}
+
+/// [`pack_error`] with packing options.
+pub fn pack_error_with(
+    kind: kernel_packer::pack::PackerKind,
+    packages: &[PathBuf],
+    options: &kernel_packer::pack::PackOptions,
+) -> String {
     let out = tempfile::tempdir().unwrap();
-    let options = kernel_packer::pack::PackOptions::default();
-    let err = kernel_packer::pack::pack_packages(kind, packages, out.path(), &options)
+    let err = kernel_packer::pack::pack_packages(kind, packages, out.path(), options)
         .expect_err("pack unexpectedly succeeded");
     assert_eq!(
         fs::read_dir(out.path()).unwrap().count(),

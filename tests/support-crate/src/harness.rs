@@ -188,6 +188,25 @@ impl HttpServer {
         }
     }
 
+    /// Serves the files under `dir` (GET `/<relative path>`; 404 for anything else).
+    pub fn serve_dir(dir: &std::path::Path) -> HttpServer {
+        let dir = dir.to_path_buf();
+        HttpServer::start(move |req| {
+            let rel = req
+                .path
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .trim_start_matches('/');
+            match std::fs::read(dir.join(rel)) {
+                Ok(body) if req.method == "GET" && !rel.split('/').any(|c| c == "..") => {
+                    Response::new(200, body)
+                }
+                _ => Response::new(404, "not found"),
+            }
+        })
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
