@@ -53,9 +53,8 @@ if command -v mke2fs >/dev/null && command -v sfdisk >/dev/null; then
     mke2fs -q -t ext4 -O ^has_journal -b 1024 -d "$small" "$work/fs.img" 2M
     cp "$work/fs.img" "$seeds/load_image/bare-ext4.img"
     for label in gpt dos; do
-        truncate -s 3M "$work/$label.img"
-        echo 'start=2048, size=4096, type=L' | sfdisk -q --label "$label" "$work/$label.img" >/dev/null 2>&1 ||
-            echo 'start=2048, size=4096, type=83' | sfdisk -q --label "$label" "$work/$label.img" >/dev/null
+        truncate -s 4M "$work/$label.img"
+        echo 'start=2048, size=4096, type=L' | sfdisk -q --label "$label" "$work/$label.img" >/dev/null
         dd if="$work/fs.img" of="$work/$label.img" bs=512 seek=2048 conv=notrunc status=none
         bzip2 -c "$work/$label.img" > "$seeds/load_image/$label.img.bz2"
     done
@@ -68,7 +67,7 @@ for f in /var/lib/apt/lists/*InRelease; do
     { printf '\x01'; cat "$f"; } > "$seeds/verify/$(basename "$f")"
 done
 for f in /var/lib/apt/lists/*Packages.lz4; do
-    lz4 -dc "$f" | head -c 20000 > "$seeds/apt/$(basename "$f" .lz4)"
+    { lz4 -dc "$f" 2>/dev/null || true; } | head -c 20000 > "$seeds/apt/$(basename "$f" .lz4)"
 done
 head -c 20000 "$seeds/apt/$(ls "$seeds/apt" | grep Packages | head -1)" > "$work/Packages"
 for z in gzip xz bzip2 zstd; do

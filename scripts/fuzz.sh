@@ -21,8 +21,7 @@ if [ $# -gt 0 ]; then
 else
     mapfile -t targets < <(cargo fuzz list --fuzz-dir fuzz)
 fi
-cargo fuzz build --fuzz-dir fuzz --sanitizer none --release "${targets[@]/#/}" 2>/dev/null ||
-    for t in "${targets[@]}"; do cargo fuzz build --fuzz-dir fuzz --sanitizer none --release "$t"; done
+cargo fuzz build --fuzz-dir fuzz --sanitizer none --release
 mkdir -p fuzz/logs
 printf '%-20s %12s %10s %8s %s\n' target executions exec/s cov result
 status=0

@@ -7,20 +7,12 @@ mod common;
 use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [PackerKind; 6] = [
-    PackerKind::Debian,
-    PackerKind::Ubuntu,
-    PackerKind::Garden,
-    PackerKind::Redhat,
-    PackerKind::Oracle,
-    PackerKind::Suse,
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, package)) = data.split_first() else {
         return;
     };
-    let kind = KINDS[selector as usize % KINDS.len()];
+    let kinds = PackerKind::HEADER_PACKERS;
+    let kind = kinds[selector as usize % kinds.len()];
     let (dir, path) = common::file_with("package", package);
     let out = dir.path().join("out");
     let opts = PackOptions {

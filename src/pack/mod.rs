@@ -58,6 +58,17 @@ pub enum PackerKind {
 }
 
 impl PackerKind {
+    /// The packers of header packages, in the order fuzz inputs select them by their first byte
+    /// (`fuzz/`, `tests/fuzz-regressions/pack/`).
+    pub const HEADER_PACKERS: [PackerKind; 6] = [
+        PackerKind::Debian,
+        PackerKind::Ubuntu,
+        PackerKind::Garden,
+        PackerKind::Redhat,
+        PackerKind::Oracle,
+        PackerKind::Suse,
+    ];
+
     /// The manifest type name, also the key in `packers.yml`.
     pub fn as_str(self) -> &'static str {
         match self {
