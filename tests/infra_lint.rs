@@ -127,7 +127,22 @@ fn sam_expansion_is_valid_cloudformation_with_the_expected_resources() {
             input["group"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(crawl_groups.len(), 7, "{crawl_groups:?}");
+    // ... and exactly the groups of crawl-groups.yml: a schedule naming a missing group fails
+    // every hour, a group without a schedule is never crawled.
+    let groups_yml: serde_json::Value = serde_norway::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists/crawl-groups.yml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let configured: BTreeSet<String> = groups_yml["groups"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(crawl_groups, configured, "schedules vs crawl-groups.yml");
     // The pack Function URL uses IAM auth; the webhook's (GitHub cannot sign SigV4) authenticates
     // each request by its HMAC in the function.
     let urls = of_type("AWS::Lambda::Url");

@@ -283,7 +283,7 @@ fn links_in_the_image_stay_inside_the_kernel_trees() {
     fs::create_dir_all(root.join("etc")).unwrap();
     fs::write(root.join("etc/secret"), "do not bundle").unwrap();
     fs::write(build.join("Makefile"), "all:\n\t@true\n").unwrap();
-    fs::write(build.join(".config"), "CONFIG_MODULES=y\n").unwrap();
+    fs::write(build.join(".config"), "CONFIG_X86_64=y\nCONFIG_MODULES=y\n").unwrap();
     // An absolute link out of the kernel trees: re-rooted in the image, not pulled in, dropped.
     std::os::unix::fs::symlink("/etc/secret", build.join("secret")).unwrap();
     let modules = root.join("lib/modules/5.15.1-flatcar");

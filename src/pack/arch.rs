@@ -101,21 +101,31 @@ pub fn from_elf(bytes: &[u8]) -> Option<Arch> {
     }
 }
 
-/// The architecture of the kernel tree at `kernel_dir` (see the module docs).
+/// The architecture of the kernel tree at `kernel_dir` (see the module docs). Where the kernel
+/// tree is a module directory (`lib/modules/<ver>`, the image packers), its `build` link leads to
+/// the `.config` and the host tools, so `kernel_dir/build` is looked at too.
 pub fn detect(tree: &Tree, kernel_dir: &Path) -> Result<Arch> {
-    let config = read_text(tree, &kernel_dir.join(".config"))?;
-    let from_config = config.as_deref().and_then(from_config);
+    let dirs = [kernel_dir.to_path_buf(), kernel_dir.join("build")];
+    let mut config_arch = None;
+    for dir in &dirs {
+        if let Some(config) = read_text(tree, &dir.join(".config"))? {
+            config_arch = from_config(&config);
+            break;
+        }
+    }
     let mut tool = None;
-    for rel in HOST_TOOLS {
-        let path = kernel_dir.join(rel);
-        if let Some(bytes) = tree.read_resolved(&path)? {
-            if let Some(arch) = from_elf(&bytes) {
-                tool = Some((path, arch));
-                break;
+    'dirs: for dir in &dirs {
+        for rel in HOST_TOOLS {
+            let path = dir.join(rel);
+            if let Some(bytes) = tree.read_resolved(&path)? {
+                if let Some(arch) = from_elf(&bytes) {
+                    tool = Some((path, arch));
+                    break 'dirs;
+                }
             }
         }
     }
-    match (from_config, tool) {
+    match (config_arch, tool) {
         (Some(c), Some((path, t))) if c != t => bail!(
             "{} is for {c} but host tool {} is a {t} binary",
             kernel_dir.join(".config").display(),
