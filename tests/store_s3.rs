@@ -130,8 +130,9 @@ async fn multipart_upload_roundtrip() {
 }
 
 /// `create_file` is write-once on S3 (`If-None-Match: *`), single PUT and multipart alike: of
-/// concurrent creators one wins, the others see the winner's sha256 and tag, and the object is the
-/// winner's bytes.
+/// several creators one wins, the others see the winner's sha256 and tag, and the object is the
+/// winner's bytes. The creators run one after another: S3 evaluates `If-None-Match` atomically,
+/// moto checks and writes in two steps, so truly concurrent creators race inside moto itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_file_is_write_once_single_and_multipart() {
     use kernel_packer::store::{Created, Store};
@@ -147,22 +148,16 @@ async fn create_file_is_write_once_single_and_multipart() {
     );
     let dir = tempfile::tempdir().unwrap();
     for (key, size) in [("small.tgz", 1000usize), ("big.tgz", 11 << 20)] {
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut new = Vec::new();
+        let mut existing = Vec::new();
         for n in 0..3u8 {
             let src = dir.path().join(format!("{key}-{n}"));
             std::fs::write(&src, data(size, n + 1)).unwrap();
-            let store = store.clone();
-            tasks.spawn(async move {
-                store
-                    .create_file(key, &src, None, &format!("content{n}"))
-                    .await
-                    .unwrap()
-            });
-        }
-        let mut new = Vec::new();
-        let mut existing = Vec::new();
-        while let Some(r) = tasks.join_next().await {
-            match r.unwrap() {
+            match store
+                .create_file(key, &src, None, &format!("content{n}"))
+                .await
+                .unwrap()
+            {
                 Created::New(info) => new.push(info),
                 Created::Existing { info, tag } => existing.push((info, tag)),
             }
