@@ -117,6 +117,13 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
         "Debian 6.1 kernels have CONFIG_DEBUG_INFO_BTF=y"
     );
     assert!(entry.features.bpf_ringbuf);
+    // Packed without a canary build: the entry says so, and why.
+    assert_eq!(
+        entry.verification,
+        Some(index::Verification::Unverified {
+            reason: ondemand::UNVERIFIED_REASON.to_string()
+        })
+    );
     assert!(index::read_entry(bundles.as_ref(), &broken)
         .await
         .unwrap()

@@ -185,8 +185,13 @@ async fn pack_group(
     Ok(out)
 }
 
+/// Why an entry packed without `ctx.verify` is `unverified`.
+pub const UNVERIFIED_REASON: &str =
+    "no canary build: packed without verification (pack without --verify, or a runtime without a \
+     compiler toolchain such as the zip pack function)";
+
 /// The canary build of a freshly packed bundle when `ctx.verify` asks for it; a failed build is an
-/// error (nothing is published).
+/// error (nothing is published). Without `ctx.verify` the entry says `unverified` and why.
 async fn verify(
     ctx: &PackContext,
     id: &str,
@@ -194,7 +199,9 @@ async fn verify(
     work: &WorkDir,
 ) -> anyhow::Result<Option<index::Verification>> {
     let Some(opts) = &ctx.verify else {
-        return Ok(None);
+        return Ok(Some(index::Verification::Unverified {
+            reason: UNVERIFIED_REASON.to_string(),
+        }));
     };
     let mut opts = opts.clone();
     opts.work_dir
