@@ -4,7 +4,9 @@
 //! - a different content for the same uname → a second, digest-suffixed bundle; both resolvable
 //!   through the conventional `bundle-<uname>.tgz`;
 //! - packs of them running concurrently (separate `pack_id` calls, as the Step Functions
-//!   fan-out does) end in the same state;
+//!   fan-out does) end in the same state (into a directory bundle store: its create-if-absent is
+//!   atomic as S3's `If-None-Match: *` is, while moto checks and writes in two steps, so truly
+//!   concurrent creators race inside moto itself; store_s3.rs covers the S3 conditional write);
 //! - every index entry's sha256 is the stored object's, and each bundle's BUNDLE_CHECKSUM is the
 //!   entry's `checksum`.
 
@@ -210,8 +212,11 @@ async fn same_uname_ids_share_or_split_bundles_and_the_index_never_lies() {
         .unwrap()
         .is_empty());
 
-    // 3. The same four ids packed concurrently, one `pack_id` each, into an empty store.
-    let bundles2: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "bundles2", "", None).await);
+    // 3. The same four ids packed concurrently, one `pack_id` each, into an empty store (a
+    // directory store: see the module docs).
+    let bundles2: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(
+        work.path().join("bundles2"),
+    ));
     let ctx2 = PackContext {
         packages: packages.clone(),
         bundles: bundles2.clone(),
