@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crawl_support::fixtures::{self, Deb, Rpm};
 use crawl_support::mirror::Fault;
+use crawl_support::registry;
 use crawl_support::world::{self, crawl_with, World};
 
 /// The new sources, in the order they are reported.
@@ -666,56 +667,26 @@ fn missing_release_list_or_repository_fails_naming_it() {
     });
 }
 
-const REGISTRY: &str = "https://registry-1.docker.io/v2/docker/for-desktop-kernel/";
-const TOKEN_URL: &str = "https://auth.docker.io/token?service=registry.docker.io&scope=repository:docker/for-desktop-kernel:pull";
-const TOKEN: &str = "fixture-registry-token-4f1d";
+/// A fake kernel layer per tag (the crawl lists blob URLs; only the pack test reads them).
+fn layer_of(tag: &str) -> Vec<u8> {
+    hex(tag).repeat(64).into_bytes()
+}
 
-/// A Docker Hub-shaped registry for `docker/for-desktop-kernel`: the anonymous token, the
-/// tags list and one manifest per tag, each behind the bearer token; `empty` tags have only
-/// the empty layer. Returns the blob URLs of the amd64 kernel tags.
+/// The registry of `tags` (name, has a kernel layer), 2 tags per `tags/list` page.
 fn registry(w: &World, tags: &[(&str, bool)]) -> BTreeSet<String> {
-    w.mirror.put(
-        TOKEN_URL,
-        format!(r#"{{"token":"{TOKEN}","access_token":"{TOKEN}","expires_in":300,"issued_at":"2026-11-30T00:00:00Z"}}"#)
-            .into_bytes(),
-    );
-    let bearer = format!("Bearer {TOKEN}");
-    let names: Vec<String> = tags.iter().map(|(t, _)| format!("\"{t}\"")).collect();
-    let list = format!("{REGISTRY}tags/list?n=10000");
-    w.mirror.put(
-        &list,
-        format!(
-            r#"{{"name":"docker/for-desktop-kernel","tags":[{}]}}"#,
-            names.join(",")
-        )
-        .into_bytes(),
-    );
-    w.mirror.require_auth(&list, &bearer);
-    let empty = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46a4";
-    let mut blobs = BTreeSet::new();
-    for (tag, has_kernel) in tags {
-        let layer = format!("sha256:{}", hex(tag));
-        let layers = if *has_kernel {
-            format!(
-                r#"{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":187123456,"digest":"{layer}"}},{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32,"digest":"{empty}"}}"#
-            )
-        } else {
-            format!(
-                r#"{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":32,"digest":"{empty}"}}"#
-            )
-        };
-        let manifest = format!(
-            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":1234,"digest":"sha256:{}"}},"layers":[{layers}]}}"#,
-            hex(&format!("config {tag}"))
-        );
-        let url = format!("{REGISTRY}manifests/{tag}");
-        w.mirror.put(&url, manifest.into_bytes());
-        w.mirror.require_auth(&url, &bearer);
-        if *has_kernel && tag.ends_with("-amd64") {
-            blobs.insert(format!("{REGISTRY}blobs/{layer}"));
-        }
-    }
-    blobs
+    let layers: Vec<(String, Vec<u8>)> = tags
+        .iter()
+        .map(|(t, _)| (t.to_string(), layer_of(t)))
+        .collect();
+    let tags: Vec<registry::Tag> = tags
+        .iter()
+        .zip(&layers)
+        .map(|((name, has), (_, layer))| registry::Tag {
+            name,
+            layer: has.then_some(layer.as_slice()),
+        })
+        .collect();
+    registry::serve(&w.mirror, &tags, 2)
 }
 
 const DD_TAGS: &[(&str, bool)] = &[
@@ -731,6 +702,7 @@ const DD_TAGS: &[(&str, bool)] = &[
         "6.10.14-b1b7dd0b5a9a3f4f57ab2be1bd0ed02da4e1bd7d-arm64",
         true,
     ),
+    ("latest", false),
     (
         "6.12.5-0c1b7ff3b54e1d4da1b3c8e4a3b0f96e7d2f8a11-amd64",
         true,
@@ -743,10 +715,22 @@ fn docker_desktop_registry_yields_each_kernel_layer_without_logging_the_token() 
     let want = registry(&w, DD_TAGS);
     let r = crawl_with(&w, &w.http(), &["dockerdesktop"]);
     assert!(r.ok(), "{}", r.summary());
+    // Three pages (2 + 2 + 1 tags) chained by Link; the arm64 tag is not selected.
     assert_eq!(w.list("dockerdesktop.txt"), want);
     assert_eq!(want.len(), 3);
+    let last_page = format!(
+        "{}tags/list?last={}&n=100",
+        registry::REGISTRY,
+        DD_TAGS[3].0
+    );
+    assert_eq!(w.mirror.hits(&last_page), 1);
     eprintln!("dockerdesktop: {} kernels", want.len());
-    assert!(!r.summary().contains(TOKEN));
+    assert!(!r.summary().contains(registry::TOKEN));
+    // A repeat crawl answered by 304s still follows the pages (Link kept with the cache).
+    let r = crawl_with(&w, &w.http(), &["dockerdesktop"]);
+    assert!(r.ok(), "{}", r.summary());
+    assert_eq!(w.list("dockerdesktop.txt"), want);
+    assert_eq!(w.mirror.hits(&last_page), 2);
     // The newest amd64 tag without a kernel layer: stale rules, list unchanged; the failure
     // names the tag, never the token.
     let mut tags = DD_TAGS.to_vec();
@@ -762,13 +746,67 @@ fn docker_desktop_registry_yields_each_kernel_layer_without_logging_the_token() 
             registry(w, &tags);
         },
     );
-    // A token the registry refuses: the source fails without printing it.
-    w.mirror
-        .put(TOKEN_URL, br#"{"token":"wrong-token-value"}"#.to_vec());
+    registry(&w, DD_TAGS);
+}
+
+#[test]
+fn docker_desktop_registry_faults_fail_the_source_naming_the_url() {
+    let w = World::build();
+    registry(&w, DD_TAGS);
+    let manifest = format!("{}manifests/{}", registry::REGISTRY, DD_TAGS[4].0);
+    let second_page = format!(
+        "{}tags/list?last={}&n=100",
+        registry::REGISTRY,
+        DD_TAGS[1].0
+    );
+    // A manifest gone.
+    world::expect_failure(&w, "dockerdesktop", &[&manifest, "not found"], |w| {
+        w.mirror.remove(&manifest);
+    });
+    registry(&w, DD_TAGS);
+    // Answers that are not JSON: a tags page, a manifest, the token.
+    world::expect_failure(&w, "dockerdesktop", &[&second_page], |w| {
+        w.mirror.put(&second_page, b"<html>busy</html>".to_vec());
+    });
+    registry(&w, DD_TAGS);
+    world::expect_failure(&w, "dockerdesktop", &[&manifest], |w| {
+        w.mirror.put(&manifest, b"{\"layers\": 7}".to_vec());
+    });
+    registry(&w, DD_TAGS);
+    world::expect_failure(
+        &w,
+        "dockerdesktop",
+        &[registry::TOKEN_URL, "not a token answer"],
+        |w| {
+            w.mirror.put(registry::TOKEN_URL, b"<html>".to_vec());
+        },
+    );
+    registry(&w, DD_TAGS);
+    // A Link that loops back to the first page, and one to another host.
+    world::expect_failure(&w, "dockerdesktop", &["tag pages loop"], |w| {
+        w.mirror.header(
+            &second_page,
+            "Link: </v2/docker/for-desktop-kernel/tags/list?n=100>; rel=\"next\"",
+        );
+    });
+    world::expect_failure(&w, "dockerdesktop", &["on another host"], |w| {
+        w.mirror.header(
+            &second_page,
+            "Link: <https://elsewhere.invalid/v2/x/tags/list>; rel=\"next\"",
+        );
+    });
+    registry(&w, DD_TAGS);
+    // A token the registry refuses (401 on the tags list): the source fails naming the URL,
+    // without printing the token.
+    w.mirror.put(
+        registry::TOKEN_URL,
+        br#"{"token":"wrong-token-value"}"#.to_vec(),
+    );
     let r = crawl_with(&w, &w.http(), &["dockerdesktop"]);
     match &r.sources[0].outcome {
         kernel_packer::crawl::Outcome::Failed { reason } => {
             assert!(reason.contains("401"), "{reason}");
+            assert!(reason.contains(&registry::tags_url()), "{reason}");
             assert!(!reason.contains("wrong-token-value"), "{reason}");
         }
         other => panic!("expected a failure, got {other:?}"),

@@ -710,6 +710,11 @@ impl Matcher {
         self.depends.is_empty() || deps.any(|d| self.depends.iter().any(|r| r.is_match(d)))
     }
 
+    /// The `architectures` given (empty: unset).
+    pub fn architectures(&self) -> &[String] {
+        &self.architectures
+    }
+
     /// Whether the architecture passes `architectures` (always, if unset).
     pub fn arch_ok(&self, arch: &str) -> bool {
         self.architectures.is_empty() || self.architectures.iter().any(|a| a == arch)

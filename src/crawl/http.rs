@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{
-    HeaderMap, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    HeaderMap, AUTHORIZATION, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LINK,
 };
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,9 @@ pub struct HttpStats {
 struct CacheMeta {
     etag: Option<String>,
     last_modified: Option<String>,
+    /// The response's `Link` header (registry pagination), answered with the cached body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
 }
 
 struct Inner {
@@ -340,6 +343,7 @@ impl Http {
         let meta = CacheMeta {
             etag: get(ETAG),
             last_modified: get(LAST_MODIFIED),
+            link: get(LINK),
         };
         if meta.etag.is_none() && meta.last_modified.is_none() {
             return;
@@ -365,6 +369,17 @@ impl Http {
         auth: &Auth,
         accept: Option<&str>,
     ) -> Result<Vec<u8>, FetchError> {
+        Ok(self.get_with_link(url, auth, accept).await?.0)
+    }
+
+    /// [`Http::get_accept`] that also returns the response's `Link` header (registry
+    /// pagination, `<...>; rel="next"`); a `304` answers the `Link` stored with the cached body.
+    pub async fn get_with_link(
+        &self,
+        url: &str,
+        auth: &Auth,
+        accept: Option<&str>,
+    ) -> Result<(Vec<u8>, Option<String>), FetchError> {
         let mut wire = self.effective_url(url);
         if let Auth::UrlQuery(q) = auth {
             wire.push(if wire.contains('?') { '&' } else { '?' });
@@ -434,7 +449,12 @@ impl Http {
                         if let Some(meta) = &cached {
                             if let Some(b) = self.cached_body(&wire, meta).await {
                                 counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                                return Ok(b);
+                                let link = headers
+                                    .get(LINK)
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(str::to_string)
+                                    .or_else(|| meta.link.clone());
+                                return Ok((b, link));
                             }
                         }
                         // 304 without a usable cache entry: clear it and ask again.
@@ -450,7 +470,11 @@ impl Http {
                     }
                     if status.is_success() {
                         self.store_cache(&wire, &headers, &body).await;
-                        return Ok(body.to_vec());
+                        let link = headers
+                            .get(LINK)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        return Ok((body.to_vec(), link));
                     }
                     if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
                         return Err(FetchError::NotFound {

@@ -4,7 +4,7 @@
 //! tag its manifest, whose non-empty layer blobs (`/v2/<repo>/blobs/<digest>`) are the package
 //! URLs. The `newest` canary counts tags: the newest matching one must yield a URL.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -75,6 +75,82 @@ pub fn parse_layers(json: &[u8]) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Most `tags/list` pages followed (100 tags each): a registry whose `Link` never ends fails.
+pub const MAX_TAG_PAGES: usize = 100;
+
+/// Tags asked for per `tags/list` page.
+const PAGE_SIZE: u32 = 100;
+
+/// The target of the `rel="next"` entry of a `Link` header (`<url>; rel="next"`, possibly
+/// among other comma-separated entries), as written (usually a path relative to the registry).
+pub fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|entry| {
+        let (target, params) = entry.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let next = params.split(';').any(|p| {
+            p.trim()
+                .split_once('=')
+                .is_some_and(|(k, v)| k.trim() == "rel" && v.trim().trim_matches('"') == "next")
+        });
+        next.then(|| target.to_string())
+    })
+}
+
+/// The architecture a tag names (`...-amd64` → `amd64`), if any.
+pub fn tag_arch(tag: &str) -> Option<&str> {
+    tag.rsplit_once('-').map(|(_, arch)| arch)
+}
+
+/// Whether tags of `arch` are selected: the source's `select.architectures` (Debian or RPM
+/// names: `x86_64` stands for `amd64`, `aarch64` for `arm64`) when given, else amd64 only.
+pub fn arch_selected(architectures: &[String], arch: &str) -> bool {
+    if architectures.is_empty() {
+        return arch == "amd64";
+    }
+    let alias = match arch {
+        "amd64" => "x86_64",
+        "arm64" => "aarch64",
+        other => other,
+    };
+    architectures.iter().any(|a| a == arch || a == alias)
+}
+
+/// Every tag of the repository: `tags/list` and the pages its `Link: <...>; rel="next"`
+/// headers name (same registry only, at most [`MAX_TAG_PAGES`], no page twice).
+async fn list_tags(ctx: &RepoCtx, root: &str, name: &str, auth: &Auth) -> Result<Vec<String>> {
+    let base = reqwest::Url::parse(root).with_context(|| format!("bad registry URL {root:?}"))?;
+    let mut url = format!("{root}/v2/{name}/tags/list?n={PAGE_SIZE}");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut tags = Vec::new();
+    loop {
+        if !seen.insert(url.clone()) {
+            bail!("{}: the tag pages loop", redact(&url));
+        }
+        if seen.len() > MAX_TAG_PAGES {
+            bail!(
+                "{}: more than {MAX_TAG_PAGES} tag pages",
+                redact(&format!("{root}/v2/{name}/tags/list"))
+            );
+        }
+        let (body, link) = ctx.http.get_with_link(&url, auth, None).await?;
+        tags.extend(parse_tags(&body).with_context(|| redact(&url))?);
+        let Some(next) = link.as_deref().and_then(next_link) else {
+            return Ok(tags);
+        };
+        let page = reqwest::Url::parse(&url)
+            .and_then(|u| u.join(&next))
+            .map_err(|_| anyhow!("{}: bad Link target {next:?}", redact(&url)))?;
+        if page.origin() != base.origin() {
+            bail!(
+                "{}: the next tag page {} is on another host",
+                redact(&url),
+                redact(page.as_str())
+            );
+        }
+        url = page.to_string();
+    }
+}
+
 /// Crawls one registry repository.
 pub async fn crawl(repo: &RegistryRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
     let root = repo.url.trim_end_matches('/');
@@ -97,12 +173,18 @@ pub async fn crawl(repo: &RegistryRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         .iter()
         .map(|t| Regex::new(t))
         .collect::<Result<_, _>>()?;
-    let list_url = format!("{root}/v2/{name}/tags/list?n=10000");
-    let body = ctx.http.get(&list_url, &auth).await?;
-    let (mut tags, other): (Vec<String>, Vec<String>) = parse_tags(&body)
-        .with_context(|| redact(&list_url))?
+    let architectures = ctx
+        .matcher
+        .as_deref()
+        .map(|m| m.architectures().to_vec())
+        .unwrap_or_default();
+    let (mut tags, other): (Vec<String>, Vec<String>) = list_tags(ctx, root, name, &auth)
+        .await?
         .into_iter()
-        .partition(|t| res.iter().any(|r| r.is_match(t)));
+        .partition(|t| {
+            res.iter().any(|r| r.is_match(t))
+                && tag_arch(t).is_some_and(|a| arch_selected(&architectures, a))
+        });
     tags.sort_by(|a, b| version::compare(b, a));
     let mut urls = Vec::new();
     // Tags the rules skip still count for the canary (a new tag format must not go unseen).
@@ -160,5 +242,44 @@ mod tests {
             parse_layers(m.as_bytes()).unwrap(),
             [format!("sha256:{}", "1".repeat(64))]
         );
+    }
+
+    #[test]
+    fn link_pagination() {
+        assert_eq!(
+            next_link(
+                r#"</v2/docker/for-desktop-kernel/tags/list?last=6.1.1-a-amd64&n=100>; rel="next""#
+            )
+            .as_deref(),
+            Some("/v2/docker/for-desktop-kernel/tags/list?last=6.1.1-a-amd64&n=100")
+        );
+        assert_eq!(
+            next_link(
+                r#"<https://a.example/first>; rel="prev", <https://a.example/x?n=2>; rel=next"#
+            )
+            .as_deref(),
+            Some("https://a.example/x?n=2")
+        );
+        assert_eq!(next_link(r#"<https://a.example/first>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+        assert_eq!(next_link(""), None);
+    }
+
+    #[test]
+    fn architectures_default_to_amd64() {
+        let tag = format!("6.10.14-{}-arm64", "b".repeat(40));
+        assert_eq!(tag_arch(&tag), Some("arm64"));
+        assert!(!arch_selected(&[], "arm64"));
+        assert!(arch_selected(&[], "amd64"));
+        let both = ["x86_64".to_string(), "arm64".to_string()];
+        assert!(arch_selected(&both, "amd64") && arch_selected(&both, "arm64"));
+        assert!(!arch_selected(&["aarch64".to_string()], "amd64"));
+    }
+
+    #[test]
+    fn bad_answers_are_errors() {
+        assert!(parse_tags(b"<html>").is_err());
+        assert!(parse_layers(b"{\"layers\": 3}").is_err());
+        assert!(parse_token(b"not json").is_err());
     }
 }

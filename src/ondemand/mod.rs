@@ -370,7 +370,10 @@ async fn publish(
 pub fn needs_toolchain(kind: &str) -> bool {
     matches!(
         kind.parse::<PackerKind>(),
-        Ok(PackerKind::Cos | PackerKind::Minikube | PackerKind::Linuxkit)
+        Ok(PackerKind::Cos
+            | PackerKind::Minikube
+            | PackerKind::Linuxkit
+            | PackerKind::Dockerdesktop)
     )
 }
 

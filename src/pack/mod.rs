@@ -9,6 +9,7 @@
 //! Packer behaviour is data: see `packers.yml` and [`spec`].
 
 pub mod arch;
+pub mod banner;
 pub mod bundle;
 pub mod facts;
 pub mod image;
@@ -53,6 +54,8 @@ pub enum PackerKind {
     Minikube,
     /// Source-based: a source tarball plus a config shipped in the project ([`source`]).
     Linuxkit,
+    /// Source-based: a Docker Desktop kernel image layer (bzImage, header tree, source) ([`source`]).
+    Dockerdesktop,
     /// Disk image: a CoreOS/Flatcar developer container ([`image`]).
     Coreos,
 }
@@ -82,6 +85,7 @@ impl PackerKind {
             PackerKind::Cos => "cos",
             PackerKind::Minikube => "minikube",
             PackerKind::Linuxkit => "linuxkit",
+            PackerKind::Dockerdesktop => "dockerdesktop",
             PackerKind::Coreos => "coreos",
         }
     }
@@ -178,7 +182,10 @@ pub fn pack_packages(
     // Header packages are unpacked as they are; source and image packers build the tree first.
     // Only header packages carry metadata the build facts use.
     let (mut tree, name_override, infos) = match kind {
-        PackerKind::Cos | PackerKind::Minikube | PackerKind::Linuxkit => {
+        PackerKind::Cos
+        | PackerKind::Minikube
+        | PackerKind::Linuxkit
+        | PackerKind::Dockerdesktop => {
             let built = source::build_tree(kind, spec, &packages, work.path(), limits)?;
             (built.tree, Some(built.bundle_name), Vec::new())
         }

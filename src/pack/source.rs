@@ -79,10 +79,32 @@ struct RawCapture {
     regex: String,
 }
 
+/// An image layer holding the kernel, a header tree and the source (Docker Desktop): the one
+/// package is a (gzipped) tar whose members are archives themselves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerRule {
+    /// The bzImage member; its banner's date is `{build_time}`.
+    pub kernel: String,
+    /// The header tree member (a tar).
+    pub headers: String,
+    /// Regex of the header tree's directory inside `headers`; group 1 is the kernel version,
+    /// which must be the source's.
+    pub headers_dir: String,
+    /// The source member (a compressed tar).
+    pub source: String,
+    /// Files of the header tree copied to the same place in the source tree before `make`
+    /// when present (the randstruct seeds, so modules match the shipped kernel).
+    #[serde(default)]
+    pub seeds: Vec<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSourceSpec {
     source: String,
+    #[serde(default)]
+    layer: Option<LayerRule>,
     config: RawConfigRule,
     localversion: String,
     bundle_name: String,
@@ -94,6 +116,9 @@ struct RawSourceSpec {
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
     pub source: Regex,
+    /// With a layer, the source package is an image layer and `.config` comes from its header
+    /// tree ([`LayerRule`]).
+    pub layer: Option<(LayerRule, Regex)>,
     pub config_package: Option<Regex>,
     pub config_member: Option<String>,
     pub shipped_config: Option<&'static str>,
@@ -120,11 +145,16 @@ pub fn parse_source_specs(yaml: &str) -> Result<BTreeMap<String, SourceSpec>> {
                     ),
                     None => None,
                 };
-                if raw.config.package.is_none() && shipped_config.is_none() {
-                    bail!("config needs a package regex or a shipped config");
+                if raw.config.package.is_none() && shipped_config.is_none() && raw.layer.is_none() {
+                    bail!("config needs a package regex, a shipped config or a layer");
                 }
+                let layer = match &raw.layer {
+                    Some(l) => Some((l.clone(), re(&l.headers_dir)?)),
+                    None => None,
+                };
                 Ok(SourceSpec {
                     source: re(&raw.source)?,
+                    layer,
                     config_package: raw.config.package.as_deref().map(re).transpose()?,
                     config_member: raw.config.member.clone(),
                     shipped_config,
@@ -219,7 +249,7 @@ pub fn classify(spec: &SourceSpec, packages: &[PathBuf]) -> Result<SourceRoles> 
         );
     }
     let config = configs.pop();
-    if config.is_none() && spec.shipped_config.is_none() {
+    if config.is_none() && spec.shipped_config.is_none() && spec.layer.is_none() {
         bail!(
             "missing config: no package named like /{}/ and no shipped config",
             spec.config_package
@@ -267,11 +297,15 @@ pub fn bundle_name(
     roles: &SourceRoles,
     version: &str,
     uname: &str,
+    build_time: Option<&str>,
 ) -> Result<String> {
     let mut name = spec
         .bundle_name
         .replace("{version}", version)
         .replace("{uname}", uname);
+    if let Some(t) = build_time {
+        name = name.replace("{build_time}", t);
+    }
     for (key, role, regex) in &spec.captures {
         let package = match role {
             Role::Source => Some(&roles.source),
@@ -418,30 +452,58 @@ pub fn build_tree(
     let roles = classify(spec, packages)?;
     let started = Instant::now();
 
-    let config = match &roles.config {
-        Some(package) => Some(read_config_package(
-            package,
-            spec.config_member.as_deref(),
-            work,
-            limits,
-        )?),
-        None => None,
-    };
-
     let source = &roles.source;
     let fail = |e: anyhow::Error| anyhow!("{}: {e:#}", source.display());
-    let mut extractor = SafeExtractor::new(work, 0, limits)?;
-    read_package(source, &mut extractor).map_err(fail)?;
-    let tree = extractor.finish()?;
+    let (tree, config, layer) = match &spec.layer {
+        Some((rule, dir_re)) => {
+            let l = read_layer(rule, dir_re, source, work, limits).map_err(fail)?;
+            (
+                l.source,
+                Some(l.config),
+                Some((l.seeds, l.version, l.banner)),
+            )
+        }
+        None => {
+            let config = match &roles.config {
+                Some(package) => Some(read_config_package(
+                    package,
+                    spec.config_member.as_deref(),
+                    work,
+                    limits,
+                )?),
+                None => None,
+            };
+            let mut extractor = SafeExtractor::new(work, 0, limits)?;
+            read_package(source, &mut extractor).map_err(fail)?;
+            (extractor.finish()?, config, None)
+        }
+    };
     let root = find_source_root(&tree).map_err(fail)?;
     let makefile = tree.read(&root.join("Makefile")).map_err(fail)?;
     let version = makefile_version(&String::from_utf8_lossy(&makefile))
         .map_err(|e| fail(e.context("top-level Makefile")))?;
     let uname = format!("{version}{}", spec.localversion);
-    let name = bundle_name(spec, &roles, &version, &uname)?;
+    let build_time = match &layer {
+        Some((_, headers_version, banner)) => {
+            check_layer_versions(headers_version, banner, &version, &uname).map_err(fail)?;
+            Some(banner.build_time.as_str())
+        }
+        None => None,
+    };
+    let name = bundle_name(spec, &roles, &version, &uname, build_time)?;
     let src = work.join("src");
     let stats = materialize::write_tree(&tree, &root, &src)?;
     drop(tree);
+    if let Some((seeds, _, _)) = &layer {
+        for (rel, content) in seeds {
+            let path = src.join(rel);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&path, content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
     info!(
         files = stats.files,
         bytes = stats.bytes,
@@ -478,6 +540,154 @@ pub fn build_tree(
         bundle_name: name,
         uname,
     })
+}
+
+/// What an image layer holds for the source packer (see [`LayerRule`]).
+struct LayerInputs {
+    /// The source member's tree.
+    source: Tree,
+    /// The header tree's `.config`.
+    config: String,
+    /// Seed files present in the header tree: path relative to the kernel tree, content.
+    seeds: Vec<(PathBuf, Vec<u8>)>,
+    /// The kernel version the header tree's directory names.
+    version: String,
+    /// The bzImage's banner.
+    banner: super::banner::Banner,
+}
+
+/// The `(blob, offset, len)` of a regular file member of a tree.
+fn member(tree: &Tree, name: &str) -> Result<(u32, u64, u64)> {
+    match tree.get(Path::new(name)).map(|n| &n.kind) {
+        Some(NodeKind::File {
+            blob, offset, len, ..
+        }) => Ok((*blob, *offset, *len)),
+        Some(_) => bail!("{name} in the layer is not a regular file"),
+        None => bail!("the layer has no {name}"),
+    }
+}
+
+/// Reads a (possibly compressed) tar member of `outer` through a fresh safe extractor.
+fn read_member_tar(
+    outer: &Tree,
+    name: &str,
+    work: &Path,
+    budget: &crate::limits::Budget,
+) -> Result<Tree> {
+    let (blob, offset, len) = member(outer, name)?;
+    let dir = work.join(format!("member-{}", crate::names::simplify(name)));
+    fs::create_dir_all(&dir)?;
+    let mut extractor = SafeExtractor::with_budget(&dir, 0, budget.clone())?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, outer.open(blob, offset, len));
+    crate::archive::tarball::read_compressed_tar(reader, &mut extractor, budget)
+        .with_context(|| format!("layer member {name}"))?;
+    extractor.finish()
+}
+
+/// Reads an image layer: the banner of its bzImage, the `.config` and seed files of its header
+/// tree, and the tree of its source member (one pack budget for all of it).
+fn read_layer(
+    rule: &LayerRule,
+    dir_re: &Regex,
+    package: &Path,
+    work: &Path,
+    limits: Limits,
+) -> Result<LayerInputs> {
+    let budget = crate::limits::Budget::new(limits);
+    let mut extractor = SafeExtractor::with_budget(work, 0, budget.clone())?;
+    crate::archive::read_package_with(package, &mut extractor, &budget)?;
+    let outer = extractor.finish()?;
+
+    member(&outer, &rule.kernel)?;
+    let image = outer.read(Path::new(&rule.kernel))?;
+    let banner = super::banner::kernel_banner(&image, &budget)
+        .with_context(|| format!("layer member {}", rule.kernel))?;
+    drop(image);
+
+    let headers = read_member_tar(&outer, &rule.headers, work, &budget)?;
+    let dirs: Vec<(PathBuf, String)> = headers
+        .subtree(Path::new(""))
+        .filter(|(_, n)| n.kind == NodeKind::Dir)
+        .filter_map(|(p, _)| {
+            let text = p.to_str()?;
+            let version = dir_re.captures(text)?.get(1)?.as_str().to_string();
+            Some((p.clone(), version))
+        })
+        .collect();
+    let (dir, version) = match <[_; 1]>::try_from(dirs) {
+        Ok([one]) => one,
+        Err(dirs) if dirs.is_empty() => bail!(
+            "layer member {}: no header tree (a directory like /{}/)",
+            rule.headers,
+            dir_re
+        ),
+        Err(dirs) => bail!(
+            "layer member {}: several header trees: {}",
+            rule.headers,
+            dirs.iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let config_path = dir.join(".config");
+    let config = match headers.get(&config_path).map(|n| &n.kind) {
+        Some(NodeKind::File { len, .. }) if *len <= MAX_CONFIG_BYTES => {
+            String::from_utf8(headers.read(&config_path)?)
+                .map_err(|_| anyhow!("layer member {}: .config is not text", rule.headers))?
+        }
+        Some(NodeKind::File { .. }) => bail!(
+            "layer member {}: .config larger than {MAX_CONFIG_BYTES} bytes",
+            rule.headers
+        ),
+        _ => bail!(
+            "layer member {}: missing config: no {}",
+            rule.headers,
+            config_path.display()
+        ),
+    };
+    if !config.lines().any(|l| l.starts_with("CONFIG_")) {
+        bail!(
+            "layer member {}: .config has no CONFIG_ lines",
+            rule.headers
+        );
+    }
+    let mut seeds = Vec::new();
+    for seed in &rule.seeds {
+        let path = dir.join(seed);
+        if let Some(NodeKind::File { .. }) = headers.get(&path).map(|n| &n.kind) {
+            seeds.push((PathBuf::from(seed), headers.read(&path)?));
+        }
+    }
+    drop(headers);
+    let source = read_member_tar(&outer, &rule.source, work, &budget)?;
+    Ok(LayerInputs {
+        source,
+        config,
+        seeds,
+        version,
+        banner,
+    })
+}
+
+/// The layer's three kernels must agree: the header tree's version and the banner's release
+/// are the source's.
+fn check_layer_versions(
+    headers_version: &str,
+    banner: &super::banner::Banner,
+    version: &str,
+    uname: &str,
+) -> Result<()> {
+    if headers_version != version {
+        bail!("the header tree is for {headers_version}, the source is {version}");
+    }
+    if banner.release != uname {
+        bail!(
+            "the kernel banner names {}, the source builds {uname}",
+            banner.release
+        );
+    }
+    Ok(())
 }
 
 /// Writes `.config` and runs `make olddefconfig` and `make modules_prepare` in `src`.
@@ -572,7 +782,12 @@ mod tests {
 
     #[test]
     fn builtin_table_parses() {
-        for kind in [PackerKind::Cos, PackerKind::Minikube, PackerKind::Linuxkit] {
+        for kind in [
+            PackerKind::Cos,
+            PackerKind::Minikube,
+            PackerKind::Linuxkit,
+            PackerKind::Dockerdesktop,
+        ] {
             source_spec(kind).unwrap();
         }
         assert!(source_spec(PackerKind::Debian).is_err());
@@ -602,7 +817,7 @@ mod tests {
         .unwrap();
         assert!(roles.config.is_some());
         assert_eq!(
-            bundle_name(spec, &roles, "6.1.100", "6.1.100+").unwrap(),
+            bundle_name(spec, &roles, "6.1.100", "6.1.100+", None).unwrap(),
             "6.1.100-17800.218.69-cos"
         );
         // The headers are optional for cos (a shipped default config is used).
@@ -631,7 +846,7 @@ mod tests {
         let roles = classify(spec, &set).unwrap();
         assert_eq!(roles.source, set[1]);
         assert_eq!(
-            bundle_name(spec, &roles, "5.10.57", "5.10.57").unwrap(),
+            bundle_name(spec, &roles, "5.10.57", "5.10.57", None).unwrap(),
             "5.10.57-minikube-v1.29.0"
         );
         let err = classify(spec, &set[1..]).unwrap_err();
@@ -650,9 +865,39 @@ mod tests {
         }
         let roles = classify(spec, &paths(&["linux-4.19.76.tar.gz"])).unwrap();
         assert_eq!(
-            bundle_name(spec, &roles, "4.19.76", "4.19.76-linuxkit").unwrap(),
+            bundle_name(spec, &roles, "4.19.76", "4.19.76-linuxkit", None).unwrap(),
             "4.19.76-linuxkit"
         );
+    }
+
+    #[test]
+    fn dockerdesktop_layer_names() {
+        let spec = source_spec(PackerKind::Dockerdesktop).unwrap();
+        let blob = format!(
+            "https---registry-1.docker.io-v2-docker-for-desktop-kernel-blobs-sha256-{}",
+            "ab".repeat(32)
+        );
+        let roles = classify(spec, &paths(&[&blob])).unwrap();
+        assert_eq!(roles.config, None);
+        assert_eq!(
+            bundle_name(
+                spec,
+                &roles,
+                "6.1.55",
+                "6.1.55-linuxkit",
+                Some("2023-10-16-13-43-07")
+            )
+            .unwrap(),
+            "6.1.55-dockerdesktop-2023-10-16-13-43-07"
+        );
+        // Without a banner date the template stays unfilled: an error, not a bad name.
+        assert!(bundle_name(spec, &roles, "6.1.55", "6.1.55-linuxkit", None).is_err());
+        let (_, dir) = spec.layer.as_ref().unwrap();
+        let m = dir
+            .captures("usr/src/linux-headers-6.1.55-linuxkit")
+            .unwrap();
+        assert_eq!(&m[1], "6.1.55");
+        assert!(classify(spec, &paths(&["linux-6.1.55.tar.xz"])).is_err());
     }
 
     #[test]

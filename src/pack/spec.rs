@@ -207,6 +207,7 @@ impl FromStr for super::PackerKind {
             "cos" => Cos,
             "minikube" => Minikube,
             "linuxkit" => Linuxkit,
+            "dockerdesktop" => Dockerdesktop,
             "coreos" | "flatcar" => Coreos,
             other => bail!("unknown packer type {other:?}"),
         })
@@ -220,8 +221,20 @@ mod tests {
     #[test]
     fn builtin_table_parses_and_covers_every_kind() {
         for name in [
-            "debian", "garden", "ubuntu", "redhat", "oracle", "suse", "photon", "kops", "cos",
-            "minikube", "linuxkit", "coreos", "flatcar",
+            "debian",
+            "garden",
+            "ubuntu",
+            "redhat",
+            "oracle",
+            "suse",
+            "photon",
+            "kops",
+            "cos",
+            "minikube",
+            "linuxkit",
+            "dockerdesktop",
+            "coreos",
+            "flatcar",
         ] {
             let kind: super::super::PackerKind = name.parse().unwrap();
             spec_for(kind.as_str()).unwrap();

@@ -23,6 +23,8 @@ struct State {
     files: HashMap<String, Vec<u8>>,
     faults: HashMap<String, Fault>,
     auth: HashMap<String, String>,
+    /// Extra response header lines per path (e.g. a registry's `Link`).
+    headers: HashMap<String, String>,
     hits: HashMap<String, u64>,
     latency: Duration,
     /// Send no ETag and ignore If-None-Match (like the Debian mirror these machines use).
@@ -136,6 +138,17 @@ impl Mirror {
             .insert(local_key(url), value.to_string());
     }
 
+    /// Sends the header line `line` (`Name: value`) with every answer at `url`; an empty
+    /// line sends none.
+    pub fn header(&self, url: &str, line: &str) {
+        let mut s = self.state.lock().unwrap();
+        if line.is_empty() {
+            s.headers.remove(&local_key(url));
+        } else {
+            s.headers.insert(local_key(url), format!("{line}\r\n"));
+        }
+    }
+
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
@@ -234,7 +247,7 @@ fn handle(
             }
         }
     }
-    let (body, fault, latency, needed_auth, no_validators) = {
+    let (body, fault, latency, needed_auth, no_validators, extra) = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
         (
@@ -243,6 +256,7 @@ fn handle(
             s.latency,
             s.auth.get(&target).cloned(),
             s.no_validators,
+            s.headers.get(&target).cloned().unwrap_or_default(),
         )
     };
     requests.fetch_add(1, Ordering::SeqCst);
@@ -295,19 +309,24 @@ fn handle(
     };
     if no_validators {
         bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
-        return respond(&mut conn, "200 OK", "", &body);
+        return respond(&mut conn, "200 OK", &extra, &body);
     }
     let etag = format!("\"{}\"", &hex::encode(sha2_digest(&body))[..16]);
     if if_none_match.as_deref() == Some(etag.as_str()) {
         return respond(
             &mut conn,
             "304 Not Modified",
-            &format!("ETag: {etag}\r\n"),
+            &format!("ETag: {etag}\r\n{extra}"),
             b"",
         );
     }
     bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
-    respond(&mut conn, "200 OK", &format!("ETag: {etag}\r\n"), &body)
+    respond(
+        &mut conn,
+        "200 OK",
+        &format!("ETag: {etag}\r\n{extra}"),
+        &body,
+    )
 }
 
 fn sha2_digest(b: &[u8]) -> Vec<u8> {

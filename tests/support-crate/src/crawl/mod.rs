@@ -3,4 +3,5 @@
 
 pub mod fixtures;
 pub mod mirror;
+pub mod registry;
 pub mod world;
