@@ -65,13 +65,31 @@ async fn attempt(
         transient: false,
         error,
     };
-    let mut resp = client.get(url).send().await.map_err(|e| {
-        let t = !e.is_builder();
-        AttemptError {
-            transient: t,
-            error: anyhow::Error::new(e),
+    let send_error = |e: reqwest::Error| AttemptError {
+        transient: !e.is_builder(),
+        error: anyhow::Error::new(e),
+    };
+    let mut resp = client.get(url).send().await.map_err(send_error)?;
+    // A registry blob (Docker Desktop kernels) answers 401 with a bearer challenge: fetch the
+    // anonymous token its realm hands out and ask once more (the token is never logged).
+    if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let challenge = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer_token_url);
+        if let Some(token_url) = challenge {
+            let token = anonymous_token(client, &token_url)
+                .await
+                .map_err(|e| transient(e.context(format!("registry token from {token_url}"))))?;
+            resp = client
+                .get(url)
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .map_err(send_error)?;
         }
-    })?;
+    }
     let status = resp.status();
     if !status.is_success() {
         let err = anyhow::anyhow!("HTTP status {status}");
@@ -110,4 +128,74 @@ async fn attempt(
         size,
         sha256: hex::encode(hasher.finalize()),
     })
+}
+
+/// The token URL of a registry's `WWW-Authenticate: Bearer realm="...",service="...",scope="..."`
+/// challenge (`realm?service=...&scope=...`); `None` for other schemes or a realm that is not
+/// an http(s) URL.
+pub fn bearer_token_url(challenge: &str) -> Option<String> {
+    let params = challenge
+        .trim()
+        .strip_prefix("Bearer ")
+        .or_else(|| challenge.trim().strip_prefix("bearer "))?;
+    let mut realm = None;
+    let mut query = Vec::new();
+    // key="value" pairs; values may hold commas (scopes), so split on `",`.
+    for part in params.split("\",") {
+        let (k, v) = part.split_once('=')?;
+        let v = v.trim().trim_matches('"');
+        match k.trim() {
+            "realm" => realm = Some(v.to_string()),
+            "service" | "scope" => query.push((k.trim().to_string(), v.to_string())),
+            _ => {}
+        }
+    }
+    let mut url = reqwest::Url::parse(&realm?).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    for (k, v) in query {
+        url.query_pairs_mut().append_pair(&k, &v);
+    }
+    Some(url.to_string())
+}
+
+/// GETs an anonymous registry token.
+async fn anonymous_token(
+    client: &reqwest::Client,
+    token_url: &str,
+) -> anyhow::Result<crate::crawl::credentials::Secret> {
+    let resp = client
+        .get(token_url)
+        .send()
+        .await
+        .map_err(|e| anyhow::Error::new(e.without_url()))?;
+    let status = resp.status();
+    if !status.is_success() {
+        anyhow::bail!("HTTP status {status}");
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| anyhow::Error::new(e.without_url()))?;
+    crate::crawl::registry::parse_token(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges() {
+        assert_eq!(
+            bearer_token_url(
+                r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:docker/for-desktop-kernel:pull""#
+            )
+            .as_deref(),
+            Some("https://auth.example/token?service=registry.example&scope=repository%3Adocker%2Ffor-desktop-kernel%3Apull")
+        );
+        assert_eq!(bearer_token_url(r#"Basic realm="fixture""#), None);
+        assert_eq!(bearer_token_url(r#"Bearer realm="file:///etc/passwd""#), None);
+        assert_eq!(bearer_token_url("Bearer"), None);
+    }
 }

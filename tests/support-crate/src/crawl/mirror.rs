@@ -25,6 +25,8 @@ struct State {
     auth: HashMap<String, String>,
     /// Extra response header lines per path (e.g. a registry's `Link`).
     headers: HashMap<String, String>,
+    /// The `WWW-Authenticate` value of 401 answers (default: a Basic challenge).
+    challenge: Option<String>,
     hits: HashMap<String, u64>,
     latency: Duration,
     /// Send no ETag and ignore If-None-Match (like the Debian mirror these machines use).
@@ -149,6 +151,11 @@ impl Mirror {
         }
     }
 
+    /// Answers 401s with `WWW-Authenticate: <challenge>` (e.g. a registry's bearer challenge).
+    pub fn set_challenge(&self, challenge: &str) {
+        self.state.lock().unwrap().challenge = Some(challenge.to_string());
+    }
+
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.state.lock().unwrap().faults.clear();
@@ -247,7 +254,7 @@ fn handle(
             }
         }
     }
-    let (body, fault, latency, needed_auth, no_validators, extra) = {
+    let (body, fault, latency, needed_auth, no_validators, extra, challenge) = {
         let mut s = state.lock().unwrap();
         *s.hits.entry(target.clone()).or_default() += 1;
         (
@@ -257,6 +264,9 @@ fn handle(
             s.auth.get(&target).cloned(),
             s.no_validators,
             s.headers.get(&target).cloned().unwrap_or_default(),
+            s.challenge
+                .clone()
+                .unwrap_or_else(|| "Basic realm=\"fixture\"".to_string()),
         )
     };
     requests.fetch_add(1, Ordering::SeqCst);
@@ -295,7 +305,7 @@ fn handle(
         return respond(
             &mut conn,
             "401 Unauthorized",
-            "WWW-Authenticate: Basic realm=\"fixture\"\r\n",
+            &format!("WWW-Authenticate: {challenge}\r\n"),
             b"unauthorized",
         );
     }
