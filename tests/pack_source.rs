@@ -22,31 +22,6 @@ fn debian_source_tarball() -> PathBuf {
     fetch("tests/fetch-debian-source.sh")
 }
 
-/// The kernel version of the source tarball's Makefile, read with the system `tar` and `xz`.
-fn source_version(tarball: &Path) -> String {
-    let makefile = run(Command::new("tar")
-        .arg("-xJOf")
-        .arg(tarball)
-        .arg("linux-source-6.1/Makefile"));
-    let get = |key: &str| {
-        makefile
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix(key)?
-                    .trim()
-                    .strip_prefix('=')
-                    .map(|v| v.trim().to_string())
-            })
-            .unwrap()
-    };
-    format!(
-        "{}.{}.{}",
-        get("VERSION"),
-        get("PATCHLEVEL"),
-        get("SUBLEVEL")
-    )
-}
-
 /// `dir/name` as a symlink to `target` (package files are read through links like any file).
 fn link_as(dir: &Path, name: &str, target: &Path) -> PathBuf {
     let path = dir.join(name);

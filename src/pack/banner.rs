@@ -276,8 +276,10 @@ mod tests {
         img.truncate(4200);
         assert!(kernel_banner(&img, &budget()).is_err());
         // The pack budget bounds the decompression.
-        let mut limits = Limits::default();
-        limits.max_decompressed_bytes = 100_000;
+        let limits = Limits {
+            max_decompressed_bytes: 100_000,
+            ..Limits::default()
+        };
         let err = kernel_banner(&image(&[0u8; 1_000_000]), &Budget::new(limits)).unwrap_err();
         assert!(format!("{err:#}").contains("pack budget"), "{err:#}");
     }

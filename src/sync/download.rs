@@ -195,7 +195,10 @@ mod tests {
             Some("https://auth.example/token?service=registry.example&scope=repository%3Adocker%2Ffor-desktop-kernel%3Apull")
         );
         assert_eq!(bearer_token_url(r#"Basic realm="fixture""#), None);
-        assert_eq!(bearer_token_url(r#"Bearer realm="file:///etc/passwd""#), None);
+        assert_eq!(
+            bearer_token_url(r#"Bearer realm="file:///etc/passwd""#),
+            None
+        );
         assert_eq!(bearer_token_url("Bearer"), None);
     }
 }

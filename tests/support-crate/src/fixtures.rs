@@ -525,3 +525,29 @@ pub fn assert_links_stay_inside(dir: &Path) {
         }
     }
 }
+
+/// The kernel version (`VERSION.PATCHLEVEL.SUBLEVEL`) of the Debian source tarball's Makefile
+/// (`tests/fetch-debian-source.sh`), read with the system `tar` and `xz`.
+pub fn source_version(tarball: &Path) -> String {
+    let makefile = run(Command::new("tar")
+        .arg("-xJOf")
+        .arg(tarball)
+        .arg("linux-source-6.1/Makefile"));
+    let get = |key: &str| {
+        makefile
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(key)?
+                    .trim()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap()
+    };
+    format!(
+        "{}.{}.{}",
+        get("VERSION"),
+        get("PATCHLEVEL"),
+        get("SUBLEVEL")
+    )
+}
