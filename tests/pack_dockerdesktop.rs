@@ -29,7 +29,9 @@ use support::*;
 const BANNER_DATE: &str = "Mon Oct 16 13:43:07 UTC 2023";
 const BUILD_TIME: &str = "2023-10-16-13-43-07";
 /// Bumped when the layer's layout changes (part of the cache key).
-const LAYER_FORMAT: &str = "dockerdesktop-layer-1";
+const LAYER_FORMAT: &str = "dockerdesktop-layer-2";
+/// The randstruct seed the header tree ships (copied into the source before `make`).
+const SEED: &str = "3f0c5a1e9b7d2c4486a1f0e2d3c4b5a697887766554433221100ffeeddccbbaa\n";
 
 fn sha256_file(path: &Path) -> String {
     use sha2::Digest;
@@ -61,13 +63,21 @@ fn bzimage(version: &str) -> Vec<u8> {
     image
 }
 
-/// `kernel-dev.tar`: the Debian arch header tree as `usr/src/linux-headers-<version>-linuxkit`.
+/// `kernel-dev.tar`: the Debian arch header tree as `usr/src/linux-headers-<version>-linuxkit`,
+/// plus a randstruct seed as linuxkit's header trees carry one.
 fn kernel_dev_tar(debian: &DebianTree, version: &str) -> Vec<u8> {
+    let dir = format!("usr/src/linux-headers-{version}-linuxkit");
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
-    b.append_dir_all(
-        format!("usr/src/linux-headers-{version}-linuxkit"),
-        debian.root.join(&debian.arch_dir),
+    b.append_dir_all(&dir, debian.root.join(&debian.arch_dir))
+        .unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(SEED.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(
+        &mut h,
+        format!("{dir}/scripts/basic/randstruct.seed"),
+        SEED.as_bytes(),
     )
     .unwrap();
     b.into_inner().unwrap()
@@ -313,6 +323,10 @@ fn docker_desktop_kernel_from_a_fake_registry_builds_a_module() {
         options.len()
     );
     assert!(options.len() > 1000 && kept * 100 >= options.len() * 95);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("scripts/basic/randstruct.seed")).unwrap(),
+        SEED
+    );
     assert!(!dir.path().join("kernel/fork.c").exists());
     assert!(dir.path().join("scripts/mod/file2alias.c").exists());
     let started = Instant::now();

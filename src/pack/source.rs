@@ -1,5 +1,7 @@
-//! Source-based packers (`cos`, `minikube`, `linuxkit`): a kernel source tarball plus a config
-//! become a `modules_prepare`d kernel tree.
+//! Source-based packers (`cos`, `minikube`, `linuxkit`, `dockerdesktop`): a kernel source tarball
+//! plus a config become a `modules_prepare`d kernel tree. `dockerdesktop`'s one package is an image
+//! layer holding the bzImage, a header tree (`.config`, randstruct seeds) and the source
+//! ([`LayerRule`]); its bundle is named by the bzImage banner's date ([`super::banner`]).
 //!
 //! Flow: find the package roles by file name (`sources.yml`) → read the source tarball through the
 //! safe extractor into a [`Tree`] → find the kernel tree in it (top level or one directory down) →
@@ -495,14 +497,7 @@ pub fn build_tree(
     let stats = materialize::write_tree(&tree, &root, &src)?;
     drop(tree);
     if let Some((seeds, _, _)) = &layer {
-        for (rel, content) in seeds {
-            let path = src.join(rel);
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::write(&path, content)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
+        restore_seeds(&src, seeds)?;
     }
     info!(
         files = stats.files,
@@ -512,6 +507,20 @@ pub fn build_tree(
     );
 
     configure(&src, spec, config.as_deref())?;
+    if let Some((seeds, _, _)) = &layer {
+        // `make` regenerates a randstruct seed it has no command record for (`if_changed`):
+        // put the shipped seeds back and prepare again (now the record exists and the seeds
+        // are newer than their generator, so they stay; plugins built from them are rebuilt).
+        if restore_seeds(&src, seeds)? {
+            modules_prepare(&src, spec)?;
+            if restore_seeds(&src, seeds)? {
+                bail!(
+                    "{}: make replaces the shipped randstruct seed files",
+                    source.display()
+                );
+            }
+        }
+    }
     let release_path = src.join("include/config/kernel.release");
     let release = fs::read_to_string(&release_path)
         .with_context(|| format!("make did not write {}", release_path.display()))?;
@@ -709,6 +718,12 @@ fn configure(src: &Path, spec: &SourceSpec, config: Option<&str>) -> Result<()> 
     text.push_str("\nCONFIG_LOCALVERSION=\"\"\n# CONFIG_LOCALVERSION_AUTO is not set\n");
     fs::write(src.join(".config"), text).context("cannot write .config")?;
     run_make(src, &["olddefconfig", &localversion])?;
+    modules_prepare(src, spec)
+}
+
+/// `make modules_prepare` on all cores.
+fn modules_prepare(src: &Path, spec: &SourceSpec) -> Result<()> {
+    let localversion = format!("LOCALVERSION={}", spec.localversion);
     let jobs = format!(
         "-j{}",
         std::thread::available_parallelism()
@@ -716,6 +731,23 @@ fn configure(src: &Path, spec: &SourceSpec, config: Option<&str>) -> Result<()> 
             .unwrap_or(1)
     );
     run_make(src, &[&jobs, "modules_prepare", &localversion])
+}
+
+/// Writes each seed file whose content in `src` differs from the shipped one; whether any did.
+fn restore_seeds(src: &Path, seeds: &[(PathBuf, Vec<u8>)]) -> Result<bool> {
+    let mut changed = false;
+    for (rel, content) in seeds {
+        let path = src.join(rel);
+        if fs::read(&path).ok().as_deref() != Some(content.as_slice()) {
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::write(&path, content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            changed = true;
+        }
+    }
+    Ok(changed)
 }
 
 /// Runs `make -C src <args>` without a terminal, in a clean environment (PATH, LC_ALL=C, HOME and
@@ -898,6 +930,27 @@ mod tests {
             .unwrap();
         assert_eq!(&m[1], "6.1.55");
         assert!(classify(spec, &paths(&["linux-6.1.55.tar.xz"])).is_err());
+    }
+
+    #[test]
+    fn seeds_are_restored_when_changed() {
+        let src = tempfile::tempdir().unwrap();
+        let seeds = vec![(
+            PathBuf::from("scripts/basic/randstruct.seed"),
+            b"shipped".to_vec(),
+        )];
+        assert!(restore_seeds(src.path(), &seeds).unwrap());
+        assert!(!restore_seeds(src.path(), &seeds).unwrap());
+        fs::write(
+            src.path().join("scripts/basic/randstruct.seed"),
+            "regenerated",
+        )
+        .unwrap();
+        assert!(restore_seeds(src.path(), &seeds).unwrap());
+        assert_eq!(
+            fs::read(src.path().join("scripts/basic/randstruct.seed")).unwrap(),
+            b"shipped"
+        );
     }
 
     #[test]
