@@ -42,6 +42,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
                 ManifestSet {
                     kind: "debian".into(),
                     packages: names.clone(),
+                    arch: None,
                 },
             ),
             (
@@ -49,6 +50,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
                 ManifestSet {
                     kind: "debian".into(),
                     packages: broken_pkgs,
+                    arch: None,
                 },
             ),
         ]),
@@ -179,6 +181,7 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
     let set = ManifestSet {
         kind: "plan9".into(),
         packages: vec!["x.deb".into()],
+        arch: None,
     };
     let err = format!(
         "{:#}",

@@ -80,6 +80,7 @@ mod tests {
                 Entry {
                     kind: kind.to_string(),
                     packages,
+                    arch: None,
                 },
             );
         }
