@@ -216,6 +216,19 @@ fn variants_of(
                     known.join(", ")
                 );
             };
+            // An apt repository's `architectures` defaults to amd64: spell it out so the
+            // replacement names the variant's.
+            if let Some(Value::Sequence(repos)) = v.get_mut(key("repositories")) {
+                for repo in repos.iter_mut().filter_map(Value::as_mapping_mut) {
+                    let apt = repo.get(key("kind")).and_then(Value::as_str) == Some("apt");
+                    if apt && !repo.contains_key(key("architectures")) {
+                        repo.insert(
+                            key("architectures"),
+                            Value::Sequence(vec![key(DEFAULT_ARCH)]),
+                        );
+                    }
+                }
+            }
             let mut table = global.clone();
             table.extend(own.get(arch).cloned().unwrap_or_default());
             let mut value = Value::Mapping(v);
@@ -270,7 +283,7 @@ mod tests {
     #[test]
     fn variant_rewrites_strings_once_and_names_its_lists() {
         let got = expand_text(
-            "  - list: u.txt\n    uncrawled: ubuntu-uncrawled.txt\n    architectures: [amd64, arm64]\n    select: {names: ['_(amd64|all)\\.deb$', 'x86_64']}\n    repositories:\n      - {kind: apt, url: 'http://security.ubuntu.com/ubuntu', architectures: [amd64]}\n",
+            "  - list: u.txt\n    uncrawled: ubuntu-uncrawled.txt\n    architectures: [amd64, arm64]\n    select: {names: ['_(amd64|all)\\.deb$', 'x86_64']}\n    repositories:\n      - {kind: apt, url: 'http://security.ubuntu.com/ubuntu'}\n",
         )
         .unwrap();
         assert_eq!(got.len(), 2);
