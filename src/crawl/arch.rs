@@ -322,11 +322,17 @@ mod tests {
         assert_eq!(get(&got[1], "urls")[0].as_str(), Some("x/arm64-usr/ARM"));
         assert!(!got[1].contains_key(key("arch_replace")));
         for (bad, why) in [
-            ("{list: b.txt, architectures: [riscv64]}", "unknown architecture riscv64"),
+            (
+                "{list: b.txt, architectures: [riscv64]}",
+                "unknown architecture riscv64",
+            ),
             ("{list: b.txt, architectures: [arm64, arm64]}", "twice"),
             ("{list: b.txt, architectures: []}", "at least one"),
             ("{list: b.txt, arch: arm64}", "derived"),
-            ("{list: b.txt, arch_replace: {arm64: {a: b}}}", "no arm64 variant"),
+            (
+                "{list: b.txt, arch_replace: {arm64: {a: b}}}",
+                "no arm64 variant",
+            ),
         ] {
             let err = format!("{:#}", expand_text(&format!("  - {bad}\n")).unwrap_err());
             assert!(err.contains("b.txt") && err.contains(why), "{bad}: {err}");

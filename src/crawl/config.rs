@@ -116,7 +116,8 @@ pub struct Source {
     /// Replacements of this source for one architecture's variant, on top of
     /// `arch_variants` (consumed by the expansion).
     #[serde(default)]
-    pub arch_replace: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    pub arch_replace:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     /// The architecture this (expanded) source crawls: set by the expansion, never written
     /// in `sources.yml`.
     #[serde(default = "default_arch")]

@@ -288,7 +288,10 @@ mod tests {
         arm.arch = Some("arm64".into());
         let g = generate(
             &[
-                input(&amd, &["http://h/k-1.x86_64.rpm", "http://h/n-1.noarch.rpm"]),
+                input(
+                    &amd,
+                    &["http://h/k-1.x86_64.rpm", "http://h/n-1.noarch.rpm"],
+                ),
                 input(
                     &arm,
                     &[
@@ -312,10 +315,17 @@ mod tests {
         assert!(arches.contains(&("http---h-k-1.x86_64.rpm", "amd64")));
         // The noarch package alone is an amd64 set (as before); in the arm64 list it would
         // collide with it and is rejected, as is the x86_64 package.
-        let rejected: Vec<&str> = g.sources[1].rejected.iter().map(|r| r.reason.as_str()).collect();
+        let rejected: Vec<&str> = g.sources[1]
+            .rejected
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect();
         assert_eq!(
             rejected,
-            ["amd64 package in a list of arm64 kernels", "arm64 set holds no arm64 package"]
+            [
+                "amd64 package in a list of arm64 kernels",
+                "arm64 set holds no arm64 package"
+            ]
         );
         let yaml = g.manifest.to_yaml();
         assert_eq!(yaml.matches("arch: arm64").count(), 1, "{yaml}");

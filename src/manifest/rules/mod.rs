@@ -394,14 +394,22 @@ mod tests {
     #[test]
     fn no_rule_mixes_architectures_in_a_set() {
         let urls = strings(&["https://h/k-1.x86_64.rpm", "https://h/k-1.aarch64.rpm"]);
-        let got = Rule::OneToEach.group(&urls, &RuleOptions::default()).unwrap();
+        let got = Rule::OneToEach
+            .group(&urls, &RuleOptions::default())
+            .unwrap();
         assert!(got.sets.is_empty(), "{got:?}");
         assert!(
-            got.rejected[0].reason.contains("several architectures (amd64, arm64)"),
+            got.rejected[0]
+                .reason
+                .contains("several architectures (amd64, arm64)"),
             "{got:?}"
         );
         assert_eq!(
-            Rule::Single.group(&urls, &RuleOptions::default()).unwrap().sets.len(),
+            Rule::Single
+                .group(&urls, &RuleOptions::default())
+                .unwrap()
+                .sets
+                .len(),
             2
         );
     }
