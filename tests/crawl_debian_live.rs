@@ -16,7 +16,8 @@
 //! 4. The same for arm64 (issue 17): `crawl --source debian-arm64` (the arm64 variant of the
 //!    same source: `binary-arm64` indexes of the same suites), grouped with the `debian-arm64`
 //!    entry of `reformat.yml`; every published arm64 header is one well-formed `arch: arm64` set
-//!    whose kbuild is the arm64 one. Both enumerations keep the `Packages.xz` they read in a
+//!    whose kbuild is the arm64 one (flavours `arm64`, `cloud-arm64`, `rt-arm64`, and since
+//!    Debian 13 `arm64-16k`). Both enumerations keep the `Packages.xz` they read in a
 //!    content-keyed by-hash cache (`~/.cache/kernel-packer-tests/debian-by-hash/`), and the
 //!    arm64 crawl keeps its HTTP cache under `~/.cache/kernel-packer-tests/`, so an unchanged
 //!    archive is not downloaded again (an arm64 index is ~10 MB per suite).
@@ -180,7 +181,7 @@ for alias in ["oldoldstable", "oldstable", "stable", "testing", "unstable"]:
             raise
         text = lzma.decompress(packages_xz(root, suite, suite_release)).decode()
         for f in stanzas(text):
-            m = re.fullmatch(r"linux-headers-(\d+\.\d+\.\d+[^_]*?)-((?:rt-|cloud-)?" + arch + ")", f.get("Package", ""))
+            m = re.fullmatch(r"linux-headers-(\d+\.\d+\.\d+[^_]*?)-((?:rt-|cloud-)?" + arch + "(?:-16k)?)", f.get("Package", ""))
             if not m or f.get("Architecture") != arch:
                 continue
             deps = [d.split()[0] for d in re.split(r"[,|]", f.get("Depends", "")) if d.strip()]
