@@ -63,22 +63,7 @@ fn hex(seed: &str) -> String {
 fn ubuntu_ports(w: &World) -> BTreeSet<String> {
     let pool = "pool/main/l/linux/";
     let kernel = |abi: &str, version: &str| -> Vec<Deb> {
-        vec![
-            Deb {
-                package: format!("linux-headers-{abi}-generic"),
-                version: version.into(),
-                arch: "arm64".into(),
-                filename: format!("{pool}linux-headers-{abi}-generic_{version}_arm64.deb"),
-                depends: format!("linux-headers-{abi} (= {version})"),
-            },
-            Deb {
-                package: format!("linux-headers-{abi}"),
-                version: version.into(),
-                arch: "all".into(),
-                filename: format!("{pool}linux-headers-{abi}_{version}_all.deb"),
-                depends: String::new(),
-            },
-        ]
+        fixtures::ubuntu_kernel("linux", "linux", abi, "generic", version, "arm64").to_vec()
     };
     let mut files = Vec::new();
     let mut want = BTreeSet::new();

@@ -387,18 +387,52 @@ fn check_published(
     );
 }
 
+/// Mirrors, upstream roots, the overrides between them and a work dir with `lists/`.
+struct Live {
+    main: String,
+    security: String,
+    up_main: String,
+    up_security: String,
+    overrides: Vec<(String, String)>,
+    dir: tempfile::TempDir,
+    lists: PathBuf,
+}
+
+impl Live {
+    fn new() -> Live {
+        let (main, security) = mirrors();
+        let (up_main, up_security) = upstream_roots();
+        let overrides = vec![
+            (up_main.clone(), format!("{main}/")),
+            (up_security.clone(), format!("{security}/")),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let lists = dir.path().join("lists");
+        std::fs::create_dir_all(&lists).unwrap();
+        Live {
+            main,
+            security,
+            up_main,
+            up_security,
+            overrides,
+            dir,
+            lists,
+        }
+    }
+}
+
 #[test]
 fn debian_archive_every_published_kernel_is_a_well_formed_set() {
-    let (main, security) = mirrors();
-    let (up_main, up_security) = upstream_roots();
-    let overrides = vec![
-        (up_main.clone(), format!("{main}/")),
-        (up_security.clone(), format!("{security}/")),
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists");
+    let Live {
+        main,
+        security,
+        up_main,
+        up_security,
+        overrides,
+        dir,
+        lists,
+    } = Live::new();
     let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&lists).unwrap();
 
     // Independent enumeration, in parallel with the crawls.
     let python = enumerate(&main, &security, "amd64");
@@ -446,15 +480,15 @@ fn debian_archive_every_published_kernel_is_a_well_formed_set() {
 
 #[test]
 fn debian_archive_every_published_arm64_kernel_is_a_well_formed_set() {
-    let (main, security) = mirrors();
-    let (up_main, up_security) = upstream_roots();
-    let overrides = vec![
-        (up_main.clone(), format!("{main}/")),
-        (up_security.clone(), format!("{security}/")),
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let lists = dir.path().join("lists");
-    std::fs::create_dir_all(&lists).unwrap();
+    let Live {
+        main,
+        security,
+        up_main,
+        up_security,
+        overrides,
+        dir: _dir,
+        lists,
+    } = Live::new();
     let python = enumerate(&main, &security, "arm64");
     // The arm64 variant of the same source: same archives and suites, binary-arm64 indexes.
     let c = crawl_source(

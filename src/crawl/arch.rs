@@ -21,6 +21,11 @@ use serde_norway::{Mapping, Value};
 /// The architecture a source is written for.
 pub const DEFAULT_ARCH: &str = "amd64";
 
+/// `arch`, or [`DEFAULT_ARCH`] when none is named (lists, manifest entries).
+pub fn or_default(arch: Option<&str>) -> &str {
+    arch.unwrap_or(DEFAULT_ARCH)
+}
+
 /// The list file of `list` (`debian.txt`) for `arch`: `debian-arm64.txt`; amd64 keeps it.
 pub fn list_for_arch(list: &str, arch: &str) -> String {
     if arch == DEFAULT_ARCH {

@@ -41,9 +41,7 @@ pub struct Source {
 impl Source {
     /// The list's architecture (`amd64` unless the entry says otherwise).
     pub fn arch(&self) -> &str {
-        self.arch
-            .as_deref()
-            .unwrap_or(crate::crawl::arch::DEFAULT_ARCH)
+        crate::crawl::arch::or_default(self.arch.as_deref())
     }
 }
 

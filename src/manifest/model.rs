@@ -40,9 +40,7 @@ pub struct Entry {
 impl Entry {
     /// The kernel's architecture (`amd64` when the entry names none).
     pub fn arch(&self) -> &str {
-        self.arch
-            .as_deref()
-            .unwrap_or(crate::crawl::arch::DEFAULT_ARCH)
+        crate::crawl::arch::or_default(self.arch.as_deref())
     }
 }
 

@@ -170,6 +170,35 @@ pub fn metapackage_for(name: &str, version: &str, kernel: &str, pool: &str, arch
     }
 }
 
+/// One Ubuntu kernel built for `arch`: the flavour's arch header (depending on the common
+/// header) and the source package's common header (`all`), in `pool/main/l/<source>/`.
+pub fn ubuntu_kernel(
+    source: &str,
+    common: &str,
+    abi: &str,
+    flavour: &str,
+    version: &str,
+    arch: &str,
+) -> [Deb; 2] {
+    let pool = format!("pool/main/l/{source}/");
+    [
+        Deb {
+            package: format!("linux-headers-{abi}-{flavour}"),
+            version: version.into(),
+            arch: arch.into(),
+            filename: format!("{pool}linux-headers-{abi}-{flavour}_{version}_{arch}.deb"),
+            depends: format!("{common}-headers-{abi} (= {version})"),
+        },
+        Deb {
+            package: format!("{common}-headers-{abi}"),
+            version: version.into(),
+            arch: "all".into(),
+            filename: format!("{pool}{common}-headers-{abi}_{version}_all.deb"),
+            depends: String::new(),
+        },
+    ]
+}
+
 /// A `Packages` index in the archive's stanza format.
 pub fn packages_text(debs: &[Deb]) -> String {
     let mut out = String::new();
