@@ -235,6 +235,9 @@ pub fn apt_suite(
     apt_suite_arches(m, signer, root, suite, &[(arch, components.to_vec())]);
 }
 
+/// The components of one architecture of a suite: `(component, packages)`.
+pub type Components<'a> = Vec<(&'a str, Vec<Deb>)>;
+
 /// [`apt_suite`] for several architectures: one `binary-<arch>` index per component and
 /// architecture, all named by one signed Release (`Architectures: all <arch>...`), as the
 /// Debian archive serves amd64 and arm64 side by side.
@@ -243,7 +246,7 @@ pub fn apt_suite_arches(
     signer: &Signer,
     root: &str,
     suite: &str,
-    arches: &[(&str, Vec<(&str, Vec<Deb>)>)],
+    arches: &[(&str, Components)],
 ) {
     let dists = format!("{root}dists/{suite}/");
     let mut sha_lines = String::new();
