@@ -201,6 +201,55 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
     assert!(index::ids(store.as_ref()).await.unwrap().is_empty());
 }
 
+/// A set whose manifest `arch` disagrees with the packed content's `BUNDLE_ARCH` (the real
+/// amd64 Debian packages labelled arm64) fails, naming both, and publishes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_arch_must_match_bundle_arch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(dir.path().join("s")));
+    let mut names = Vec::new();
+    for deb in support::debian_packages() {
+        let url = format!(
+            "http://mirror.test/pool/main/l/linux/{}",
+            deb.file_name().unwrap().to_str().unwrap()
+        );
+        let name = simplify(&url);
+        store.put_file(&name, &deb, None).await.unwrap();
+        names.push(name);
+    }
+    let ctx = PackContext {
+        packages: store.clone(),
+        bundles: store.clone(),
+        work_dir: Some(dir.path().join("w")),
+        verify: None,
+    };
+    let set = ManifestSet {
+        kind: "debian".into(),
+        packages: names.clone(),
+        arch: Some("arm64".into()),
+    };
+    let err = format!(
+        "{:#}",
+        ondemand::pack_id(&ctx, &manifest_id(&names), &set)
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("manifest set is for arm64") && err.contains("is amd64 (BUNDLE_ARCH)"),
+        "{err}"
+    );
+    assert!(index::ids(store.as_ref()).await.unwrap().is_empty());
+    let bundles: Vec<String> = store
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.starts_with("bundle-"))
+        .collect();
+    assert!(bundles.is_empty(), "{bundles:?}");
+}
+
 #[derive(clap::Parser)]
 struct PackCli {
     #[command(flatten)]
