@@ -4,7 +4,7 @@
 //! same signed suites (the fixture world), Ubuntu's ports archive (`ubuntu-ports`, its own
 //! pool listing), Amazon Linux 2 (`2/core/latest/aarch64/mirror.list`) and 2023
 //! (`core/mirrors/latest/aarch64/` → `core/guids/<id>/aarch64/`, blobstore hrefs), Rocky and
-//! AlmaLinux `aarch64/os/` roots, openSUSE Leap's multi-architecture repositories
+//! AlmaLinux `aarch64/os/` roots, Photon OS `photon_*_aarch64` roots, openSUSE Leap's multi-architecture repositories
 //! (`x86_64/`, `aarch64/`, `noarch/` hrefs in one `primary.xml`), Fedora's Koji `aarch64/`
 //! directories and Flatcar's `arm64-usr/` developer containers. amd64 and arm64 variants are
 //! crawled together into their own lists, then one mixed manifest is generated: arm64 sets
@@ -28,6 +28,7 @@ const AL2023_GUID: &str = "5f3c1e0b8d2a4f6e9b7c0d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60
 const ROCKY: &str = "https://dl.rockylinux.org/pub/rocky/";
 const ALMA: &str = "https://repo.almalinux.org/almalinux/";
 const LEAP: &str = "https://download.opensuse.org/";
+const PHOTON: &str = "https://packages.vmware.com/photon/";
 const FLATCAR: &str = "https://stable.release.flatcar-linux.net/arm64-usr/";
 
 /// amd64 sources crawled beside their arm64 variants (served by the world or here).
@@ -51,42 +52,67 @@ const ARM64: &[(&str, usize)] = &[
     ("opensuse-leap-arm64", 5),
     ("fedora-coreos-arm64", 50),
     ("flatcar-arm64", 3),
+    ("ubuntu-aws-arm64", 2),
+    ("photon-arm64", 4),
 ];
 
 fn hex(seed: &str) -> String {
     kernel_packer::names::sha256_hex(seed.as_bytes())
 }
 
-/// Ubuntu's ports archive: jammy- and noble-security `binary-arm64` indexes (flavour header,
-/// common header, the `linux-headers-generic` metapackage) and the pool listing, which also
-/// keeps an older kernel the indexes dropped.
-fn ubuntu_ports(w: &World) -> BTreeSet<String> {
+/// Ubuntu's ports archive: jammy- and noble-security `binary-arm64` indexes (generic and AWS
+/// flavour headers with their common headers, the `linux-headers-generic` and
+/// `linux-headers-aws` metapackages) and the pool listings, which also keep an older generic
+/// kernel the indexes dropped. Returns the generic and the AWS list.
+fn ubuntu_ports(w: &World) -> (BTreeSet<String>, BTreeSet<String>) {
     let pool = "pool/main/l/linux/";
-    let kernel = |abi: &str, version: &str| -> Vec<Deb> {
-        fixtures::ubuntu_kernel("linux", "linux", abi, "generic", version, "arm64").to_vec()
+    let kernel = |source: &str, abi: &str, flavour: &str, version: &str| -> Vec<Deb> {
+        fixtures::ubuntu_kernel(source, source, abi, flavour, version, "arm64").to_vec()
     };
     let mut files = Vec::new();
-    let mut want = BTreeSet::new();
-    for (suite, abi, version, meta) in [
+    let (mut generic, mut aws) = (BTreeSet::new(), BTreeSet::new());
+    let url = |d: &Deb| format!("{PORTS}{}", d.filename);
+    for (suite, abi, version, meta, aws_abi, aws_version) in [
         (
             "jammy-security",
             "5.15.0-115",
             "5.15.0-115.125",
             "5.15.0.115.115",
+            "5.15.0-1063",
+            "5.15.0-1063.69",
         ),
-        ("noble-security", "6.8.0-45", "6.8.0-45.45", "6.8.0-45.45"),
+        (
+            "noble-security",
+            "6.8.0-45",
+            "6.8.0-45.45",
+            "6.8.0-45.45",
+            "6.8.0-1015",
+            "6.8.0-1015.16",
+        ),
     ] {
-        let mut debs = kernel(abi, version);
-        debs.push(fixtures::metapackage_for(
-            "linux-headers-generic",
-            meta,
-            &format!("linux-headers-{abi}-generic"),
-            "pool/main/l/linux-meta/",
-            "arm64",
-        ));
-        for d in &debs[..2] {
-            want.insert(format!("{PORTS}{}", d.filename));
-            files.push(format!("{PORTS}{}", d.filename));
+        let mut debs = kernel("linux", abi, "generic", version);
+        generic.extend(debs.iter().map(url));
+        let aws_debs = kernel("linux-aws", aws_abi, "aws", aws_version);
+        aws.extend(aws_debs.iter().map(url));
+        debs.extend(aws_debs);
+        files.extend(debs.iter().map(url));
+        for (name, version, kernel, pool) in [
+            (
+                "linux-headers-generic",
+                meta,
+                format!("linux-headers-{abi}-generic"),
+                "pool/main/l/linux-meta/",
+            ),
+            (
+                "linux-headers-aws",
+                aws_version,
+                format!("linux-headers-{aws_abi}-aws"),
+                "pool/main/l/linux-meta-aws/",
+            ),
+        ] {
+            debs.push(fixtures::metapackage_for(
+                name, version, &kernel, pool, "arm64",
+            ));
         }
         fixtures::apt_suite(
             &w.mirror,
@@ -97,19 +123,55 @@ fn ubuntu_ports(w: &World) -> BTreeSet<String> {
             "arm64",
         );
     }
-    // Only in the pool: an older jammy kernel, plus files the selection must skip.
-    for d in kernel("5.15.0-113", "5.15.0-113.123") {
-        want.insert(format!("{PORTS}{}", d.filename));
-        files.push(format!("{PORTS}{}", d.filename));
+    // Only in the pool: an older jammy kernel, plus files the selections must skip.
+    for d in kernel("linux", "5.15.0-113", "generic", "5.15.0-113.123") {
+        generic.insert(url(&d));
+        files.push(url(&d));
     }
-    files.push(format!(
-        "{PORTS}{pool}linux-image-5.15.0-115-generic_5.15.0-115.125_arm64.deb"
-    ));
-    files.push(format!(
-        "{PORTS}{pool}linux-headers-5.15.0-115-generic-64k_5.15.0-115.125_arm64.deb"
-    ));
+    for skip in [
+        format!("{pool}linux-image-5.15.0-115-generic_5.15.0-115.125_arm64.deb"),
+        format!("{pool}linux-headers-5.15.0-115-generic-64k_5.15.0-115.125_arm64.deb"),
+        "pool/main/l/linux-aws/linux-image-6.8.0-1015-aws_6.8.0-1015.16_arm64.deb".to_string(),
+    ] {
+        files.push(format!("{PORTS}{skip}"));
+    }
     fixtures::html_tree(&w.mirror, &format!("{PORTS}pool/main/l/"), &files);
-    want
+    fixtures::html_tree(
+        &w.mirror,
+        &format!("{PORTS}pool/universe/l/"),
+        &[format!(
+            "{PORTS}pool/universe/l/lightdm/lightdm_1.30.0-0ubuntu14_arm64.deb"
+        )],
+    );
+    (generic, aws)
+}
+
+/// Photon OS `photon_{release,updates}_N.0_aarch64` roots with `aarch64/` and `noarch/` hrefs.
+fn photon(w: &World) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (root, versions) in [
+        ("4.0/photon_release_4.0_aarch64/", &["5.10.4-16.ph4"][..]),
+        ("4.0/photon_updates_4.0_aarch64/", &["5.10.245-1.ph4"][..]),
+        ("5.0/photon_release_5.0_aarch64/", &["6.1.10-11.ph5"][..]),
+        ("5.0/photon_updates_5.0_aarch64/", &["6.1.158-12.ph5"][..]),
+    ] {
+        let root = format!("{PHOTON}{root}");
+        let mut files: Vec<String> = versions
+            .iter()
+            .map(|v| format!("linux-devel-{v}.aarch64.rpm"))
+            .collect();
+        let wanted = files.len();
+        files.push("linux-api-headers-6.1.10-11.ph5.noarch.rpm".into());
+        files.push("bash-5.2.15-1.ph5.aarch64.rpm".into());
+        let href = |f: &str| {
+            let arch = f.trim_end_matches(".rpm").rsplit('.').next().unwrap();
+            format!("{arch}/{f}")
+        };
+        let rpms: Vec<Rpm> = files.iter().map(|f| Rpm::from_file(f, &href(f))).collect();
+        fixtures::yum_repo(&w.mirror, None, &root, &rpms, "gz");
+        out.extend(files[..wanted].iter().map(|f| format!("{root}{}", href(f))));
+    }
+    out
 }
 
 /// A yum repository behind a mirror list whose packages sit in a blobstore `up` levels above
@@ -242,7 +304,10 @@ fn serve(w: &World) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     e.extend(w.arm64.clone());
-    e.insert("ubuntu-standard-arm64.txt".into(), ubuntu_ports(w));
+    let (generic, aws) = ubuntu_ports(w);
+    e.insert("ubuntu-standard-arm64.txt".into(), generic);
+    e.insert("ubuntu-aws-arm64.txt".into(), aws);
+    e.insert("photon-arm64.txt".into(), photon(w));
     e.insert(
         "amazon-arm64.txt".into(),
         blobstore_repo(
