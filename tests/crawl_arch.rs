@@ -4,7 +4,8 @@
 //! same signed suites (the fixture world), Ubuntu's ports archive (`ubuntu-ports`, its own
 //! pool listing), Amazon Linux 2 (`2/core/latest/aarch64/mirror.list`) and 2023
 //! (`core/mirrors/latest/aarch64/` → `core/guids/<id>/aarch64/`, blobstore hrefs), Rocky and
-//! AlmaLinux `aarch64/os/` roots, Photon OS `photon_*_aarch64` roots, openSUSE Leap's multi-architecture repositories
+//! AlmaLinux, CentOS 8 vault and Stream `aarch64/os/` roots, Oracle Linux 7 UEK R5/R6
+//! `aarch64/getPackage/`, Photon OS `photon_*_aarch64` roots, openSUSE Leap's multi-architecture repositories
 //! (`x86_64/`, `aarch64/`, `noarch/` hrefs in one `primary.xml`), Fedora's Koji `aarch64/`
 //! directories and Flatcar's `arm64-usr/` developer containers. amd64 and arm64 variants are
 //! crawled together into their own lists, then one mixed manifest is generated: arm64 sets
@@ -54,6 +55,9 @@ const ARM64: &[(&str, usize)] = &[
     ("flatcar-arm64", 3),
     ("ubuntu-aws-arm64", 2),
     ("photon-arm64", 4),
+    ("oracle-uek-arm64", 3),
+    ("centos8-arm64", 6),
+    ("centos-stream-arm64", 2),
 ];
 
 fn hex(seed: &str) -> String {
@@ -202,6 +206,17 @@ fn blobstore_repo(
 /// yum roots whose packages sit under `dir` (per root: kernel versions; `kernel-devel` is
 /// wanted, the other aarch64 packages of the last version are not).
 fn el_aarch64(w: &World, base: &str, dir: &str, roots: &[(&str, &[&str])]) -> BTreeSet<String> {
+    yum_aarch64(w, base, dir, "kernel-devel", roots)
+}
+
+/// [`el_aarch64`] with the wanted package named `devel` (`kernel-uek-devel`).
+fn yum_aarch64(
+    w: &World,
+    base: &str,
+    dir: &str,
+    devel: &str,
+    roots: &[(&str, &[&str])],
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (root, versions) in roots {
         let root = format!("{base}{root}");
@@ -214,7 +229,7 @@ fn el_aarch64(w: &World, base: &str, dir: &str, roots: &[(&str, &[&str])]) -> BT
         ];
         let wanted: Vec<String> = versions
             .iter()
-            .map(|v| format!("kernel-devel-{v}.aarch64.rpm"))
+            .map(|v| format!("{devel}-{v}.aarch64.rpm"))
             .collect();
         let rpms: Vec<Rpm> = wanted
             .iter()
@@ -375,6 +390,54 @@ fn serve(w: &World) -> BTreeMap<String, BTreeSet<String>> {
             ],
         ),
     );
+    e.insert(
+        "oracle-uek-arm64.txt".into(),
+        yum_aarch64(
+            w,
+            "http://yum.oracle.com/repo/OracleLinux/OL7/",
+            "getPackage/",
+            "kernel-uek-devel",
+            &[
+                (
+                    "UEKR5/aarch64/",
+                    &["4.14.35-2047.510.0.el7uek", "4.14.35-2047.520.0.el7uek"],
+                ),
+                ("UEKR6/aarch64/", &["5.4.17-2136.330.7.1.el7uek"]),
+            ],
+        ),
+    );
+    // CentOS 8 vault: one release per root.
+    let vault: Vec<(String, &str)> = [
+        ("8.0.1905", "4.18.0-80.11.2.el8_0"),
+        ("8.1.1911", "4.18.0-147.8.1.el8_1"),
+        ("8.2.2004", "4.18.0-193.28.1.el8_2"),
+        ("8.3.2011", "4.18.0-240.22.1.el8_3"),
+        ("8.4.2105", "4.18.0-305.25.1.el8_4"),
+        ("8.5.2111", "4.18.0-348.7.1.el8_5"),
+    ]
+    .into_iter()
+    .map(|(r, v)| (format!("{r}/BaseOS/aarch64/os/"), v))
+    .collect();
+    let vault: Vec<(&str, &[&str])> = vault
+        .iter()
+        .map(|(r, v)| (r.as_str(), std::slice::from_ref(v)))
+        .collect();
+    e.insert(
+        "centos8-arm64.txt".into(),
+        el_aarch64(w, "https://vault.centos.org/", "Packages/", &vault),
+    );
+    e.insert(
+        "centos-stream-arm64.txt".into(),
+        el_aarch64(
+            w,
+            "https://mirror.stream.centos.org/",
+            "Packages/",
+            &[
+                ("9-stream/AppStream/aarch64/os/", &["5.14.0-630.el9"]),
+                ("10-stream/AppStream/aarch64/os/", &["6.12.0-150.el10"]),
+            ],
+        ),
+    );
     let (leap_amd, leap_arm) = leap(w);
     e.insert("opensuse-leap.txt".into(), leap_amd);
     e.insert("opensuse-leap-arm64.txt".into(), leap_arm);
@@ -404,7 +467,11 @@ fn manifest(w: &World, with_arm64: bool) -> Generated {
         .copied()
         .chain(ARM64.iter().map(|(n, _)| *n).filter(|_| with_arm64))
         .collect();
-    cfg.sources.retain(|s| names.contains(&s.name.as_str()));
+    let files: Vec<String> = names
+        .iter()
+        .map(|n| w.config.source(n).unwrap().list.clone())
+        .collect();
+    cfg.sources.retain(|s| files.contains(&s.file));
     assert_eq!(cfg.sources.len(), names.len(), "reformat.yml entries");
     let inputs: Vec<SourceInput> = cfg
         .sources
@@ -454,7 +521,7 @@ fn amd64_and_arm64_crawl_into_one_manifest_without_mixing() {
         assert_eq!(s.error, None, "{}", s.name);
         report.push(format!("{}: {} URLs, {} sets", s.name, s.urls, s.sets));
         // (The seed's amd64 lists hold a few kernels their rules reject; arm64 ones none.)
-        if let Some((_, want)) = ARM64.iter().find(|(n, _)| *n == s.name) {
+        if let Some((_, want)) = ARM64.iter().find(|(n, _)| format!("{n}.txt") == s.file) {
             assert!(s.rejected.is_empty(), "{}: {:?}", s.name, s.rejected);
             assert_eq!(s.sets, *want, "{}: sets", s.name);
             assert_eq!(s.duplicates, 0, "{}", s.name);
