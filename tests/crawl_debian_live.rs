@@ -423,23 +423,16 @@ impl Live {
 
 #[test]
 fn debian_archive_every_published_kernel_is_a_well_formed_set() {
-    let Live {
-        main,
-        security,
-        up_main,
-        up_security,
-        overrides,
-        dir,
-        lists,
-    } = Live::new();
-    let cache = dir.path().join("cache");
+    let live = Live::new();
+    let (lists, overrides) = (&live.lists, &live.overrides);
+    let cache = live.dir.path().join("cache");
 
     // Independent enumeration, in parallel with the crawls.
-    let python = enumerate(&main, &security, "amd64");
+    let python = enumerate(&live.main, &live.security, "amd64");
 
-    let first = crawl(&lists, &cache, &overrides);
+    let first = crawl(lists, &cache, overrides);
     let list_after_first = std::fs::read(lists.join("debian.txt")).unwrap();
-    let repeat = crawl(&lists, &cache, &overrides);
+    let repeat = crawl(lists, &cache, overrides);
     assert_eq!(
         std::fs::read(lists.join("debian.txt")).unwrap(),
         list_after_first,
@@ -467,12 +460,12 @@ fn debian_archive_every_published_kernel_is_a_well_formed_set() {
     );
 
     // Group the crawled list with the project's grouping config entry for debian.
-    let manifest = manifest_of(&lists, "debian");
+    let manifest = manifest_of(lists, "debian");
     let (published, py_seconds) = python.join().unwrap();
     check_published(
         &manifest,
         &published,
-        (&up_main, &up_security),
+        (&live.up_main, &live.up_security),
         "amd64",
         py_seconds,
     );
@@ -480,22 +473,15 @@ fn debian_archive_every_published_kernel_is_a_well_formed_set() {
 
 #[test]
 fn debian_archive_every_published_arm64_kernel_is_a_well_formed_set() {
-    let Live {
-        main,
-        security,
-        up_main,
-        up_security,
-        overrides,
-        dir: _dir,
-        lists,
-    } = Live::new();
-    let python = enumerate(&main, &security, "arm64");
+    let live = Live::new();
+    let (lists, overrides) = (&live.lists, &live.overrides);
+    let python = enumerate(&live.main, &live.security, "arm64");
     // The arm64 variant of the same source: same archives and suites, binary-arm64 indexes.
     let c = crawl_source(
         "debian-arm64",
-        &lists,
+        lists,
         &test_cache("debian-live-arm64-http"),
-        &overrides,
+        overrides,
     );
     eprintln!(
         "live debian-arm64 crawl: {} requests, {} bytes, {} indexes reused, {:.1} s",
@@ -506,12 +492,12 @@ fn debian_archive_every_published_arm64_kernel_is_a_well_formed_set() {
         !list.contains("_amd64.deb"),
         "amd64 packages in the arm64 list"
     );
-    let manifest = manifest_of(&lists, "debian-arm64");
+    let manifest = manifest_of(lists, "debian-arm64");
     let (published, py_seconds) = python.join().unwrap();
     check_published(
         &manifest,
         &published,
-        (&up_main, &up_security),
+        (&live.up_main, &live.up_security),
         "arm64",
         py_seconds,
     );

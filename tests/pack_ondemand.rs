@@ -13,23 +13,40 @@ use kernel_packer::names::{manifest_id, simplify};
 use kernel_packer::ondemand::{self, find_by_kernel, Manifest, ManifestSet, PackContext};
 use kernel_packer::store::Store;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
-    let debs = support::debian_packages();
-    let moto = Moto::start();
-    let packages: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "packages", "", None).await);
-    let bundles: Arc<dyn Store> =
-        Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
+/// Puts the real Debian header packages into `store` under their simplified pool URLs.
+async fn upload_debian(store: &dyn Store) -> Vec<String> {
     let mut names = Vec::new();
-    for deb in &debs {
+    for deb in support::debian_packages() {
         let url = format!(
             "http://mirror.test/pool/main/l/linux/{}",
             deb.file_name().unwrap().to_str().unwrap()
         );
         let name = simplify(&url);
-        packages.put_file(&name, deb, None).await.unwrap();
+        store.put_file(&name, &deb, None).await.unwrap();
         names.push(name);
     }
+    names
+}
+
+/// One directory store for packages and bundles under `dir`, work dir `dir/w`.
+fn dir_ctx(dir: &std::path::Path) -> (Arc<dyn Store>, PackContext) {
+    let store: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(dir.join("s")));
+    let ctx = PackContext {
+        packages: store.clone(),
+        bundles: store.clone(),
+        work_dir: Some(dir.join("w")),
+        verify: None,
+    };
+    (store, ctx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
+    let moto = Moto::start();
+    let packages: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "packages", "", None).await);
+    let bundles: Arc<dyn Store> =
+        Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
+    let names = upload_debian(packages.as_ref()).await;
     let good = manifest_id(&names);
     let broken_pkgs = vec![simplify(
         "http://mirror.test/pool/linux-headers-9.9.9-1-amd64_9.9.9-1_amd64.deb",
@@ -169,15 +186,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(
-        dir.path().to_path_buf(),
-    ));
-    let ctx = PackContext {
-        packages: store.clone(),
-        bundles: store.clone(),
-        work_dir: Some(dir.path().join("w")),
-        verify: None,
-    };
+    let (store, ctx) = dir_ctx(dir.path());
     let set = ManifestSet {
         kind: "plan9".into(),
         packages: vec!["x.deb".into()],
@@ -206,23 +215,8 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manifest_arch_must_match_bundle_arch() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(dir.path().join("s")));
-    let mut names = Vec::new();
-    for deb in support::debian_packages() {
-        let url = format!(
-            "http://mirror.test/pool/main/l/linux/{}",
-            deb.file_name().unwrap().to_str().unwrap()
-        );
-        let name = simplify(&url);
-        store.put_file(&name, &deb, None).await.unwrap();
-        names.push(name);
-    }
-    let ctx = PackContext {
-        packages: store.clone(),
-        bundles: store.clone(),
-        work_dir: Some(dir.path().join("w")),
-        verify: None,
-    };
+    let (store, ctx) = dir_ctx(dir.path());
+    let names = upload_debian(store.as_ref()).await;
     let set = ManifestSet {
         kind: "debian".into(),
         packages: names.clone(),
