@@ -96,25 +96,6 @@ pub fn next_link(header: &str) -> Option<String> {
     })
 }
 
-/// The architecture a tag names (`...-amd64` → `amd64`), if any.
-pub fn tag_arch(tag: &str) -> Option<&str> {
-    tag.rsplit_once('-').map(|(_, arch)| arch)
-}
-
-/// Whether tags of `arch` are selected: the source's `select.architectures` (Debian or RPM
-/// names: `x86_64` stands for `amd64`, `aarch64` for `arm64`) when given, else amd64 only.
-pub fn arch_selected(architectures: &[String], arch: &str) -> bool {
-    if architectures.is_empty() {
-        return arch == "amd64";
-    }
-    let alias = match arch {
-        "amd64" => "x86_64",
-        "arm64" => "aarch64",
-        other => other,
-    };
-    architectures.iter().any(|a| a == arch || a == alias)
-}
-
 /// Every tag of the repository: `tags/list` and the pages its `Link: <...>; rel="next"`
 /// headers name (same registry only, at most [`MAX_TAG_PAGES`], no page twice).
 async fn list_tags(ctx: &RepoCtx, root: &str, name: &str, auth: &Auth) -> Result<Vec<String>> {
@@ -173,18 +154,10 @@ pub async fn crawl(repo: &RegistryRepo, ctx: &RepoCtx) -> Result<Vec<String>> {
         .iter()
         .map(|t| Regex::new(t))
         .collect::<Result<_, _>>()?;
-    let architectures = ctx
-        .matcher
-        .as_deref()
-        .map(|m| m.architectures().to_vec())
-        .unwrap_or_default();
     let (mut tags, other): (Vec<String>, Vec<String>) = list_tags(ctx, root, name, &auth)
         .await?
         .into_iter()
-        .partition(|t| {
-            res.iter().any(|r| r.is_match(t))
-                && tag_arch(t).is_some_and(|a| arch_selected(&architectures, a))
-        });
+        .partition(|t| res.iter().any(|r| r.is_match(t)));
     tags.sort_by(|a, b| version::compare(b, a));
     let mut urls = Vec::new();
     // Tags the rules skip still count for the canary (a new tag format must not go unseen).
@@ -263,17 +236,6 @@ mod tests {
         assert_eq!(next_link(r#"<https://a.example/first>; rel="prev""#), None);
         assert_eq!(next_link("garbage"), None);
         assert_eq!(next_link(""), None);
-    }
-
-    #[test]
-    fn architectures_default_to_amd64() {
-        let tag = format!("6.10.14-{}-arm64", "b".repeat(40));
-        assert_eq!(tag_arch(&tag), Some("arm64"));
-        assert!(!arch_selected(&[], "arm64"));
-        assert!(arch_selected(&[], "amd64"));
-        let both = ["x86_64".to_string(), "arm64".to_string()];
-        assert!(arch_selected(&both, "amd64") && arch_selected(&both, "arm64"));
-        assert!(!arch_selected(&["aarch64".to_string()], "amd64"));
     }
 
     #[test]
