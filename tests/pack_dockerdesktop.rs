@@ -29,7 +29,7 @@ use support::*;
 const BANNER_DATE: &str = "Mon Oct 16 13:43:07 UTC 2023";
 const BUILD_TIME: &str = "2023-10-16-13-43-07";
 /// Bumped when the layer's layout changes (part of the cache key).
-const LAYER_FORMAT: &str = "dockerdesktop-layer-2";
+const LAYER_FORMAT: &str = "dockerdesktop-layer-3";
 /// The randstruct seed the header tree ships (copied into the source before `make`).
 const SEED: &str = "3f0c5a1e9b7d2c4486a1f0e2d3c4b5a697887766554433221100ffeeddccbbaa\n";
 
@@ -63,14 +63,41 @@ fn bzimage(version: &str) -> Vec<u8> {
     image
 }
 
-/// `kernel-dev.tar`: the Debian arch header tree as `usr/src/linux-headers-<version>-linuxkit`,
-/// plus a randstruct seed as linuxkit's header trees carry one.
+/// `kernel-dev.tar`: the Debian arch header tree as `usr/src/linux-headers-<version>-linuxkit`
+/// (without Debian's top-level links into its common header package, which a linuxkit tree
+/// has as real directories), plus a randstruct seed as linuxkit's header trees carry one.
 fn kernel_dev_tar(debian: &DebianTree, version: &str) -> Vec<u8> {
     let dir = format!("usr/src/linux-headers-{version}-linuxkit");
+    let arch = debian.root.join(&debian.arch_dir);
     let mut b = tar::Builder::new(Vec::new());
     b.follow_symlinks(false);
-    b.append_dir_all(&dir, debian.root.join(&debian.arch_dir))
-        .unwrap();
+    let mut entries: Vec<_> = fs::read_dir(&arch)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = format!("{dir}/{}", path.file_name().unwrap().to_str().unwrap());
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            b.append_dir_all(&name, &path).unwrap();
+        } else if meta.is_file() {
+            b.append_path_with_name(&path, &name).unwrap();
+        }
+    }
+    // The seed's directories, unless the header tree has them as real directories.
+    let real_scripts = fs::symlink_metadata(arch.join("scripts")).is_ok_and(|m| m.is_dir())
+        && fs::symlink_metadata(arch.join("scripts/basic")).is_ok_and(|m| m.is_dir());
+    for d in ["scripts", "scripts/basic"] {
+        if !real_scripts {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            h.set_mode(0o755);
+            b.append_data(&mut h, format!("{dir}/{d}"), &[][..])
+                .unwrap();
+        }
+    }
     let mut h = tar::Header::new_gnu();
     h.set_size(SEED.len() as u64);
     h.set_mode(0o644);
