@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Instant;
 
-use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use kernel_packer::pack::PackerKind;
 use support::*;
 
 #[test]
@@ -31,13 +31,7 @@ fn photon_linux_devel_rpm_builds_a_module() {
     );
     let out = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let packed = pack_packages(
-        PackerKind::Photon,
-        std::slice::from_ref(&rpm),
-        out.path(),
-        &PackOptions::default(),
-    )
-    .unwrap();
+    let packed = pack_ok(PackerKind::Photon, std::slice::from_ref(&rpm), out.path());
     eprintln!(
         "photon pack: {:.2} s, {} bytes",
         started.elapsed().as_secs_f64(),

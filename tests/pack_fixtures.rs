@@ -57,7 +57,7 @@ fn pack(
     PathBuf,
 ) {
     let out = tempfile::tempdir().unwrap();
-    let packed = pack_packages(kind, packages, out.path(), &PackOptions::default()).unwrap();
+    let packed = pack_ok(kind, packages, out.path());
     let dir = out.path().join("unpacked");
     unpack_bundle(&packed.path, &dir);
     (out, packed, dir)

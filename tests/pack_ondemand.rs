@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use harness::{s3_store, Moto};
+use harness::{s3_store, upload_debs, Moto};
 use kernel_packer::index;
 use kernel_packer::names::{manifest_id, simplify};
 use kernel_packer::ondemand::{self, find_by_kernel, Manifest, ManifestSet, PackContext};
@@ -20,16 +20,12 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
     let packages: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "packages", "", None).await);
     let bundles: Arc<dyn Store> =
         Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
-    let mut names = Vec::new();
-    for deb in &debs {
-        let url = format!(
-            "http://mirror.test/pool/main/l/linux/{}",
-            deb.file_name().unwrap().to_str().unwrap()
-        );
-        let name = simplify(&url);
-        packages.put_file(&name, deb, None).await.unwrap();
-        names.push(name);
-    }
+    let names = upload_debs(
+        packages.as_ref(),
+        &debs,
+        "http://mirror.test/pool/main/l/linux/",
+    )
+    .await;
     let good = manifest_id(&names);
     let broken_pkgs = vec![simplify(
         "http://mirror.test/pool/linux-headers-9.9.9-1-amd64_9.9.9-1_amd64.deb",
@@ -230,12 +226,7 @@ fn cli_manifest_mode_packs_by_kernel_and_missing() {
         names.push(name);
     }
     let good = manifest_id(&names);
-    let uname = debs
-        .iter()
-        .filter_map(|d| d.file_name()?.to_str()?.strip_prefix("linux-headers-"))
-        .find(|n| n.split('_').next().unwrap().ends_with("-amd64"))
-        .map(|n| n.split('_').next().unwrap().to_string())
-        .unwrap();
+    let uname = support::header_uname(&debs, "-amd64");
     let manifest_path = dir.path().join("manifest.yml");
     let broken_pkg = simplify("http://mirror.test/pool/linux-headers-0.1.0-1-amd64_1_amd64.deb");
     let broken = manifest_id(std::slice::from_ref(&broken_pkg));

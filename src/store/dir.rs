@@ -386,22 +386,8 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o644 & !umask);
-        let keys: Vec<_> = store
-            .list("")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        assert_eq!(keys, ["index/a.json", "pkg.deb"]);
-        let keys: Vec<_> = store
-            .list("index/")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        assert_eq!(keys, ["index/a.json"]);
+        assert_eq!(store.keys("").await.unwrap(), ["index/a.json", "pkg.deb"]);
+        assert_eq!(store.keys("index/").await.unwrap(), ["index/a.json"]);
         let head = store.head("pkg.deb").await.unwrap().unwrap();
         assert_eq!(head.size, 7);
         assert_eq!(

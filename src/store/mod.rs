@@ -90,6 +90,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every object whose key starts with `prefix`, sorted by key (sha256 may be `None`).
     async fn list(&self, prefix: &str) -> anyhow::Result<Vec<ObjectInfo>>;
 
+    /// The keys of [`Store::list`]`(prefix)`, sorted.
+    async fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
+
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;
 

@@ -443,40 +443,19 @@ mod tests {
             classify(Some("issues"), b"{}", "o/r", now, hour).unwrap(),
             Delivery::Ignored(_)
         ));
-        let d = classify(
-            Some("push"),
-            &push(now - 10, "refs/heads/main"),
-            "o/r",
-            now,
-            hour,
-        );
+        // A push to `git_ref` of repository `repo`, made `age` seconds ago.
+        let push_to = |age: i64, git_ref: &str, repo: &str| {
+            classify(Some("push"), &push(now - age, git_ref), repo, now, hour)
+        };
+        let d = push_to(10, "refs/heads/main", "o/r");
         assert!(matches!(d, Ok(Delivery::Push(p)) if p.after == "b".repeat(40)));
         assert!(matches!(
-            classify(
-                Some("push"),
-                &push(now - 10, "refs/heads/x"),
-                "o/r",
-                now,
-                hour
-            )
-            .unwrap(),
+            push_to(10, "refs/heads/x", "o/r").unwrap(),
             Delivery::Ignored(_)
         ));
-        let stale = classify(
-            Some("push"),
-            &push(now - 7200, "refs/heads/main"),
-            "o/r",
-            now,
-            hour,
-        );
+        let stale = push_to(7200, "refs/heads/main", "o/r");
         assert_eq!(stale.unwrap_err().status, 409);
-        let foreign = classify(
-            Some("push"),
-            &push(now, "refs/heads/main"),
-            "o/x",
-            now,
-            hour,
-        );
+        let foreign = push_to(0, "refs/heads/main", "o/x");
         assert_eq!(foreign.unwrap_err().status, 403);
         assert_eq!(
             classify(Some("push"), b"{", "o/r", now, hour)
