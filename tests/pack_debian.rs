@@ -176,22 +176,20 @@ fn cli_bundle_is_world_readable_and_file_logs_have_no_colour() {
 #[test]
 fn a_missing_companion_package_is_named() {
     let packages = debian_packages();
-    let without_kbuild: Vec<_> = packages
-        .iter()
-        .filter(|p| !p.to_string_lossy().contains("kbuild"))
-        .cloned()
-        .collect();
-    let err = pack_error(PackerKind::Debian, &without_kbuild);
+    // The set without the packages whose path contains `part`.
+    let without = |part: &str| -> Vec<PathBuf> {
+        packages
+            .iter()
+            .filter(|p| !p.to_string_lossy().contains(part))
+            .cloned()
+            .collect()
+    };
+    let err = pack_error(PackerKind::Debian, &without("kbuild"));
     assert!(
         err.contains("missing companion package linux-kbuild"),
         "{err}"
     );
-    let without_common: Vec<_> = packages
-        .iter()
-        .filter(|p| !p.to_string_lossy().contains("common"))
-        .cloned()
-        .collect();
-    let err = pack_error(PackerKind::Debian, &without_common);
+    let err = pack_error(PackerKind::Debian, &without("common"));
     assert!(
         err.contains("missing companion package") && err.contains("common"),
         "{err}"

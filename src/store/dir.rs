@@ -125,11 +125,7 @@ impl DirStore {
         mtmp.write_all(&meta)?;
         mtmp.persist(&meta_path)
             .with_context(|| format!("rename into {}", meta_path.display()))?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size,
-            sha256: Some(actual),
-        })
+        Ok(ObjectInfo::hashed(key, size, actual))
     }
 
     /// `create_file`: the object is moved into place with a no-clobber rename (atomic: of

@@ -32,6 +32,17 @@ pub struct ObjectInfo {
     pub sha256: Option<String>,
 }
 
+impl ObjectInfo {
+    /// An object of `size` bytes whose content has lowercase hex sha256 `sha256`.
+    pub fn hashed(key: &str, size: u64, sha256: String) -> ObjectInfo {
+        ObjectInfo {
+            key: key.to_string(),
+            size,
+            sha256: Some(sha256),
+        }
+    }
+}
+
 /// What [`Store::create_file`] found at the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {

@@ -1,7 +1,7 @@
 //! S3 store against a real `moto_server` on 127.0.0.1: round trips, single and multipart uploads
 //! with sha256, and atomicity when the server goes away mid-upload.
 
-mod harness;
+use crate::harness;
 
 use std::sync::atomic::Ordering;
 

@@ -1,8 +1,13 @@
 //! Pack on demand with the real Debian header set: packages in an S3 package store (moto), bundle
 //! and index entries in an S3 bundle store; a broken id fails without stopping the good one.
 
+#[path = "../harness/mod.rs"]
 mod harness;
+#[path = "../support/mod.rs"]
 mod support;
+
+// Same-uname ids sharing or splitting bundles: a module of this binary (one test binary fewer).
+mod bundle_collisions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -10,8 +10,7 @@
 //! - every index entry's sha256 is the stored object's, and each bundle's BUNDLE_CHECKSUM is the
 //!   entry's `checksum`.
 
-mod harness;
-mod support;
+use crate::{harness, support};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

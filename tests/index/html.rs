@@ -3,7 +3,7 @@
 //! gets a kernel typed into the search box; exactly the matching row stays visible, and a
 //! screenshot is saved into the test's output dir (target/index-html/).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
