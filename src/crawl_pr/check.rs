@@ -210,7 +210,11 @@ pub async fn prove<G: GitHub>(
         let bad: Vec<&str> = report.failing().map(|k| k.kernel.as_str()).collect();
         (
             Conclusion::Failure,
-            format!("{} of {n} kernel(s) not green: {}", bad.len(), bad.join(", ")),
+            format!(
+                "{} of {n} kernel(s) not green: {}",
+                bad.len(),
+                bad.join(", ")
+            ),
         )
     };
     gh.complete_check_run(run, conclusion, &headline, &table)
@@ -361,7 +365,9 @@ pub fn summary_table(report: &CheckReport) -> String {
     if report.kernels.is_empty() {
         return "No kernel added: nothing to build.\n".into();
     }
-    let mut t = String::from("| Kernel | List | Id | Result | Detail | Time |\n|---|---|---|---|---|---|\n");
+    let mut t = String::from(
+        "| Kernel | List | Id | Result | Detail | Time |\n|---|---|---|---|---|---|\n",
+    );
     for k in &report.kernels {
         t.push_str(&format!(
             "| `{}` | {} | `{}` | {} | {} | {:.0} s |\n",

@@ -270,7 +270,12 @@ impl Repo {
     /// Merges `number` into its base: a merge commit (two parents) or, for SQUASH, one commit
     /// with the head's tree on top of the base. Records the push for delivery.
     fn merge(&mut self, number: u64, method: &str, delete_branch: bool) {
-        let pr = self.prs.iter().find(|p| p.number == number).unwrap().clone();
+        let pr = self
+            .prs
+            .iter()
+            .find(|p| p.number == number)
+            .unwrap()
+            .clone();
         let head = self.refs[&pr.head].clone();
         let base = self.refs[&pr.base].clone();
         let tree = self.commits[&head].tree.clone();
@@ -279,11 +284,7 @@ impl Repo {
         } else {
             vec![base.clone(), head]
         };
-        let c = self.commit(
-            &tree,
-            parents,
-            &format!("{} (#{number})", pr.title),
-        );
+        let c = self.commit(&tree, parents, &format!("{} (#{number})", pr.title));
         self.refs.insert(pr.base.clone(), c.clone());
         self.pending_pushes.push((pr.base.clone(), base, c));
         if delete_branch {
@@ -554,14 +555,22 @@ fn deliver(
                 "pusher": {"name": "web-flow"},
             }))
             .unwrap();
-            let copies: &[bool] = if hook.forged_copy { &[false, true] } else { &[true] };
+            let copies: &[bool] = if hook.forged_copy {
+                &[false, true]
+            } else {
+                &[true]
+            };
             for &signed in copies {
                 let id = format!(
                     "{}-{}",
                     &after[..12],
                     if signed { "delivery" } else { "forged" }
                 );
-                let secret: &[u8] = if signed { &hook.secret } else { b"not-the-secret" };
+                let secret: &[u8] = if signed {
+                    &hook.secret
+                } else {
+                    b"not-the-secret"
+                };
                 let status = post(
                     &hook.url,
                     &[
@@ -680,7 +689,9 @@ fn handle(
         });
     let (status, headers, out) = match fault {
         Some(f) => (f.status, f.headers, f.body),
-        None if method == "POST" && path == "/graphql" => (200, Vec::new(), graphql(&mut r, &json_body)),
+        None if method == "POST" && path == "/graphql" => {
+            (200, Vec::new(), graphql(&mut r, &json_body))
+        }
         None => {
             let (s, v) = route(&mut r, &method, &path, &json_body, base, owner, name);
             (s, Vec::new(), v)
@@ -714,7 +725,10 @@ fn graphql(r: &mut Repo, body: &Value) -> Value {
     let node = vars["pr"].as_str().unwrap_or("");
     let enable = query.contains("enablePullRequestAutoMerge");
     if !enable && !query.contains("disablePullRequestAutoMerge") {
-        return graphql_error("UNSUPPORTED", "the fake GitHub serves only the auto-merge mutations");
+        return graphql_error(
+            "UNSUPPORTED",
+            "the fake GitHub serves only the auto-merge mutations",
+        );
     }
     let Some(i) = r.prs.iter().position(|p| pr_node_id(p.number) == node) else {
         return graphql_error(
@@ -1147,7 +1161,10 @@ fn route(
                     .and_then(Value::as_str)
                     .unwrap_or("queued")
                     .into(),
-                conclusion: body.get("conclusion").and_then(Value::as_str).map(Into::into),
+                conclusion: body
+                    .get("conclusion")
+                    .and_then(Value::as_str)
+                    .map(Into::into),
                 title: s(&body["output"], "title"),
                 summary: s(&body["output"], "summary"),
             };
