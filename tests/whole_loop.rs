@@ -193,6 +193,7 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
 
     // The scheduled crawl: pull request, check, auto-merge.
     let run = crawl_run(&client, &mirror, work.path()).await;
+    let crawled = published.elapsed();
     assert!(
         matches!(run.action, Action::Opened { number: 1, .. }),
         "{:?}",
@@ -297,8 +298,11 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
     let loop_calls = (gh.calls().len(), writes(&gh));
     let loop_s3 = bundles.count() + packages.count();
     eprintln!(
-        "one new kernel: publish → indexed bundle {:.1} s; {} GitHub calls ({} writes); {} S3 writes",
+        "one new kernel: publish → indexed bundle {:.1} s (crawl + check + auto-merge {:.1} s, check {:.1} s); \
+         {} GitHub calls ({} writes); {} S3 writes",
         latency.as_secs_f64(),
+        crawled.as_secs_f64(),
+        check.kernels[0].seconds,
         loop_calls.0,
         loop_calls.1,
         loop_s3
