@@ -2,14 +2,15 @@
 //! release and what GitHub and AWS do by themselves:
 //!
 //! the fixture apt mirror publishes a new kernel (the real Debian header packages, signed archive
-//! metadata) → the crawl (`crawl_pr::run` with the settings `functions/crawl` builds, then the
-//! freshness refresh the function runs after it) opens the pull request on the fake GitHub → the
-//! pull-request check packs the kernel from its upstream URLs and builds the canary module and eBPF
-//! object → auto-merge: the fake GitHub merges once the required check run is green → it delivers
-//! the signed push webhook (and a forged copy, refused) to the trigger endpoint → the pack state
-//! machine's work (emulated: Step Functions cannot run here) syncs and packs exactly the new id into
-//! moto S3 → `kernel-packer status` shows the kernel with its bundle. Every index entry's sha256 is
-//! the stored object's; later runs with no upstream change write nothing to S3 or GitHub.
+//! metadata) → the crawl function binary, invoked by a scheduled event through a local Lambda
+//! Runtime API (`KERNEL_PACKER_PR_CHECK=1`, mirror override, bundle store in moto), opens the pull
+//! request on the fake GitHub, packs the kernel from its upstream URLs and builds the canary module
+//! and eBPF object (the check), arms auto-merge and refreshes the freshness report → the fake GitHub
+//! merges once the required check run is green → it delivers the signed push webhook (and a forged
+//! copy, refused) to the trigger endpoint → the pack state machine's work (emulated: Step Functions
+//! cannot run here) syncs and packs exactly the new id into moto S3 → the status report (what
+//! `kernel-packer status` prints) shows the kernel with its bundle. Every index entry's sha256 is the
+//! stored object's; later runs with no upstream change write nothing to S3 or GitHub.
 //!
 //! The red case: a kernel whose build fails (its arch package lacks
 //! `include/generated/autoconf.h`) gets a failed check run naming it, no auto-merge, and its pull
@@ -17,32 +18,29 @@
 //!
 //! Prints the publish → indexed latency, and the GitHub calls and S3 writes of each round.
 
-mod support;
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use kernel_packer::cli::crawl::parse_override;
-use kernel_packer::crawl::{self, http::Http};
-use kernel_packer::crawl_pr::check::{CheckSettings, CHECK_NAME};
-use kernel_packer::crawl_pr::{self, Action, CrawlRequest, RunReport, Settings};
+use kernel_packer::crawl_pr::check::CHECK_NAME;
 use kernel_packer::github::{OctocrabGitHub, RepoId, RetryPolicy, Token};
 use kernel_packer::store::Store;
 use kernel_packer::trigger::{self, Outcome};
 use kernel_packer::{freshness, index};
 use kernel_packer_test_support::crawl::fixtures::{apt_suite, metapackage, Deb, Signer};
 use kernel_packer_test_support::crawl::mirror::Mirror;
+use kernel_packer_test_support::fixtures::{debian_packages, packages_without_autoconf};
 use kernel_packer_test_support::github::FakeGitHub;
-use kernel_packer_test_support::harness::{s3_store, Moto};
-use kernel_packer_test_support::pipeline::{
-    counting, execute_pack_request, now, webhook_endpoint, CountingStore,
-};
+use kernel_packer_test_support::harness::{s3_store, LambdaApi, Moto, Proxy};
+use kernel_packer_test_support::pipeline::{counting, execute_pack_request, now, webhook_endpoint};
+use serde_json::{json, Value};
 
 const DIR: &str = "kernel-package-lists";
 const UPSTREAM: &str = "http://deb.fixture.invalid/";
 const ROOT: &str = "http://deb.fixture.invalid/debian/";
 const SECRET: &[u8] = b"whole-loop-webhook-secret";
+const TOKEN: &str = "ghp_wholelooptoken";
 
 /// The lists repository before the release: one apt source (the fixture archive, its key in
 /// `keys/`), the debian grouping rule, the group with `auto_merge: true`, no kernel yet.
@@ -109,53 +107,96 @@ fn publish(mirror: &Mirror, signer: &Signer, debs: &[PathBuf]) -> Vec<String> {
 fn client(gh: &FakeGitHub) -> OctocrabGitHub {
     OctocrabGitHub::new(
         Some(&gh.base()),
-        &Token::new("ghp_wholelooptoken").unwrap(),
+        &Token::new(TOKEN).unwrap(),
         RepoId::parse("acme/kernels").unwrap(),
         RetryPolicy::default(),
     )
     .unwrap()
 }
 
-/// One scheduled crawl run of group `debian`, with the settings `functions/crawl` builds from its
-/// environment (`KERNEL_PACKER_PR_CHECK=1`, `KERNEL_PACKER_MIRROR_OVERRIDES`).
-async fn crawl_run(gh: &OctocrabGitHub, mirror: &Mirror, work: &std::path::Path) -> RunReport {
-    let settings = Settings {
-        request: CrawlRequest {
-            group: Some("debian".into()),
-            sources: Vec::new(),
-        },
-        check: Some(CheckSettings {
-            work_dir: Some(work.join("check")),
-            ..CheckSettings::default()
-        }),
-        ..Settings::default()
-    };
-    let overrides = format!("{UPSTREAM}={}", mirror.prefix_for(UPSTREAM));
-    crawl_pr::run(gh, &settings, move |config: &mut crawl::config::Config| {
-        let mut c = crawl::http_config(config);
-        c.overrides.push(parse_override(&overrides)?);
-        c.cache_dir = None;
-        Http::new(c)
-    })
-    .await
-    .unwrap()
-}
-
-/// The freshness refresh `functions/crawl` runs after each crawl; whether it wrote.
-async fn refresh(
-    gh: &OctocrabGitHub,
-    bundles: &CountingStore,
-    run: &RunReport,
-    cache: &std::path::Path,
-) -> bool {
-    freshness::refresh_after_crawl(gh, bundles, DIR, Some(cache), &run.crawl, now())
-        .await
-        .unwrap()
-        .1
+/// One scheduled run of group `debian`: the crawl function binary, cold-started under a local
+/// Lambda Runtime API with the deployed settings (`infra/template.yaml`: the check on, the bundle
+/// store for the freshness report, reached through `s3`'s proxy in front of moto) plus the mirror
+/// override and test endpoints. Returns its reply.
+fn crawl_run(gh: &FakeGitHub, mirror: &Mirror, s3: Option<(&Moto, &Proxy)>, work: &Path) -> Value {
+    let event = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event",
+        "source": "aws.scheduler", "account": "123456789012", "time": "2026-12-01T00:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": {"group": "debian"}});
+    let api = LambdaApi::start(vec![event]);
+    let tmp = work.join("function-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let log = work.join("function.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_crawl"));
+    cmd.env_clear()
+        .envs(api.env())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TMPDIR", &tmp)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("KERNEL_PACKER_REPO", "acme/kernels")
+        .env("GITHUB_API_URL", gh.base())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env(
+            "KERNEL_PACKER_MIRROR_OVERRIDES",
+            format!("{UPSTREAM}={}", mirror.prefix_for(UPSTREAM)),
+        )
+        .env("KERNEL_PACKER_PR_CHECK", "1")
+        .env("KERNEL_PACKER_CHECK_MAX_KERNELS", "6")
+        .env("KERNEL_PACKER_CHECK_PARALLEL", "3")
+        .env("KERNEL_PACKER_CHECK_TIMEOUT_SECS", "300")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    if let Some((moto, proxy)) = s3 {
+        cmd.envs(moto.env())
+            .env("KERNEL_PACKER_S3_ENDPOINT", proxy.endpoint())
+            .env("KERNEL_PACKER_BUNDLES", "s3://bundles/bundles/");
+    }
+    let mut child = cmd.spawn().unwrap();
+    let replies = api.wait_replies(1, Duration::from_secs(600), &mut child);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains(TOKEN),
+        "token in the function's logs:\n{text}"
+    );
+    let reply = replies.into_iter().next().unwrap();
+    assert_eq!(reply.kind, "response", "{:#}\n{text}", reply.body);
+    reply.body
 }
 
 fn writes(gh: &FakeGitHub) -> usize {
     gh.calls().iter().filter(|c| c.method != "GET").count()
+}
+
+/// Runs `crawl_run` off the async runtime (the webhook endpoint needs it meanwhile).
+async fn crawl(
+    gh: &FakeGitHub,
+    mirror: &Mirror,
+    s3: Option<(&Moto, &Proxy)>,
+    work: &Path,
+) -> Value {
+    tokio::task::block_in_place(|| crawl_run(gh, mirror, s3, work))
+}
+
+/// S3 write requests (PUT, POST, DELETE) the function sent through `proxy` since the last call.
+fn function_s3_writes(proxy: &Proxy) -> usize {
+    // Connections are recorded when they close (the function process has exited).
+    let mut seen = usize::MAX;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let n = proxy.captured.lock().unwrap().len();
+        if n == seen {
+            break;
+        }
+        seen = n;
+    }
+    let re = regex::Regex::new(r"(?m)^(PUT|POST|DELETE) /").unwrap();
+    let mut cap = proxy.captured.lock().unwrap();
+    let writes = cap.iter().map(|c| re.find_iter(c).count()).sum();
+    cap.clear();
+    writes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,10 +207,10 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
     gh.require_checks(&[CHECK_NAME]);
     let client = client(&gh);
     let work = tempfile::tempdir().unwrap();
-    let cache = work.path().join("github-cache");
 
     // AWS: moto S3 stores (writes counted) and the webhook Function URL in front of the trigger.
     let moto = Moto::start();
+    let proxy = Proxy::start(moto.port);
     let packages = counting(s3_store(&moto.endpoint(), "packages", "packages/", None).await);
     let bundles = counting(s3_store(&moto.endpoint(), "bundles", "bundles/", None).await);
     let (endpoint, accepted) = webhook_endpoint(
@@ -189,30 +230,32 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
 
     // The upstream release.
     let published = Instant::now();
-    let urls = publish(&mirror, &signer, &support::debian_packages());
+    let urls = publish(&mirror, &signer, &debian_packages());
 
-    // The scheduled crawl: pull request, check, auto-merge.
-    let run = crawl_run(&client, &mirror, work.path()).await;
+    // The scheduled crawl: pull request, check, auto-merge, freshness report.
+    let run = crawl(&gh, &mirror, Some((&moto, &proxy)), work.path()).await;
     let crawled = published.elapsed();
-    assert!(
-        matches!(run.action, Action::Opened { number: 1, .. }),
-        "{:?}",
-        run.action
+    let crawl_s3 = function_s3_writes(&proxy);
+    assert_eq!(crawl_s3, 1, "the freshness report");
+    assert_eq!(
+        (run["action"].as_str(), run["number"].as_u64()),
+        (Some("opened"), Some(1)),
+        "{run:#}"
     );
-    assert!(refresh(&client, &bundles, &run, &cache).await);
-    let check = run.check.as_ref().expect("the check ran");
-    assert!(check.green, "{check:#?}");
-    assert_eq!(check.kernels.len(), 1);
-    let kernel = check.kernels[0].kernel.clone();
+    let check = &run["check"];
+    assert_eq!(check["green"], true, "{check:#}");
+    assert_eq!(check["kernels"].as_array().unwrap().len(), 1);
+    let kernel = check["kernels"][0]["kernel"].as_str().unwrap().to_string();
     assert!(kernel.ends_with("-amd64"), "{kernel}");
-    assert_eq!(check.auto_merge, "enabled");
+    assert_eq!(check["kernels"][0]["status"], "passed");
+    assert_eq!(check["auto_merge"], "enabled");
     let runs = gh.check_runs();
     assert_eq!(runs.len(), 1);
     assert_eq!(
         (runs[0].name.as_str(), runs[0].conclusion.as_deref()),
         (CHECK_NAME, Some("success"))
     );
-    assert_eq!(runs[0].head_sha, run.commit.clone().unwrap());
+    assert_eq!(Some(runs[0].head_sha.as_str()), run["commit"].as_str());
     assert!(runs[0].summary.contains(&kernel), "{}", runs[0].summary);
 
     // GitHub merged it by itself and delivered the push.
@@ -262,20 +305,18 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
     assert_eq!(packed.kernel, kernel);
     let latency = published.elapsed();
 
-    // `kernel-packer status` shows the kernel with its bundle.
-    let out = support::kernel_packer()
-        .args(["status", "--bundles", "s3://bundles/bundles/"])
-        .envs(moto.env())
-        .output()
-        .unwrap();
-    let status = String::from_utf8_lossy(&out.stdout).to_string();
+    // The status report (what `kernel-packer status` prints) shows the kernel with its bundle.
+    let report = freshness::read(bundles.as_ref()).await.unwrap().unwrap();
+    let indexed: BTreeSet<String> = index::ids(bundles.as_ref())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let status = freshness::render(&report, &indexed, now());
     assert!(
-        out.status.success(),
-        "{status}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        status.contains(&format!("debian: last successful crawl 0m ago; newest kernel {kernel}; 1 listed, 0 without a bundle")),
+        status.contains(&format!(
+            "debian: last successful crawl 0m ago; newest kernel {kernel}; 1 listed, 0 without a bundle"
+        )),
         "{status}"
     );
 
@@ -296,13 +337,13 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
     expected.sort();
     assert_eq!(listed, expected);
     let loop_calls = (gh.calls().len(), writes(&gh));
-    let loop_s3 = bundles.count() + packages.count();
+    let loop_s3 = crawl_s3 + bundles.count() + packages.count();
     eprintln!(
-        "one new kernel: publish → indexed bundle {:.1} s (crawl + check + auto-merge {:.1} s, check {:.1} s); \
-         {} GitHub calls ({} writes); {} S3 writes",
+        "one new kernel: publish → indexed bundle {:.1} s (crawl function run: crawl + check + auto-merge {:.1} s, \
+         check of the kernel {:.1} s); {} GitHub calls ({} writes); {} S3 writes",
         latency.as_secs_f64(),
         crawled.as_secs_f64(),
-        check.kernels[0].seconds,
+        check["kernels"][0]["seconds"].as_f64().unwrap(),
         loop_calls.0,
         loop_calls.1,
         loop_s3
@@ -315,24 +356,19 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
         gh.clear_calls();
         bundles.reset();
         packages.reset();
-        let quiet = crawl_run(&client, &mirror, work.path()).await;
-        assert_eq!(quiet.action, Action::NoChange);
-        assert!(quiet.check.is_none());
-        let wrote = refresh(&client, &bundles, &quiet, &cache).await;
-        rounds.push((
-            gh.calls().len(),
-            writes(&gh),
-            bundles.count() + packages.count(),
-            wrote,
-        ));
+        let quiet = crawl(&gh, &mirror, Some((&moto, &proxy)), work.path()).await;
+        assert_eq!(quiet["action"], "no_change", "{quiet:#}");
+        assert!(quiet.get("check").is_none());
+        let s3 = function_s3_writes(&proxy) + bundles.count() + packages.count();
+        rounds.push((gh.calls().len(), writes(&gh), s3));
     }
     eprintln!(
-        "next run: {} GitHub calls ({} writes), {} S3 writes (freshness report: the kernel has its bundle); \
+        "next run: {} GitHub calls ({} writes), {} S3 writes (the freshness report records the bundle); \
          no-change run: {} GitHub calls ({} writes), {} S3 writes",
         rounds[0].0, rounds[0].1, rounds[0].2, rounds[1].0, rounds[1].1, rounds[1].2
     );
-    assert_eq!((rounds[0].1, rounds[0].2, rounds[0].3), (0, 1, true));
-    assert_eq!((rounds[1].1, rounds[1].2, rounds[1].3), (0, 0, false));
+    assert_eq!((rounds[0].1, rounds[0].2), (0, 1));
+    assert_eq!((rounds[1].1, rounds[1].2), (0, 0));
     assert_eq!(gh.deliveries().len(), 2, "no further push");
     assert_eq!(gh.prs().len(), 1, "no new pull request");
 }
@@ -345,38 +381,31 @@ async fn a_kernel_that_does_not_build_keeps_its_pull_request_open_and_named() {
     gh.require_checks(&[CHECK_NAME]);
     // Deliveries would go nowhere useful; none must be made.
     gh.webhook("http://127.0.0.1:9/webhook", SECRET, false);
-    let client = client(&gh);
     let work = tempfile::tempdir().unwrap();
     let before = gh.ref_of("main").unwrap();
 
-    let broken = support::packages_without_autoconf(work.path());
+    let broken = packages_without_autoconf(work.path());
     publish(&mirror, &signer, &broken);
-    let run = crawl_run(&client, &mirror, work.path()).await;
-    assert!(
-        matches!(run.action, Action::Opened { .. }),
-        "{:?}",
-        run.action
-    );
-    let check = run.check.as_ref().expect("the check ran");
-    assert!(!check.green);
-    let k = &check.kernels[0];
-    assert_eq!(
-        k.status,
-        kernel_packer::crawl_pr::check::KernelStatus::Failed
-    );
-    assert!(k.kernel.ends_with("-amd64"), "{k:?}");
-    assert!(k.detail.contains("module"), "{k:?}");
-    assert_eq!(check.auto_merge, "disabled");
+    let run = crawl(&gh, &mirror, None, work.path()).await;
+    assert_eq!(run["action"], "opened", "{run:#}");
+    let check = &run["check"];
+    assert_eq!(check["green"], false);
+    let k = &check["kernels"][0];
+    let (id, kernel) = (k["id"].as_str().unwrap(), k["kernel"].as_str().unwrap());
+    assert_eq!(k["status"], "failed", "{k:#}");
+    assert!(kernel.ends_with("-amd64"), "{k:#}");
+    assert!(k["detail"].as_str().unwrap().contains("module"), "{k:#}");
+    assert_eq!(check["auto_merge"], "disabled");
 
     // The check run is red and names the kernel; the pull request stays open, unarmed, unmerged.
     let runs = gh.check_runs();
     assert_eq!(runs[0].conclusion.as_deref(), Some("failure"));
-    assert!(runs[0].title.contains(&k.kernel), "{}", runs[0].title);
+    assert!(runs[0].title.contains(kernel), "{}", runs[0].title);
     let pr = gh.prs().remove(0);
     assert_eq!((pr.state.as_str(), pr.merged), ("open", false));
     assert_eq!(pr.auto_merge, None);
     assert!(
-        pr.body.contains("**Red**") && pr.body.contains(&format!("`{}`", k.kernel)),
+        pr.body.contains("**Red**") && pr.body.contains(&format!("`{kernel}`")),
         "{}",
         pr.body
     );
@@ -385,7 +414,7 @@ async fn a_kernel_that_does_not_build_keeps_its_pull_request_open_and_named() {
     let branch = gh.ref_of("kernel-packer/crawl-debian").unwrap();
     let manifest =
         String::from_utf8(gh.files_at(&branch)[&format!("{DIR}/manifest.yml")].clone()).unwrap();
-    assert!(manifest.contains(&k.id), "{manifest}");
+    assert!(manifest.contains(id), "{manifest}");
     std::thread::sleep(Duration::from_millis(300));
     assert!(gh.deliveries().is_empty());
 }
