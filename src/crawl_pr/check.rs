@@ -151,18 +151,17 @@ impl CheckReport {
     }
 }
 
-/// Runs the check on pull request `pr` whose head is `head` (see the module docs). `title` is the
-/// pull request title (kept when its body is updated).
+/// Runs the check on pull request `pr` (see the module docs): its `head_sha` is the commit checked,
+/// its `title` is kept and its `body` extended when the body is updated.
 pub async fn prove<G: GitHub>(
     gh: &G,
     pr: &PullRequest,
-    head: &str,
-    title: &str,
     candidates: Vec<Candidate>,
     http: &Http,
     settings: &CheckSettings,
     auto_merge: bool,
 ) -> Result<CheckReport> {
+    let (head, title) = (pr.head_sha.as_str(), pr.title.as_str());
     let n = candidates.len();
     let run = gh
         .create_check_run(

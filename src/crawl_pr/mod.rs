@@ -376,10 +376,11 @@ pub async fn run<G: GitHub>(
         let pr = crate::github::PullRequest {
             title: title.clone(),
             body: body.clone(),
+            head_sha: commit.clone(),
             ..pr.clone()
         };
         out.check = Some(
-            check::prove(gh, &pr, &commit, &title, candidates, &http, cs, auto)
+            check::prove(gh, &pr, candidates, &http, cs, auto)
                 .await
                 .with_context(|| format!("checking pull request #{}", pr.number))?,
         );

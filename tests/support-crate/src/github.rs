@@ -1,7 +1,10 @@
 //! A fake GitHub REST server on 127.0.0.1 for the crawl-PR tests: one repository with real Git
 //! object ids (blobs, trees, commits), refs and pull requests, answering the Git data, pulls,
 //! labels and check-runs endpoints with GitHub's documented response shapes, and the GraphQL
-//! auto-merge mutations (`POST /graphql`).
+//! auto-merge mutations (`POST /graphql`). Every request is logged (method, path with query, JSON
+//! body, status) so tests can assert exact call sequences; faults (status + headers, N times) and a
+//! two-request gate can be injected. HTTP/1.1, one request per connection (`Connection: close`), a
+//! thread per connection.
 //!
 //! GitHub's own behaviour, as far as the whole-loop test needs it:
 //! - Branch protection: [`FakeGitHub::require_checks`] names the required check runs. Auto-merge
@@ -11,10 +14,7 @@
 //! - Webhooks: [`FakeGitHub::webhook`] sets a URL and secret; every push a merge makes to the
 //!   base branch is delivered from a thread as a `push` event signed with HMAC-SHA256
 //!   (`X-Hub-Signature-256`), optionally preceded by a copy signed with a wrong secret; the
-//!   answers are recorded ([`FakeGitHub::deliveries`]). Every request is logged
-//! (method, path with query, JSON body, status) so tests can assert exact call sequences;
-//! faults (status + headers, N times) and a two-request gate can be injected.
-//! HTTP/1.1, one request per connection (`Connection: close`), a thread per connection.
+//!   answers are recorded ([`FakeGitHub::deliveries`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
