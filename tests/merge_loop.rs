@@ -17,13 +17,14 @@ use std::time::{Duration, Instant};
 use harness::{s3_store, HttpServer, Moto, Response};
 use kernel_packer::freshness;
 use kernel_packer::github::{GitHub, OctocrabGitHub, RepoId, RetryPolicy, Token};
-use kernel_packer::index;
 use kernel_packer::names::{manifest_id, simplify};
 use kernel_packer::ondemand;
 use kernel_packer::store::Store;
 use kernel_packer::sync::{sync, SyncItem, SyncOptions};
 use kernel_packer::trigger::{self, Incoming, Outcome, Settings};
-use kernel_packer_test_support::pipeline::{counting, execute_pack_request, now};
+use kernel_packer_test_support::pipeline::{
+    assert_index_matches_objects, counting, execute_pack_request, now,
+};
 use serde_json::json;
 use support_github::FakeGitHub;
 
@@ -199,16 +200,10 @@ async fn merged_crawl_pr_becomes_an_indexed_bundle_and_a_quiet_round_writes_noth
     assert_eq!(freshness::oldest_wait(&report, now()), 0);
 
     // Every index entry names an object with that sha256.
-    let entries = index::read_all(bundles.clone()).await.unwrap();
-    assert_eq!(entries.len(), 1);
-    for e in entries.values() {
-        let local = work.path().join("check.tgz");
-        bundles.get_to_file(&e.bundle, &local).await.unwrap();
-        assert_eq!(
-            kernel_packer::store::sha256_file(&local).await.unwrap().0,
-            e.sha256
-        );
-    }
+    assert_eq!(
+        assert_index_matches_objects(bundles.clone(), work.path()).await,
+        1
+    );
     let round1 = (
         gh.calls().len(),
         writes(&gh),

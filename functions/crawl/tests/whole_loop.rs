@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 
 use kernel_packer::crawl_pr::check::CHECK_NAME;
 use kernel_packer::github::{OctocrabGitHub, RepoId, RetryPolicy, Token};
-use kernel_packer::store::Store;
 use kernel_packer::trigger::{self, Outcome};
 use kernel_packer::{freshness, index};
 use kernel_packer_test_support::crawl::fixtures::{apt_suite, metapackage, Deb, Signer};
@@ -33,7 +32,9 @@ use kernel_packer_test_support::crawl::mirror::Mirror;
 use kernel_packer_test_support::fixtures::{debian_packages, packages_without_autoconf};
 use kernel_packer_test_support::github::FakeGitHub;
 use kernel_packer_test_support::harness::{s3_store, LambdaApi, Moto, Proxy};
-use kernel_packer_test_support::pipeline::{counting, execute_pack_request, now, webhook_endpoint};
+use kernel_packer_test_support::pipeline::{
+    assert_index_matches_objects, counting, execute_pack_request, now, webhook_endpoint,
+};
 use serde_json::{json, Value};
 
 const DIR: &str = "kernel-package-lists";
@@ -321,16 +322,10 @@ async fn published_kernel_is_checked_merged_packed_and_indexed_with_no_human_ste
     );
 
     // Every index entry names an object with that sha256; the set's URLs are the published ones.
-    let entries = index::read_all(bundles.clone()).await.unwrap();
-    assert_eq!(entries.len(), 1);
-    for e in entries.values() {
-        let local = work.path().join("check.tgz");
-        bundles.get_to_file(&e.bundle, &local).await.unwrap();
-        assert_eq!(
-            kernel_packer::store::sha256_file(&local).await.unwrap().0,
-            e.sha256
-        );
-    }
+    assert_eq!(
+        assert_index_matches_objects(bundles.clone(), work.path()).await,
+        1
+    );
     let mut listed = round.request.urls.clone();
     listed.sort();
     let mut expected = urls.clone();

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 
 use kernel_packer::github::{snapshot, GitHub, OctocrabGitHub};
+use kernel_packer::index;
 use kernel_packer::ondemand::{self, Manifest, PackContext, PackOutcome};
 use kernel_packer::store::{Created, ObjectInfo, Store};
 use kernel_packer::sync::{sync, SyncItem, SyncOptions};
@@ -210,4 +211,17 @@ pub async fn execute_pack_request<G: GitHub>(
         manifest,
         texts,
     }
+}
+
+/// Asserts that every index entry of `bundles` names an object whose sha256 (downloaded into
+/// `work`) is the entry's; returns how many entries there are.
+pub async fn assert_index_matches_objects(bundles: Arc<dyn Store>, work: &Path) -> usize {
+    let entries = index::read_all(bundles.clone()).await.unwrap();
+    for e in entries.values() {
+        let local = work.join("index-check.tgz");
+        bundles.get_to_file(&e.bundle, &local).await.unwrap();
+        let stored = kernel_packer::store::sha256_file(&local).await.unwrap().0;
+        assert_eq!(stored, e.sha256, "index entry {} names {}", e.id, e.bundle);
+    }
+    entries.len()
 }
