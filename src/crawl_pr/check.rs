@@ -19,6 +19,11 @@
 //!   checks are all green it answers "clean status"), so the green completion merges the pull
 //!   request. A red check disables it again before completing: a red pull request stays open.
 //!   The repository's branch protection must require the check run [`CHECK_NAME`].
+//! - Only a run that wrote a new head commit checks: a run that finds its pull request up to date
+//!   does not check it again (that head was checked when it was written; a crash in between leaves
+//!   the check run in progress, which never merges).
+//! - The check changes nothing else: no store write, nothing published (bundles are published by
+//!   the pack functions after the merge).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -505,5 +510,48 @@ mod tests {
         assert!(out[0].detail.contains("nope"), "{}", out[0].detail);
         assert!(out[1].detail.contains("pkg-b.deb"), "{}", out[1].detail);
         assert_eq!(out[1].kernel, "pkg-b.deb");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_kernel_times_out_alone() {
+        // A server that accepts and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _hold = std::thread::spawn(move || {
+            let conns: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(10));
+            drop(conns);
+        });
+        let http = Http::new(crate::crawl::http::HttpConfig {
+            retries: 0,
+            request_timeout: Duration::from_secs(30),
+            ..Default::default()
+        })
+        .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let settings = CheckSettings {
+            kernel_timeout: Duration::from_millis(500),
+            work_dir: Some(work.path().to_path_buf()),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let out = check_all(
+            vec![Candidate {
+                id: "d".repeat(64),
+                set: Entry {
+                    kind: "debian".into(),
+                    packages: vec!["stalled.deb".into()],
+                },
+                list: "x.txt".into(),
+                urls: vec![(format!("http://{addr}/stalled.deb"), Auth::None)],
+            }],
+            &http,
+            &settings,
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(out[0].status, KernelStatus::Failed);
+        assert_eq!(out[0].detail, "timed out after 0.5 s");
+        assert_eq!(out[0].kernel, "stalled.deb");
     }
 }
