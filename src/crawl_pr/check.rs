@@ -19,9 +19,9 @@
 //!   checks are all green it answers "clean status"), so the green completion merges the pull
 //!   request. A red check disables it again before completing: a red pull request stays open.
 //!   The repository's branch protection must require the check run [`CHECK_NAME`].
-//! - Only a run that wrote a new head commit checks: a run that finds its pull request up to date
-//!   does not check it again (that head was checked when it was written; a crash in between leaves
-//!   the check run in progress, which never merges).
+//! - A run checks the head commit it wrote; a run that finds its pull request up to date checks it
+//!   only when that head has no completed check run (a run that failed or stopped half-way; an
+//!   in-progress check run never merges).
 //! - The check changes nothing else: no store write, nothing published (bundles are published by
 //!   the pack functions after the merge).
 

@@ -6,7 +6,8 @@
 //! Contract of [`run`]:
 //! - Nothing changed (lists and manifest identical to the default branch) → only reads.
 //! - An open bot pull request whose branch already holds exactly this change on top of the
-//!   current default branch head → only reads.
+//!   current default branch head → only reads (with the check on: unless its head has no
+//!   completed check run, which is then run).
 //! - Otherwise blobs, one tree and one commit (parent: the default branch head) are created,
 //!   then the bot branch is created or force-moved to it, then the pull request is opened or
 //!   its title/body updated, and the labels added. A merged or closed bot pull request thus
@@ -292,6 +293,27 @@ pub async fn run<G: GitHub>(
                     url: pr.html_url.clone(),
                 };
                 out.commit = Some(bot.clone());
+                // A head whose check never completed (a run that failed or stopped after writing
+                // it) is checked now.
+                if let Some(cs) = &settings.check {
+                    if !gh.has_completed_check_run(bot, &cs.name).await? {
+                        tracing::info!(
+                            "{group}: pull request #{} has no completed check",
+                            pr.number
+                        );
+                        let pr = crate::github::PullRequest {
+                            head_sha: bot.clone(),
+                            ..pr.clone()
+                        };
+                        let auto = groups::auto_merge(groups_text.as_deref(), &group)?;
+                        let found = candidates(&old_manifest, &generated.manifest, &after, &config);
+                        out.check = Some(
+                            check::prove(gh, &pr, found, &http, cs, auto)
+                                .await
+                                .with_context(|| format!("checking pull request #{}", pr.number))?,
+                        );
+                    }
+                }
                 return Ok(out);
             }
         }

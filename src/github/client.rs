@@ -193,6 +193,16 @@ struct IdJson {
     id: u64,
 }
 
+#[derive(Deserialize)]
+struct CheckRunJson {
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct CheckRunsJson {
+    check_runs: Vec<CheckRunJson>,
+}
+
 impl From<PrJson> for PullRequest {
     fn from(p: PrJson) -> Self {
         PullRequest {
@@ -584,6 +594,22 @@ impl GitHub for OctocrabGitHub {
             return Self::fail("PATCH", &p, &r);
         }
         Ok(())
+    }
+
+    async fn has_completed_check_run(&self, sha: &str, name: &str) -> Result<bool> {
+        let p = self.path(&format!(
+            "/commits/{}/check-runs?check_name={}&filter=latest",
+            encode(sha, false),
+            encode(name, false)
+        ));
+        let r = self.call(Method::GET, &p, None).await?;
+        if !r.status.is_success() {
+            return Self::fail("GET", &p, &r);
+        }
+        Ok(r.json::<CheckRunsJson>(&p)?
+            .check_runs
+            .iter()
+            .any(|c| c.status == "completed"))
     }
 
     async fn enable_auto_merge(&self, pr_node_id: &str, method: MergeMethod) -> Result<AutoMerge> {

@@ -271,6 +271,13 @@ pub trait GitHub: Send + Sync {
         title: &str,
         summary: &str,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Whether commit `sha` has a completed check run named `name`
+    /// (`GET /repos/{o}/{r}/commits/{sha}/check-runs?check_name={name}`).
+    fn has_completed_check_run(
+        &self,
+        sha: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
     /// Enables auto-merge on the pull request with GraphQL node id `pr_node_id`
     /// (`POST /graphql`, mutation `enablePullRequestAutoMerge`); GitHub refusing is
     /// [`AutoMerge::Refused`], not an error.

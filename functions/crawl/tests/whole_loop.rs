@@ -14,7 +14,8 @@
 //!
 //! The red case: a kernel whose build fails (its arch package lacks
 //! `include/generated/autoconf.h`) gets a failed check run naming it, no auto-merge, and its pull
-//! request stays open with the set in its manifest.
+//! request stays open with the set in its manifest; a run that could not complete its check run
+//! is followed by one that checks the up-to-date pull request again.
 //!
 //! Prints the publish → indexed latency, and the GitHub calls and S3 writes of each round.
 
@@ -30,7 +31,7 @@ use kernel_packer::{freshness, index};
 use kernel_packer_test_support::crawl::fixtures::{apt_suite, metapackage, Deb, Signer};
 use kernel_packer_test_support::crawl::mirror::Mirror;
 use kernel_packer_test_support::fixtures::{debian_packages, packages_without_autoconf};
-use kernel_packer_test_support::github::FakeGitHub;
+use kernel_packer_test_support::github::{FakeGitHub, Fault};
 use kernel_packer_test_support::harness::{s3_store, LambdaApi, Moto, Proxy};
 use kernel_packer_test_support::pipeline::{
     assert_index_matches_objects, counting, execute_pack_request, now, webhook_endpoint,
@@ -118,8 +119,13 @@ fn client(gh: &FakeGitHub) -> OctocrabGitHub {
 /// One scheduled run of group `debian`: the crawl function binary, cold-started under a local
 /// Lambda Runtime API with the deployed settings (`infra/template.yaml`: the check on, the bundle
 /// store for the freshness report, reached through `s3`'s proxy in front of moto) plus the mirror
-/// override and test endpoints. Returns its reply.
-fn crawl_run(gh: &FakeGitHub, mirror: &Mirror, s3: Option<(&Moto, &Proxy)>, work: &Path) -> Value {
+/// override and test endpoints. Returns its response, or its error reply.
+fn crawl_run(
+    gh: &FakeGitHub,
+    mirror: &Mirror,
+    s3: Option<(&Moto, &Proxy)>,
+    work: &Path,
+) -> Result<Value, Value> {
     let event = json!({"version": "0", "id": "e1", "detail-type": "Scheduled Event",
         "source": "aws.scheduler", "account": "123456789012", "time": "2026-12-01T00:00:00Z",
         "region": "us-east-1", "resources": [], "detail": {"group": "debian"}});
@@ -163,8 +169,10 @@ fn crawl_run(gh: &FakeGitHub, mirror: &Mirror, s3: Option<(&Moto, &Proxy)>, work
         "token in the function's logs:\n{text}"
     );
     let reply = replies.into_iter().next().unwrap();
-    assert_eq!(reply.kind, "response", "{:#}\n{text}", reply.body);
-    reply.body
+    match reply.kind.as_str() {
+        "response" => Ok(reply.body),
+        _ => Err(reply.body),
+    }
 }
 
 fn writes(gh: &FakeGitHub) -> usize {
@@ -179,6 +187,7 @@ async fn crawl(
     work: &Path,
 ) -> Value {
     tokio::task::block_in_place(|| crawl_run(gh, mirror, s3, work))
+        .unwrap_or_else(|e| panic!("the function failed: {e:#}"))
 }
 
 /// S3 write requests (PUT, POST, DELETE) the function sent through `proxy` since the last call.
@@ -381,8 +390,25 @@ async fn a_kernel_that_does_not_build_keeps_its_pull_request_open_and_named() {
 
     let broken = packages_without_autoconf(work.path());
     publish(&mirror, &signer, &broken);
+    // The first run opens the pull request but fails to complete its check run...
+    gh.fault(Fault {
+        method: "PATCH".into(),
+        path: "/check-runs/".into(),
+        status: 422,
+        headers: Vec::new(),
+        body: json!({"message": "Validation Failed"}),
+        times: 1,
+    });
+    let failed = tokio::task::block_in_place(|| crawl_run(&gh, &mirror, None, work.path()))
+        .expect_err("the check run could not be completed");
+    assert!(
+        failed.to_string().contains("checking pull request #1"),
+        "{failed:#}"
+    );
+    assert_eq!(gh.check_runs()[0].status, "in_progress");
+    // ... so the next run, finding the pull request up to date, checks it again.
     let run = crawl(&gh, &mirror, None, work.path()).await;
-    assert_eq!(run["action"], "opened", "{run:#}");
+    assert_eq!(run["action"], "up_to_date", "{run:#}");
     let check = &run["check"];
     assert_eq!(check["green"], false);
     let k = &check["kernels"][0];
@@ -394,8 +420,9 @@ async fn a_kernel_that_does_not_build_keeps_its_pull_request_open_and_named() {
 
     // The check run is red and names the kernel; the pull request stays open, unarmed, unmerged.
     let runs = gh.check_runs();
-    assert_eq!(runs[0].conclusion.as_deref(), Some("failure"));
-    assert!(runs[0].title.contains(kernel), "{}", runs[0].title);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].conclusion.as_deref(), Some("failure"));
+    assert!(runs[1].title.contains(kernel), "{}", runs[1].title);
     let pr = gh.prs().remove(0);
     assert_eq!((pr.state.as_str(), pr.merged), ("open", false));
     assert_eq!(pr.auto_merge, None);
@@ -412,4 +439,10 @@ async fn a_kernel_that_does_not_build_keeps_its_pull_request_open_and_named() {
     assert!(manifest.contains(id), "{manifest}");
     std::thread::sleep(Duration::from_millis(300));
     assert!(gh.deliveries().is_empty());
+    // A further run with no change finds a completed check: reads only.
+    gh.clear_calls();
+    let again = crawl(&gh, &mirror, None, work.path()).await;
+    assert_eq!(again["action"], "up_to_date", "{again:#}");
+    assert!(again.get("check").is_none());
+    assert_eq!(writes(&gh), 0);
 }

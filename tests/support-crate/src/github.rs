@@ -1147,6 +1147,18 @@ fn route(
                 .collect();
             (200, Value::Array(labels))
         }
+        ("GET", p) if p.starts_with("/commits/") && p.ends_with("/check-runs") => {
+            let sha = &p["/commits/".len()..p.len() - "/check-runs".len()];
+            let name = q.get("check_name");
+            let runs: Vec<Value> = r
+                .check_runs
+                .iter()
+                .rev()
+                .filter(|c| c.head_sha == sha && name.is_none_or(|n| *n == c.name))
+                .map(|c| check_run_json(base, &repo, c))
+                .collect();
+            (200, json!({"total_count": runs.len(), "check_runs": runs}))
+        }
         ("POST", "/check-runs") => {
             let head = s(body, "head_sha");
             if !r.commits.contains_key(&head) {
