@@ -59,6 +59,7 @@ fn publish() -> Published {
         let set = ManifestSet {
             kind: "debian".into(),
             packages: names,
+            arch: None,
         };
         let out = ondemand::pack_id(&ctx, &id, &set).await.unwrap();
         let (pk, sk) = sums::generate_keypair().unwrap();
