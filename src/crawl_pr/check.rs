@@ -479,6 +479,7 @@ mod tests {
             set: Entry {
                 kind: kind.into(),
                 packages: vec![format!("pkg-{id}.deb")],
+                arch: None,
             },
             list: "x.txt".into(),
             urls: vec![(format!("http://127.0.0.1:9/pkg-{id}.deb"), Auth::None)],
@@ -541,6 +542,7 @@ mod tests {
                 set: Entry {
                     kind: "debian".into(),
                     packages: vec!["stalled.deb".into()],
+                    arch: None,
                 },
                 list: "x.txt".into(),
                 urls: vec![(format!("http://{addr}/stalled.deb"), Auth::None)],
