@@ -21,16 +21,7 @@ const EM_AARCH64: u16 = 183;
 const EM_X86_64: u16 = 62;
 
 fn arm64_packages() -> Vec<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fetch-debian-arm64-packages.sh");
-    let dir = PathBuf::from(run(&mut Command::new(script)).trim());
-    let mut packages: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    packages.sort();
-    assert_eq!(packages.len(), 3, "{packages:?}");
-    packages
+    debian_arm64_packages()
 }
 
 /// The ELF machine of a file, read independently of the project's code (little-endian ELF).
