@@ -102,17 +102,8 @@ async fn handle(
         }
         Request::Kernel(k) => match arch {
             // Only that architecture's sets of the uname.
-            Some(a) => {
-                let mut only = ondemand::Manifest::default();
-                for id in manifest.find_by_kernel(&k) {
-                    let e = &manifest.entries[id];
-                    if set_arch(&e.packages) == a {
-                        only.entries.insert(id.clone(), e.clone());
-                    }
-                }
-                ondemand::find_by_kernel(&only, &k)
-                    .map_err(|e| (404, diag("NotFound", format!("{a}: {e:#}"))))?
-            }
+            Some(a) => ondemand::find_by_kernel(&ondemand::manifest::only_arch(&manifest, a), &k)
+                .map_err(|e| (404, diag("NotFound", format!("{a}: {e:#}"))))?,
             None => ondemand::find_by_kernel(&manifest, &k)
                 .map_err(|e| (404, diag("NotFound", format!("{e:#}"))))?,
         },
