@@ -414,3 +414,52 @@ pub fn this_host(
         uname_v: uname_v.trim().to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_arch_reads_arch_tokens_of_package_names() {
+        assert_eq!(
+            set_arch(&["http---d-linux-headers-6.1.0-21-arm64_6.1.90-1_arm64.deb"]),
+            Arch::Arm64
+        );
+        assert_eq!(
+            set_arch(&["https---a-kernel-devel-6.1.115-126.197.amzn2023.aarch64.rpm"]),
+            Arch::Arm64
+        );
+        assert_eq!(
+            set_arch(&["https---s-arm64-usr-3602.2.0-flatcar_developer_container.bin.bz2"]),
+            Arch::Arm64
+        );
+        assert_eq!(
+            set_arch(&["http---d-linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb"]),
+            Arch::Amd64
+        );
+        // A token, not a substring: `farm64x` is not an architecture.
+        assert_eq!(
+            set_arch(&["http---farm64x-kernel-devel-1.x86_64.rpm"]),
+            Arch::Amd64
+        );
+        assert_eq!(set_arch::<&str>(&[]), Arch::Amd64);
+    }
+
+    #[test]
+    fn arch_spellings_of_uname_runner_and_debian() {
+        for (name, want) in [
+            ("x86_64", Arch::Amd64),
+            ("X64", Arch::Amd64),
+            ("amd64", Arch::Amd64),
+            ("aarch64", Arch::Arm64),
+            ("ARM64", Arch::Arm64),
+            (" arm64\n", Arch::Arm64),
+        ] {
+            assert_eq!(parse_arch(name).unwrap(), want, "{name:?}");
+        }
+        let err = parse_arch("riscv64").unwrap_err().to_string();
+        assert!(err.contains("riscv64") && err.contains("arm64"), "{err}");
+        // This machine's uname -m is one we know (the test machines are amd64 or arm64).
+        assert!(parse_arch(&machine().unwrap()).is_ok());
+    }
+}
