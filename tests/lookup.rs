@@ -298,7 +298,7 @@ fn mixed_manifest() -> Manifest {
 fn arm64_hosts_resolve_to_arm64_sets_and_amd64_hosts_keep_theirs() {
     let m = mixed_manifest();
     let none = BTreeMap::new();
-    // (fixture, uname -r, uname -v, arch, expected arm64 id or an amd64 package fragment)
+    // (fixture, uname -r, uname -v, the arm64 id an arm64 host gets)
     let cases = [
         (
             "debian-12",

@@ -16,25 +16,23 @@ async fn pack_function_serves_direct_function_url_and_step_functions_events() {
     let moto = Moto::start();
     let packages = s3_store(&moto.endpoint(), "packages", "", None).await;
     let bundles = s3_store(&moto.endpoint(), "bundles", "", None).await;
+    // Each set's packages go to the package store under their simplified URLs.
     let mut names = Vec::new();
-    for deb in debian_packages() {
-        let name = simplify(&format!(
-            "http://mirror.test/pool/{}",
-            deb.file_name().unwrap().to_str().unwrap()
-        ));
-        packages.put_file(&name, &deb, None).await.unwrap();
-        names.push(name);
+    let mut arm_names = Vec::new();
+    for (debs, names) in [
+        (debian_packages(), &mut names),
+        (debian_arm64_packages(), &mut arm_names),
+    ] {
+        for deb in debs {
+            let name = simplify(&format!(
+                "http://mirror.test/pool/{}",
+                deb.file_name().unwrap().to_str().unwrap()
+            ));
+            packages.put_file(&name, &deb, None).await.unwrap();
+            names.push(name);
+        }
     }
     let good = manifest_id(&names);
-    let mut arm_names = Vec::new();
-    for deb in debian_arm64_packages() {
-        let name = simplify(&format!(
-            "http://mirror.test/pool/{}",
-            deb.file_name().unwrap().to_str().unwrap()
-        ));
-        packages.put_file(&name, &deb, None).await.unwrap();
-        arm_names.push(name);
-    }
     let arm = manifest_id(&arm_names);
     let broken_pkg = simplify("http://mirror.test/pool/linux-headers-9.9.9-1-amd64_1_amd64.deb");
     let broken = manifest_id(std::slice::from_ref(&broken_pkg));

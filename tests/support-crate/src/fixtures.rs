@@ -29,7 +29,19 @@ pub fn fetch(script: &str) -> PathBuf {
 /// `tests/fetch-debian-packages.sh`. Panics with the script's output when they cannot be had.
 pub fn debian_packages() -> Vec<PathBuf> {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| fetch("tests/fetch-debian-packages.sh"));
+    three_debs(DIR.get_or_init(|| fetch("tests/fetch-debian-packages.sh")))
+}
+
+/// The three real Debian bookworm **arm64** packages of the same kind (arch headers, common
+/// headers, kbuild), downloaded once by `tests/fetch-debian-arm64-packages.sh` (needs
+/// `scripts/setup.d/70-arm64.sh`).
+pub fn debian_arm64_packages() -> Vec<PathBuf> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    three_debs(DIR.get_or_init(|| fetch("tests/fetch-debian-arm64-packages.sh")))
+}
+
+/// The `.deb` files in `dir`, sorted; there must be three.
+fn three_debs(dir: &Path) -> Vec<PathBuf> {
     let mut debs: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -40,27 +52,6 @@ pub fn debian_packages() -> Vec<PathBuf> {
         debs.len(),
         3,
         "expected 3 Debian packages in {}",
-        dir.display()
-    );
-    debs
-}
-
-/// The three real Debian bookworm **arm64** packages of the same kind (arch headers, common
-/// headers, kbuild), downloaded once by `tests/fetch-debian-arm64-packages.sh` (needs
-/// `scripts/setup.d/70-arm64.sh`).
-pub fn debian_arm64_packages() -> Vec<PathBuf> {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| fetch("tests/fetch-debian-arm64-packages.sh"));
-    let mut debs: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    debs.sort();
-    assert_eq!(
-        debs.len(),
-        3,
-        "expected 3 arm64 packages in {}",
         dir.display()
     );
     debs
