@@ -105,7 +105,15 @@ fn debian_stores(root: &Path, sets: &[Vec<PathBuf>]) -> Vec<DebianSet> {
         }
         names.sort();
         let id = manifest_id(&names);
-        manifest.push_str(&format!("{id}:\n  type: debian\n  packages:\n"));
+        manifest.push_str(&format!("{id}:\n  type: debian\n"));
+        // Debian names the architecture in the arch-specific package file names.
+        if debs
+            .iter()
+            .any(|d| d.to_string_lossy().ends_with("_arm64.deb"))
+        {
+            manifest.push_str("  arch: arm64\n");
+        }
+        manifest.push_str("  packages:\n");
         for n in &names {
             manifest.push_str(&format!("  - {n}\n"));
         }

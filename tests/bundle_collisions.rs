@@ -69,6 +69,7 @@ async fn upload(packages: &dyn Store, debs: &[PathBuf], host: &str) -> ManifestS
     ManifestSet {
         kind: "debian".into(),
         packages: names,
+        arch: None,
     }
 }
 

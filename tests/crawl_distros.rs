@@ -250,23 +250,7 @@ fn leap(w: &World) -> BTreeSet<String> {
 
 /// One Ubuntu kernel: the flavour's arch header and the source's common header.
 fn ubuntu_kernel(source: &str, common: &str, abi: &str, flavour: &str, version: &str) -> [Deb; 2] {
-    let pool = format!("pool/main/l/{source}/");
-    [
-        Deb {
-            package: format!("linux-headers-{abi}-{flavour}"),
-            version: version.into(),
-            arch: "amd64".into(),
-            filename: format!("{pool}linux-headers-{abi}-{flavour}_{version}_amd64.deb"),
-            depends: format!("{common}-headers-{abi} (= {version})"),
-        },
-        Deb {
-            package: format!("{common}-headers-{abi}"),
-            version: version.into(),
-            arch: "all".into(),
-            filename: format!("{pool}{common}-headers-{abi}_{version}_all.deb"),
-            depends: String::new(),
-        },
-    ]
+    fixtures::ubuntu_kernel(source, common, abi, flavour, version, "amd64")
 }
 
 /// Ubuntu: noble and plucky (plucky only through `meta-release`) suites plus the pool

@@ -55,6 +55,15 @@ fn publish_sets(sets: &[Vec<PathBuf>]) -> Published {
         };
         let mut first = None;
         for debs in sets {
+            // Debian names the architecture in each arch-specific package file name.
+            let arch = if debs
+                .iter()
+                .any(|d| d.to_string_lossy().ends_with("_arm64.deb"))
+            {
+                "arm64"
+            } else {
+                "amd64"
+            };
             let mut names = Vec::new();
             let mut version = String::new();
             for deb in debs {
@@ -70,6 +79,7 @@ fn publish_sets(sets: &[Vec<PathBuf>]) -> Published {
             let set = ManifestSet {
                 kind: "debian".into(),
                 packages: names,
+                arch: Some(arch.to_string()),
             };
             let out = ondemand::pack_id(&ctx, &id, &set).await.unwrap();
             first.get_or_insert((out.kernel, version));

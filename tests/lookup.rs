@@ -9,7 +9,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use kernel_packer::index::{Features, IndexEntry};
-use kernel_packer::lookup::{parse_os_release, resolve, set_arch, Host, Miss};
+use kernel_packer::lookup::{parse_os_release, resolve, Host, Miss};
 use kernel_packer::manifest::Manifest;
 use kernel_packer::pack::arch::Arch;
 
@@ -260,27 +260,31 @@ fn cli_lookup_reads_fixture_files_and_exits_3_on_a_miss() {
     assert_eq!(out.status.code(), Some(3));
 }
 
-/// arm64 sets as the crawl lists them (Debian's arm64 flavour, Ubuntu's ports archive, Amazon
-/// Linux 2023 aarch64, Flatcar's arm64 developer container), added to the committed manifest,
-/// whose amd64 sets of the same kernels stay.
+/// arm64 sets as the manifest lists them (`arch: arm64`: Debian's arm64 flavour, Ubuntu's ports
+/// archive, Amazon Linux 2023 aarch64, Flatcar's arm64 developer container), added to the committed
+/// manifest, whose amd64 sets of the same kernels stay.
 const ARM64_SETS: &str = "\
 a64deb:
   type: debian
+  arch: arm64
   packages:
   - http---deb.test-pool-updates-main-l-linux-linux-kbuild-6.1_6.1.90-1_arm64.deb
   - http---deb.test-pool-updates-main-l-linux-linux-headers-6.1.0-21-arm64_6.1.90-1_arm64.deb
   - http---deb.test-pool-updates-main-l-linux-linux-headers-6.1.0-21-common_6.1.90-1_all.deb
 a64ubu:
   type: ubuntu
+  arch: arm64
   packages:
   - http---ports.test-ubuntu-ports-pool-main-l-linux-linux-headers-5.15.0-102-generic_5.15.0-102.112_arm64.deb
   - http---ports.test-ubuntu-ports-pool-main-l-linux-linux-headers-5.15.0-102_5.15.0-102.112_all.deb
 a64amzn:
   type: redhat
+  arch: arm64
   packages:
   - https---al2023-repos.amazonaws.test-core-guids-00-aarch64-kernel-devel-6.1.115-126.197.amzn2023.aarch64.rpm
 a64flat:
   type: coreos
+  arch: arm64
   packages:
   - https---stable.release.flatcar-linux.net-arm64-usr-3602.2.0-flatcar_developer_container.bin.bz2
 ";
@@ -331,7 +335,7 @@ fn arm64_hosts_resolve_to_arm64_sets_and_amd64_hosts_keep_theirs() {
         assert_eq!(got.id, want, "{fixture} {r}: {got:?}");
         assert_eq!(got.arch, "arm64");
         assert!(got.alternatives.is_empty(), "{got:?}");
-        assert_eq!(set_arch(&m.entries[want].packages), Arch::Arm64);
+        assert_eq!(m.entries[want].arch(), "arm64");
     }
     // The same Ubuntu and Flatcar kernels on amd64 hosts: the amd64 sets, as before.
     for (fixture, r, v, fragment) in [
@@ -355,7 +359,7 @@ fn arm64_hosts_resolve_to_arm64_sets_and_amd64_hosts_keep_theirs() {
             packages.iter().any(|p| p.contains(fragment)),
             "{fixture}: {packages:?}"
         );
-        assert_eq!(set_arch(packages), Arch::Amd64);
+        assert_eq!(m.entries[&got.id].arch(), "amd64");
     }
 }
 
@@ -402,7 +406,7 @@ fn a_kernel_known_only_for_the_other_arch_names_it() {
             .starts_with("no arm64 bundle for ubuntu kernel 5.15.0-1051-aws; amd64 exists"),
         "{miss}"
     );
-    // The index's BUNDLE_ARCH wins over the set's names: an entry indexed as arm64 is arm64.
+    // A bundled id: its index entry's arch (BUNDLE_ARCH) decides, and its bundle is reported.
     let mut index = BTreeMap::new();
     let entry = IndexEntry {
         id: "a64ubu".into(),

@@ -40,6 +40,7 @@ fn setup(dir: &Path) {
         Entry {
             kind: "ubuntu".into(),
             packages: pair,
+            arch: None,
         },
     );
     std::fs::write(dir.join("previous.yml"), prev.to_yaml()).unwrap();

@@ -13,23 +13,40 @@ use kernel_packer::names::{manifest_id, simplify};
 use kernel_packer::ondemand::{self, find_by_kernel, Manifest, ManifestSet, PackContext};
 use kernel_packer::store::Store;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
-    let debs = support::debian_packages();
-    let moto = Moto::start();
-    let packages: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "packages", "", None).await);
-    let bundles: Arc<dyn Store> =
-        Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
+/// Puts the real Debian header packages into `store` under their simplified pool URLs.
+async fn upload_debian(store: &dyn Store) -> Vec<String> {
     let mut names = Vec::new();
-    for deb in &debs {
+    for deb in support::debian_packages() {
         let url = format!(
             "http://mirror.test/pool/main/l/linux/{}",
             deb.file_name().unwrap().to_str().unwrap()
         );
         let name = simplify(&url);
-        packages.put_file(&name, deb, None).await.unwrap();
+        store.put_file(&name, &deb, None).await.unwrap();
         names.push(name);
     }
+    names
+}
+
+/// One directory store for packages and bundles under `dir`, work dir `dir/w`.
+fn dir_ctx(dir: &std::path::Path) -> (Arc<dyn Store>, PackContext) {
+    let store: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(dir.join("s")));
+    let ctx = PackContext {
+        packages: store.clone(),
+        bundles: store.clone(),
+        work_dir: Some(dir.join("w")),
+        verify: None,
+    };
+    (store, ctx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
+    let moto = Moto::start();
+    let packages: Arc<dyn Store> = Arc::new(s3_store(&moto.endpoint(), "packages", "", None).await);
+    let bundles: Arc<dyn Store> =
+        Arc::new(s3_store(&moto.endpoint(), "bundles", "v1/", None).await);
+    let names = upload_debian(packages.as_ref()).await;
     let good = manifest_id(&names);
     let broken_pkgs = vec![simplify(
         "http://mirror.test/pool/linux-headers-9.9.9-1-amd64_9.9.9-1_amd64.deb",
@@ -42,6 +59,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
                 ManifestSet {
                     kind: "debian".into(),
                     packages: names.clone(),
+                    arch: None,
                 },
             ),
             (
@@ -49,6 +67,7 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
                 ManifestSet {
                     kind: "debian".into(),
                     packages: broken_pkgs,
+                    arch: None,
                 },
             ),
         ]),
@@ -167,18 +186,11 @@ async fn packs_real_debian_set_between_s3_stores_and_indexes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(kernel_packer::store::DirStore::new(
-        dir.path().to_path_buf(),
-    ));
-    let ctx = PackContext {
-        packages: store.clone(),
-        bundles: store.clone(),
-        work_dir: Some(dir.path().join("w")),
-        verify: None,
-    };
+    let (store, ctx) = dir_ctx(dir.path());
     let set = ManifestSet {
         kind: "plan9".into(),
         packages: vec!["x.deb".into()],
+        arch: None,
     };
     let err = format!(
         "{:#}",
@@ -196,6 +208,40 @@ async fn unknown_packer_type_and_bad_ids_are_clear_errors() {
     let r = ondemand::pack_many(&ctx, &manifest, &["b".repeat(64)], 1, false).await;
     assert!(r[0].1.as_ref().unwrap_err().contains("not in the manifest"));
     assert!(index::ids(store.as_ref()).await.unwrap().is_empty());
+}
+
+/// A set whose manifest `arch` disagrees with the packed content's `BUNDLE_ARCH` (the real
+/// amd64 Debian packages labelled arm64) fails, naming both, and publishes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_arch_must_match_bundle_arch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, ctx) = dir_ctx(dir.path());
+    let names = upload_debian(store.as_ref()).await;
+    let set = ManifestSet {
+        kind: "debian".into(),
+        packages: names.clone(),
+        arch: Some("arm64".into()),
+    };
+    let err = format!(
+        "{:#}",
+        ondemand::pack_id(&ctx, &manifest_id(&names), &set)
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        err.contains("manifest set is for arm64") && err.contains("is amd64 (BUNDLE_ARCH)"),
+        "{err}"
+    );
+    assert!(index::ids(store.as_ref()).await.unwrap().is_empty());
+    let bundles: Vec<String> = store
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .filter(|k| k.starts_with("bundle-"))
+        .collect();
+    assert!(bundles.is_empty(), "{bundles:?}");
 }
 
 #[derive(clap::Parser)]

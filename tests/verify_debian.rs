@@ -242,6 +242,7 @@ async fn pack_on_demand_with_verify_records_the_result_and_publishes_nothing_on_
             ManifestSet {
                 kind: "debian".into(),
                 packages: names,
+                arch: None,
             },
         );
     }

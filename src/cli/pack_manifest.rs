@@ -36,11 +36,8 @@ pub fn run_from_manifest(args: &PackArgs) -> anyhow::Result<ExitCode> {
         for id in &args.id {
             match (full.entries.get(id), arch) {
                 (None, _) => anyhow::bail!("id {id} is not in the manifest {manifest_path}"),
-                (Some(set), Some(a)) if crate::lookup::set_arch(&set.packages) != a => {
-                    anyhow::bail!(
-                        "id {id} is an {} set, not {a} (--arch)",
-                        crate::lookup::set_arch(&set.packages)
-                    )
+                (Some(set), Some(a)) if set.arch() != a.as_str() => {
+                    anyhow::bail!("id {id} is an {} set, not {a} (--arch)", set.arch())
                 }
                 _ => ids.push(id.clone()),
             }

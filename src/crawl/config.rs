@@ -17,12 +17,25 @@ pub struct Config {
     /// Network settings shared by every source.
     #[serde(default)]
     pub defaults: Defaults,
-    /// One entry per list file.
+    /// How a source's variant for another architecture is derived from it (see
+    /// [`super::arch`]): architecture → `{replace: {from: to}}`.
+    #[serde(default)]
+    pub arch_variants: std::collections::BTreeMap<String, ArchVariant>,
+    /// One entry per list file (architecture variants expanded, see [`super::arch`]).
     pub sources: Vec<Source>,
     /// Directory of the key files sources name (`keys/` beside `sources.yml` when loaded from
     /// a file; must be set by the caller otherwise).
     #[serde(skip)]
     pub keys_dir: Option<std::path::PathBuf>,
+}
+
+/// How the variant of a source for one architecture is derived (see [`super::arch`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchVariant {
+    /// Text replaced in every string of the source (`amd64: arm64`, `x86_64: aarch64`, an
+    /// archive root → its ports archive), longest match first, in one pass.
+    pub replace: std::collections::BTreeMap<String, String>,
 }
 
 /// Network settings (politeness and timeouts).
@@ -95,6 +108,28 @@ pub struct Source {
     pub canary: Option<Canary>,
     /// Where to look.
     pub repositories: Vec<Repository>,
+    /// Architectures the source is crawled for (default `[amd64]`); each other one is a
+    /// variant with its own list `<stem>-<arch>.txt` (see [`super::arch`]). After loading,
+    /// every source holds exactly its own architecture here.
+    #[serde(default = "default_architectures")]
+    pub architectures: Vec<String>,
+    /// Replacements of this source for one architecture's variant, on top of
+    /// `arch_variants` (consumed by the expansion).
+    #[serde(default)]
+    pub arch_replace:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The architecture this (expanded) source crawls: set by the expansion, never written
+    /// in `sources.yml`.
+    #[serde(default = "default_arch")]
+    pub arch: String,
+}
+
+fn default_architectures() -> Vec<String> {
+    vec![super::arch::DEFAULT_ARCH.to_string()]
+}
+
+fn default_arch() -> String {
+    super::arch::DEFAULT_ARCH.to_string()
 }
 
 fn yes() -> bool {
@@ -507,8 +542,15 @@ pub struct FixedRepo {
 impl Config {
     /// Parses and validates `sources.yml` text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let config: Config =
+        // Typed first, for errors with line numbers; then architecture variants are expanded
+        // on the document (see [`super::arch`]).
+        let _: Config =
             serde_norway::from_str(text).with_context(|| format!("parsing {origin}"))?;
+        let mut doc: serde_norway::Value =
+            serde_norway::from_str(text).with_context(|| format!("parsing {origin}"))?;
+        super::arch::expand(&mut doc).with_context(|| format!("parsing {origin}"))?;
+        let config: Config =
+            serde_norway::from_value(doc).with_context(|| format!("parsing {origin}"))?;
         config
             .validate()
             .with_context(|| format!("validating {origin}"))?;

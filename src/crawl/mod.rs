@@ -9,6 +9,7 @@
 //! lists byte-identical and is reported; the others still complete.
 
 pub mod apt;
+pub mod arch;
 pub mod bucket;
 pub mod canary;
 pub mod config;

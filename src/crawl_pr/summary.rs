@@ -322,6 +322,7 @@ mod tests {
         Entry {
             kind: kind.into(),
             packages: packages.iter().map(|p| p.to_string()).collect(),
+            arch: None,
         }
     }
 

@@ -12,7 +12,8 @@
 //! step only when it leaves something → ids that have a bundle first, then by id.
 //!
 //! Architecture: the host's ([`Host::arch`], from `uname -m`) must be the candidate's — the index
-//! entry's `arch` (`BUNDLE_ARCH`) when the id is bundled, else the set's ([`set_arch`]). Ubuntu's
+//! entry's `arch` (`BUNDLE_ARCH`) when the id is bundled, else the manifest set's `arch` (absent:
+//! amd64). Ubuntu's
 //! `-generic`, COS and Flatcar name the same kernel on amd64 and arm64, so the filter comes before
 //! the narrowing; a kernel known only for other architectures is [`Miss::OtherArch`].
 
@@ -39,23 +40,6 @@ pub struct Host {
     /// The machine (`uname -m`: `x86_64` → amd64, `aarch64` → arm64); bundles of this
     /// architecture only.
     pub arch: Arch,
-}
-
-/// The architecture of a manifest set, from its package file names: a `arm64`/`aarch64` token
-/// (`_arm64.deb`, `.aarch64.rpm`, `arm64-usr`, separated by `-`, `_`, `.`) in any package → arm64,
-/// else amd64 (the seed's sets are all amd64; an `arch` field in the manifest, once sets carry one,
-/// takes over). The index entry's `arch` (`BUNDLE_ARCH`, read from content) wins over this.
-pub fn set_arch<S: AsRef<str>>(packages: &[S]) -> Arch {
-    let arm = packages.iter().any(|p| {
-        p.as_ref()
-            .split(['-', '_', '.'])
-            .any(|t| Arch::parse(t) == Some(Arch::Arm64))
-    });
-    if arm {
-        Arch::Arm64
-    } else {
-        Arch::Amd64
-    }
 }
 
 /// Parses `/etc/os-release` text (`KEY=value`, optionally quoted; comments and blanks skipped).
@@ -249,10 +233,10 @@ pub fn resolve(
             }
         }
     }
-    // Only the host's architecture: the index's BUNDLE_ARCH when bundled, else the set's.
+    // Only the host's architecture: the index's BUNDLE_ARCH when bundled, else the set's `arch`.
     let arch_of = |id: &str| match index.get(id) {
         Some(e) => Arch::parse(&e.arch),
-        None => Some(set_arch(&candidates[id].1)),
+        None => manifest.entries.get(id).and_then(|e| Arch::parse(e.arch())),
     };
     let (mut ids, others): (Vec<String>, Vec<String>) = candidates
         .keys()
@@ -418,32 +402,6 @@ pub fn this_host(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn set_arch_reads_arch_tokens_of_package_names() {
-        assert_eq!(
-            set_arch(&["http---d-linux-headers-6.1.0-21-arm64_6.1.90-1_arm64.deb"]),
-            Arch::Arm64
-        );
-        assert_eq!(
-            set_arch(&["https---a-kernel-devel-6.1.115-126.197.amzn2023.aarch64.rpm"]),
-            Arch::Arm64
-        );
-        assert_eq!(
-            set_arch(&["https---s-arm64-usr-3602.2.0-flatcar_developer_container.bin.bz2"]),
-            Arch::Arm64
-        );
-        assert_eq!(
-            set_arch(&["http---d-linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb"]),
-            Arch::Amd64
-        );
-        // A token, not a substring: `farm64x` is not an architecture.
-        assert_eq!(
-            set_arch(&["http---farm64x-kernel-devel-1.x86_64.rpm"]),
-            Arch::Amd64
-        );
-        assert_eq!(set_arch::<&str>(&[]), Arch::Amd64);
-    }
 
     #[test]
     fn arch_spellings_of_uname_runner_and_debian() {

@@ -31,6 +31,18 @@ pub struct Source {
     /// Optional rule parameters (our extension; absent in the seed's config).
     #[serde(default)]
     pub options: RuleOptions,
+    /// Binary architecture of the list's kernels (our extension; absent: `amd64`). Written
+    /// to the manifest for other architectures; a package built for another architecture is
+    /// rejected from the list.
+    #[serde(default)]
+    pub arch: Option<String>,
+}
+
+impl Source {
+    /// The list's architecture (`amd64` unless the entry says otherwise).
+    pub fn arch(&self) -> &str {
+        crate::crawl::arch::or_default(self.arch.as_deref())
+    }
 }
 
 /// A parsed config with the directory its list files are resolved against.

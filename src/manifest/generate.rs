@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use super::rules::{Rule, Skipped};
-use super::{Entry, Manifest, Source};
+use super::{urls, Entry, Manifest, Source};
+use crate::crawl::arch::DEFAULT_ARCH;
 use crate::names::{manifest_id, simplify};
 
 /// One source with its list file's URLs, or why the list could not be read.
@@ -96,8 +97,11 @@ pub fn generate(
             Err(e) => Err(e.clone()),
             Ok(urls) => {
                 report.urls = urls.len();
+                let arch = input.source.arch();
+                let (own, foreign) = split_by_arch(urls, arch);
+                report.rejected.extend(foreign);
                 Rule::from_name(&input.source.reformat)
-                    .and_then(|rule| rule.group(urls, &input.source.options))
+                    .and_then(|rule| rule.group(&own, &input.source.options))
                     .map_err(|e| format!("{}: {e}", input.file))
             }
         };
@@ -109,8 +113,17 @@ pub fn generate(
             Ok(grouped) => {
                 report.sets = grouped.sets.len();
                 report.skipped = grouped.skipped;
-                report.rejected = grouped.rejected;
+                report.rejected.extend(grouped.rejected);
+                let arch = input.source.arch();
                 for set in grouped.sets {
+                    if let Err(reason) = check_set_arch(&set, arch) {
+                        report.sets -= 1;
+                        report.rejected.extend(set.into_iter().map(|url| Skipped {
+                            url,
+                            reason: reason.clone(),
+                        }));
+                        continue;
+                    }
                     let packages: Vec<String> = set.iter().map(|u| simplify(u)).collect();
                     if let Some(inv) = inventory {
                         if packages.iter().any(|p| !inv.contains(p)) {
@@ -131,6 +144,7 @@ pub fn generate(
                                 Entry {
                                     kind: input.source.kind.clone(),
                                     packages,
+                                    arch: (arch != DEFAULT_ARCH).then(|| arch.to_string()),
                                 },
                             );
                         }
@@ -147,6 +161,42 @@ pub fn generate(
     out
 }
 
+/// Splits a list's URLs into those of `arch` (or of no known architecture) and the rejected
+/// ones built for another architecture (see [`urls::binary_arch`]).
+fn split_by_arch(list: &[String], arch: &str) -> (Vec<String>, Vec<Skipped>) {
+    let mut own = Vec::with_capacity(list.len());
+    let mut foreign = Vec::new();
+    for url in list {
+        match urls::binary_arch(url) {
+            Some(a) if a != arch => foreign.push(Skipped {
+                url: url.clone(),
+                reason: format!("{a} package in a list of {arch} kernels"),
+            }),
+            _ => own.push(url.clone()),
+        }
+    }
+    (own, foreign)
+}
+
+/// A set of a non-amd64 list must hold a package built for its architecture: a set of only
+/// architecture-independent packages would have the id of the amd64 set of the same files.
+/// No package may name another architecture.
+pub fn check_set_arch(set: &[String], arch: &str) -> Result<(), String> {
+    let arches: Vec<Option<&str>> = set.iter().map(|u| urls::binary_arch(u)).collect();
+    if let Some(other) = arches.iter().flatten().find(|a| **a != arch) {
+        return Err(format!("{arch} set holds an {other} package"));
+    }
+    if arch != DEFAULT_ARCH && !arches.contains(&Some(arch)) {
+        return Err(format!("{arch} set holds no {arch} package"));
+    }
+    Ok(())
+}
+
+/// Whether a previous entry belongs to `source`'s kind and architecture.
+fn same_kind(entry: &Entry, source: &Source) -> bool {
+    entry.kind == source.kind && entry.arch() == source.arch()
+}
+
 /// Carries over the previous sets of each source's type that hold one of its rejected URLs.
 fn carry_rejected(inputs: &[SourceInput], previous: &Manifest, out: &mut Generated) {
     for (i, input) in inputs.iter().enumerate() {
@@ -159,7 +209,7 @@ fn carry_rejected(inputs: &[SourceInput], previous: &Manifest, out: &mut Generat
             continue;
         }
         for (id, entry) in &previous.entries {
-            if entry.kind == input.source.kind
+            if same_kind(entry, input.source)
                 && !out.manifest.entries.contains_key(id)
                 && entry.packages.iter().any(|p| rejected.contains(p))
             {
@@ -193,7 +243,7 @@ fn carry_over(inputs: &[SourceInput], failed: &[usize], previous: &Manifest, out
         let own = list_names(input);
         let mut carried = 0;
         for (id, entry) in &previous.entries {
-            if entry.kind != input.source.kind || out.manifest.entries.contains_key(id) {
+            if !same_kind(entry, input.source) || out.manifest.entries.contains_key(id) {
                 continue;
             }
             let mine = entry.packages.iter().any(|p| own.contains(p));
@@ -219,6 +269,7 @@ mod tests {
             file: format!("{name}.txt"),
             reformat: reformat.into(),
             options: Default::default(),
+            arch: None,
         }
     }
 
@@ -228,6 +279,58 @@ mod tests {
             file: s.file.clone(),
             urls: Ok(urls.iter().map(|u| u.to_string()).collect()),
         }
+    }
+
+    #[test]
+    fn arm64_lists_give_arm64_sets_that_never_take_amd64_packages() {
+        let amd = source("x", "redhat", "single");
+        let mut arm = source("x-arm64", "redhat", "single");
+        arm.arch = Some("arm64".into());
+        let g = generate(
+            &[
+                input(
+                    &amd,
+                    &["http://h/k-1.x86_64.rpm", "http://h/n-1.noarch.rpm"],
+                ),
+                input(
+                    &arm,
+                    &[
+                        "http://h/k-1.aarch64.rpm",
+                        "http://h/k-2.x86_64.rpm",
+                        "http://h/n-1.noarch.rpm",
+                    ],
+                ),
+            ],
+            None,
+            None,
+        );
+        let arches: Vec<(&str, &str)> = g
+            .manifest
+            .entries
+            .values()
+            .map(|e| (e.packages[0].as_str(), e.arch()))
+            .collect();
+        assert_eq!(arches.len(), 3, "{g:?}");
+        assert!(arches.contains(&("http---h-k-1.aarch64.rpm", "arm64")));
+        assert!(arches.contains(&("http---h-k-1.x86_64.rpm", "amd64")));
+        // The noarch package alone is an amd64 set (as before); in the arm64 list it would
+        // collide with it and is rejected, as is the x86_64 package.
+        let rejected: Vec<&str> = g.sources[1]
+            .rejected
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect();
+        assert_eq!(
+            rejected,
+            [
+                "amd64 package in a list of arm64 kernels",
+                "arm64 set holds no arm64 package"
+            ]
+        );
+        let yaml = g.manifest.to_yaml();
+        assert_eq!(yaml.matches("arch: arm64").count(), 1, "{yaml}");
+        assert!(!yaml.contains("amd64"), "{yaml}");
+        assert_eq!(Manifest::parse(yaml.as_bytes(), "m").unwrap(), g.manifest);
     }
 
     #[test]
@@ -271,6 +374,7 @@ mod tests {
                 Entry {
                     kind: "ubuntu".into(),
                     packages: p.clone(),
+                    arch: None,
                 },
             );
         }
@@ -321,6 +425,7 @@ mod tests {
                 Entry {
                     kind: kind.into(),
                     packages: p.clone(),
+                    arch: None,
                 },
             );
         }

@@ -34,6 +34,15 @@ impl Manifest {
             .map(|(id, _)| id)
             .collect()
     }
+
+    /// [`Manifest::find_by_kernel`] among the sets of architecture `arch` (`amd64`, `arm64`):
+    /// Ubuntu's `-generic` unames, for one, are the same on both.
+    pub fn find_by_kernel_arch(&self, uname: &str, arch: &str) -> Vec<&String> {
+        self.find_by_kernel(uname)
+            .into_iter()
+            .filter(|id| self.entries[*id].arch() == arch)
+            .collect()
+    }
 }
 
 struct Patterns {
@@ -71,6 +80,20 @@ mod tests {
     use crate::manifest::{Entry, Manifest};
     use crate::names::{manifest_id, simplify};
 
+    #[test]
+    fn same_uname_on_two_architectures() {
+        let m = Manifest::parse(
+            "a1:\n  type: ubuntu\n  packages:\n  - http---p-linux-headers-5.15.0-115-generic_5.15.0-115.125_amd64.deb\n\
+b2:\n  type: ubuntu\n  arch: arm64\n  packages:\n  - http---q-linux-headers-5.15.0-115-generic_5.15.0-115.125_arm64.deb\n"
+                .as_bytes(),
+            "m",
+        )
+        .unwrap();
+        assert_eq!(m.find_by_kernel("5.15.0-115-generic").len(), 2);
+        assert_eq!(m.find_by_kernel_arch("5.15.0-115-generic", "amd64"), ["a1"]);
+        assert_eq!(m.find_by_kernel_arch("5.15.0-115-generic", "arm64"), ["b2"]);
+    }
+
     fn manifest(sets: &[(&str, &[&str])]) -> Manifest {
         let mut m = Manifest::default();
         for (kind, urls) in sets {
@@ -80,6 +103,7 @@ mod tests {
                 Entry {
                     kind: kind.to_string(),
                     packages,
+                    arch: None,
                 },
             );
         }

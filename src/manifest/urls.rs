@@ -74,9 +74,86 @@ pub fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// The binary architecture a package URL is built for, in Debian's names (`amd64`,
+/// `arm64`), from its file name (`_amd64.deb`, `.x86_64.rpm`, `_arm64.deb`, `.aarch64.rpm`)
+/// or else a path segment naming it (`x86_64/`, `arm64-usr/`, `aarch64/`; in a simplified name,
+/// a `-`-separated token). `None`: no known
+/// architecture is named (`_all.deb`, `.noarch.rpm`, source tarballs).
+pub fn binary_arch(url: &str) -> Option<&'static str> {
+    const NAMES: [(&str, &str); 4] = [
+        ("amd64", "amd64"),
+        ("x86_64", "amd64"),
+        ("arm64", "arm64"),
+        ("aarch64", "arm64"),
+    ];
+    let name = file_name(url);
+    let tail = name
+        .strip_suffix(".deb")
+        .and_then(|s| s.rsplit_once('_'))
+        .or_else(|| name.strip_suffix(".rpm").and_then(|s| s.rsplit_once('.')))
+        .map(|(_, arch)| arch);
+    if let Some(tail) = tail {
+        return NAMES.iter().find(|(n, _)| *n == tail).map(|(_, a)| *a);
+    }
+    if is_simplified_name(url) {
+        // `/` became `-`: a `-`-separated token naming an architecture (`-arm64-usr-`).
+        return url
+            .split('-')
+            .find_map(|t| NAMES.iter().find(|(n, _)| *n == t).map(|(_, a)| *a));
+    }
+    let path = without_query(url);
+    let path = path.split_once("://").map_or(path, |(_, p)| p);
+    path.split('/').rev().skip(1).find_map(|seg| {
+        let seg = seg.strip_suffix("-usr").unwrap_or(seg);
+        NAMES.iter().find(|(n, _)| *n == seg).map(|(_, a)| *a)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_binary_architectures() {
+        for (url, want) in [
+            (
+                "http://d/pool/linux-kbuild-6.1_6.1.90-1_arm64.deb",
+                Some("arm64"),
+            ),
+            (
+                "http://d/pool/linux-kbuild-6.1_6.1.90-1_amd64.deb",
+                Some("amd64"),
+            ),
+            (
+                "http://d/pool/linux-headers-6.1.0-21-common_6.1.90-1_all.deb",
+                None,
+            ),
+            (
+                "http://r/aarch64/kernel-devel-6.1.1-1.aarch64.rpm",
+                Some("arm64"),
+            ),
+            (
+                "http://r/x86_64/kernel-devel-6.1.1-1.x86_64.rpm",
+                Some("amd64"),
+            ),
+            ("http://r/noarch/kernel-devel-6.1.1-1.noarch.rpm", None),
+            (
+                "https://s/arm64-usr/3815.2.0/flatcar_developer_container.bin.bz2",
+                Some("arm64"),
+            ),
+            (
+                "https://s/amd64-usr/3815.2.0/flatcar_developer_container.bin.bz2",
+                Some("amd64"),
+            ),
+            ("https://k/pub/linux/kernel/v6.x/linux-6.1.1.tar.xz", None),
+            (
+                "http---d-pool-main-l-linux-linux-kbuild-6.1_6.1.90-1_arm64.deb",
+                Some("arm64"),
+            ),
+        ] {
+            assert_eq!(binary_arch(url), want, "{url}");
+        }
+    }
 
     #[test]
     fn splits_urls() {

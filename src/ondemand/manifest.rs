@@ -24,13 +24,13 @@ pub async fn load(location: &str, s3: &S3Options) -> anyhow::Result<Manifest> {
     }
 }
 
-/// The sets of `manifest` whose architecture ([`crate::lookup::set_arch`]) is `arch`.
+/// The sets of `manifest` whose architecture (`arch:`, absent: amd64) is `arch`.
 pub fn only_arch(manifest: &Manifest, arch: crate::pack::arch::Arch) -> Manifest {
     Manifest {
         entries: manifest
             .entries
             .iter()
-            .filter(|(_, e)| crate::lookup::set_arch(&e.packages) == arch)
+            .filter(|(_, e)| e.arch() == arch.as_str())
             .map(|(id, e)| (id.clone(), e.clone()))
             .collect(),
     }

@@ -300,8 +300,23 @@ async fn pack_set(
     let packed = tokio::task::spawn_blocking(move || isolated::pack(kind, &files, &out_dir, &opts))
         .await
         .context("packer task panicked")??;
+    check_arch(set, &packed)?;
     tracing::info!(id = checksum, bundle = %packed.file_name, size = packed.size, "packed");
     Ok(packed)
+}
+
+/// The manifest set's architecture (`arch:`, absent: amd64) must be the one the packer read
+/// from the content (`BUNDLE_ARCH`); a mismatch is an error and the bundle is not published.
+fn check_arch(set: &ManifestSet, packed: &PackedBundle) -> anyhow::Result<()> {
+    if set.arch() != packed.arch {
+        anyhow::bail!(
+            "manifest set is for {} but the packed kernel {} is {} (BUNDLE_ARCH); not published",
+            set.arch(),
+            packed.uname,
+            packed.arch
+        );
+    }
+    Ok(())
 }
 
 /// Stores `bundle` write-once under its conventional key, or under the digest-suffixed key when a

@@ -219,7 +219,7 @@ pub struct PackRequest {
 pub struct PackItem {
     /// Manifest id.
     pub id: String,
-    /// The set's architecture ([`crate::lookup::set_arch`]); requests written before
+    /// The set's architecture (the manifest's `arch:`, absent: amd64); requests written before
     /// architectures existed are amd64.
     #[serde(default = "crate::pack::arch::default_name")]
     pub arch: String,
@@ -264,7 +264,7 @@ pub fn plan(
             .iter()
             .map(|(id, set)| PackItem {
                 id: (*id).clone(),
-                arch: crate::lookup::set_arch(&set.packages).to_string(),
+                arch: set.arch().to_string(),
                 needs_toolchain: crate::ondemand::needs_toolchain(&set.kind),
             })
             .collect(),

@@ -27,7 +27,6 @@ mod event;
 #[path = "../../shared/repo.rs"]
 mod repo;
 
-use kernel_packer::lookup::set_arch;
 use kernel_packer::ondemand::{self, PackContext};
 use kernel_packer::pack::arch::Arch;
 use kernel_packer::store::{self, S3Options};
@@ -109,8 +108,8 @@ async fn handle(
         },
     };
     let set = &manifest.entries[&id];
-    let set_arch = set_arch(&set.packages);
-    if arch.is_some_and(|a| a != set_arch) {
+    let set_arch = set.arch();
+    if arch.is_some_and(|a| a.as_str() != set_arch) {
         return Err((
             400,
             diag(
@@ -139,7 +138,7 @@ async fn list_missing(cfg: &Config, manifest: &ondemand::Manifest) -> anyhow::Re
             let set = &manifest.entries[id];
             serde_json::json!({
                 "id": id,
-                "arch": set_arch(&set.packages).as_str(),
+                "arch": set.arch(),
                 "needs_toolchain": ondemand::needs_toolchain(&set.kind),
             })
         })

@@ -43,7 +43,7 @@ async fn pack_function_serves_direct_function_url_and_step_functions_events() {
             .collect::<String>()
     };
     let manifest = format!(
-        "{good}:\n  type: debian\n  packages:\n{}{arm}:\n  type: debian\n  packages:\n{}{broken}:\n  type: debian\n  packages:\n  - {broken_pkg}\n",
+        "{good}:\n  type: debian\n  packages:\n{}{arm}:\n  type: debian\n  arch: arm64\n  packages:\n{}{broken}:\n  type: debian\n  packages:\n  - {broken_pkg}\n",
         list(&names),
         list(&arm_names),
     );

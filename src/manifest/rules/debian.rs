@@ -53,6 +53,13 @@ struct Kbuild<'a> {
     series: &'a str,
     pkgver: &'a str,
     url: &'a str,
+    /// Binary architecture from the file name (`None`: not named).
+    arch: Option<&'static str>,
+}
+
+/// Whether packages of architectures `a` and `b` may share a set (an unnamed one fits any).
+fn same_arch(a: Option<&str>, b: Option<&str>) -> bool {
+    a.is_none() || b.is_none() || a == b
 }
 
 struct Header<'a> {
@@ -84,7 +91,11 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
         let name = urls::file_name(url);
         if let Some(c) = KBUILD.captures(name) {
             let (series, pkgver) = (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str());
-            if let Some(other) = kbuilds.iter().find(|k| k.pkgver == pkgver) {
+            let arch = urls::binary_arch(url);
+            if let Some(other) = kbuilds
+                .iter()
+                .find(|k| k.pkgver == pkgver && same_arch(k.arch, arch))
+            {
                 let why = format!(
                     "two kbuild packages for package version {pkgver}: also {}",
                     other.url
@@ -96,6 +107,7 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
                 series,
                 pkgver,
                 url,
+                arch,
             });
         } else if let Some(c) = HEADERS.captures(name) {
             let header = Header {
@@ -189,21 +201,35 @@ pub fn group(urls: &[String], preferred_host: &str) -> Result<Grouped, GroupErro
             }
             continue;
         }
-        let Some(kbuild) = pick_kbuild(&kbuilds, kernel, newest) else {
+        // The kbuild of each arch header's architecture (kbuilds are built per architecture).
+        let missing = |arch: Option<&str>| {
             let known: Vec<String> = kbuilds
                 .iter()
                 .map(|k| format!("{}_{}", k.series, k.pkgver))
                 .collect();
-            let why = format!(
-                "missing kbuild package for kernel {kernel} ({newest}); kbuilds in this pool: [{}]",
-                known.join(", ")
-            );
+            format!(
+                "missing kbuild package for kernel {kernel} ({newest}); kbuilds in this pool: [{}]{}",
+                known.join(", "),
+                arch.map(|a| format!(", none built for {a}"))
+                    .unwrap_or_default()
+            )
+        };
+        let picked: Vec<Option<&str>> = archs
+            .iter()
+            .map(|h| pick_kbuild(&kbuilds, kernel, newest, urls::binary_arch(h.url)))
+            .collect();
+        if picked.iter().all(Option::is_none) {
+            let why = missing(archs.first().and_then(|h| urls::binary_arch(h.url)));
             for h in archs.iter().chain(&commons) {
                 reject(&mut out, h.url, why.clone());
             }
             continue;
-        };
-        for arch in archs {
+        }
+        for (arch, kbuild) in archs.into_iter().zip(picked) {
+            let Some(kbuild) = kbuild else {
+                reject(&mut out, arch.url, missing(urls::binary_arch(arch.url)));
+                continue;
+            };
             let flavour = &arch.rest[kernel.len() + 1..];
             let featureset = flavour.split_once('-').map(|(fs, _)| fs);
             let common = featureset
@@ -246,6 +272,24 @@ pub fn check_set(set: &[String]) -> Result<(), String> {
             commons.len()
         ));
     }
+    let arch_of = |wanted: &dyn Fn(&str) -> bool| {
+        set.iter()
+            .find(|u| wanted(urls::file_name(u)))
+            .and_then(|u| urls::binary_arch(u))
+    };
+    let kbuild_arch = arch_of(&|n| KBUILD.is_match(n));
+    let header_arch = arch_of(&|n| {
+        HEADERS
+            .captures(n)
+            .is_some_and(|c| common_of(c.get(1).unwrap().as_str()).is_none())
+    });
+    if !same_arch(kbuild_arch, header_arch) {
+        return Err(format!(
+            "kbuild built for {} paired with an arch header built for {}",
+            kbuild_arch.unwrap_or("?"),
+            header_arch.unwrap_or("?")
+        ));
+    }
     if let Some((kernel, featureset)) = commons.first() {
         let flavour = archs[0]
             .strip_prefix(kernel)
@@ -278,14 +322,21 @@ fn kernel_of_arch_header<'a>(rest: &'a str, common_kernels: &[&str]) -> Option<&
     }
 }
 
-fn pick_kbuild<'a>(kbuilds: &[Kbuild<'a>], kernel: &str, pkgver: &str) -> Option<&'a str> {
-    if let Some(k) = kbuilds.iter().find(|k| k.pkgver == pkgver) {
+fn pick_kbuild<'a>(
+    kbuilds: &[Kbuild<'a>],
+    kernel: &str,
+    pkgver: &str,
+    arch: Option<&str>,
+) -> Option<&'a str> {
+    let fits = |k: &&Kbuild| same_arch(k.arch, arch);
+    if let Some(k) = kbuilds.iter().filter(fits).find(|k| k.pkgver == pkgver) {
         return Some(k.url);
     }
     let mut prefix = kernel;
     loop {
         let newest = kbuilds
             .iter()
+            .filter(fits)
             .filter(|k| k.series == prefix)
             .max_by(|a, b| version::compare(a.pkgver, b.pkgver).then(b.url.cmp(a.url)));
         if let Some(k) = newest {
@@ -315,6 +366,46 @@ mod tests {
             Some(r) => Err(GroupError::at(&r.url, r.reason.clone())),
             None => Ok(g),
         }
+    }
+
+    #[test]
+    fn each_arch_header_takes_the_kbuild_of_its_architecture() {
+        let got = run(&[
+            "linux-kbuild-6.1_6.1.90-1_amd64.deb",
+            "linux-kbuild-6.1_6.1.90-1_arm64.deb",
+            "linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb",
+            "linux-headers-6.1.0-21-arm64_6.1.90-1_arm64.deb",
+            "linux-headers-6.1.0-21-common_6.1.90-1_all.deb",
+        ])
+        .unwrap();
+        assert_eq!(got.sets.len(), 2, "{got:?}");
+        for set in &got.sets {
+            let arch = urls::binary_arch(&set[1]);
+            assert_eq!(urls::binary_arch(&set[0]), arch, "{set:?}");
+            assert!(check_set(set).is_ok(), "{set:?}");
+        }
+        // Without an arm64 kbuild, the arm64 header is rejected, never paired with amd64's.
+        let g = group(
+            &[
+                u("linux-kbuild-6.1_6.1.90-1_amd64.deb"),
+                u("linux-headers-6.1.0-21-amd64_6.1.90-1_amd64.deb"),
+                u("linux-headers-6.1.0-21-arm64_6.1.90-1_arm64.deb"),
+                u("linux-headers-6.1.0-21-common_6.1.90-1_all.deb"),
+            ],
+            DEFAULT_PREFERRED_HOST,
+        )
+        .unwrap();
+        assert_eq!(g.sets.len(), 1);
+        assert!(g.rejected[0].url.ends_with("_arm64.deb"), "{g:?}");
+        assert!(
+            g.rejected[0].reason.contains("none built for arm64"),
+            "{g:?}"
+        );
+        let mixed = [
+            u("linux-kbuild-6.1_6.1.90-1_amd64.deb"),
+            u("linux-headers-6.1.0-21-arm64_6.1.90-1_arm64.deb"),
+        ];
+        assert!(check_set(&mixed).unwrap_err().contains("built for amd64"));
     }
 
     #[test]

@@ -239,6 +239,15 @@ impl Rule {
         if distinct.len() != set.len() {
             return Err("a URL appears twice".into());
         }
+        let arches: std::collections::BTreeSet<&str> =
+            set.iter().filter_map(|u| urls::binary_arch(u)).collect();
+        if arches.len() > 1 {
+            let arches: Vec<&str> = arches.into_iter().collect();
+            return Err(format!(
+                "packages built for several architectures ({})",
+                arches.join(", ")
+            ));
+        }
         match self {
             Rule::Debian => debian::check_set(set),
             Rule::Pairs => pairs::check_set(set),
@@ -380,6 +389,29 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(Rule::Pairs.group(&urls, &options).unwrap().sets.len(), 2);
+    }
+
+    #[test]
+    fn no_rule_mixes_architectures_in_a_set() {
+        let urls = strings(&["https://h/k-1.x86_64.rpm", "https://h/k-1.aarch64.rpm"]);
+        let got = Rule::OneToEach
+            .group(&urls, &RuleOptions::default())
+            .unwrap();
+        assert!(got.sets.is_empty(), "{got:?}");
+        assert!(
+            got.rejected[0]
+                .reason
+                .contains("several architectures (amd64, arm64)"),
+            "{got:?}"
+        );
+        assert_eq!(
+            Rule::Single
+                .group(&urls, &RuleOptions::default())
+                .unwrap()
+                .sets
+                .len(),
+            2
+        );
     }
 
     #[test]

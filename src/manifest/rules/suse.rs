@@ -14,7 +14,7 @@ use super::{GroupError, Set};
 use crate::manifest::urls;
 
 static DEVEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^kernel-(?:([A-Za-z0-9_]+)-)?devel-(\d+\.\d+(?:\.\d+)*-\d+(?:\.\d+)*)\.\d+\.(noarch|x86_64)\.rpm$")
+    Regex::new(r"^kernel-(?:([A-Za-z0-9_]+)-)?devel-(\d+\.\d+(?:\.\d+)*-\d+(?:\.\d+)*)\.\d+\.(noarch|x86_64|aarch64)\.rpm$")
         .expect("valid regex")
 });
 

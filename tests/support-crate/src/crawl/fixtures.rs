@@ -136,7 +136,8 @@ impl Deb {
 /// its kbuild (`linux-kbuild-<major.minor>` for `X.Y.Z-N` ABIs, else the ABI itself); an
 /// Ubuntu flavour header on its common package; anything else on libc.
 pub fn realistic_depends(package: &str, version: &str) -> String {
-    let debian = regex::Regex::new(r"^linux-headers-(.+?)-((?:rt-|cloud-)?amd64)$").unwrap();
+    let debian =
+        regex::Regex::new(r"^linux-headers-(.+?)-((?:rt-|cloud-)?(?:amd64|arm64))$").unwrap();
     let ubuntu = regex::Regex::new(r"^linux-headers-(\d+\.\d+\.\d+-\d+)-[a-z]+$").unwrap();
     if let Some(c) = debian.captures(package) {
         let k = &c[1];
@@ -155,13 +156,47 @@ pub fn realistic_depends(package: &str, version: &str) -> String {
 
 /// A metapackage: no files of its own, it depends on the current kernel's package.
 pub fn metapackage(name: &str, version: &str, kernel: &str, pool: &str) -> Deb {
+    metapackage_for(name, version, kernel, pool, "amd64")
+}
+
+/// [`metapackage`] built for `arch`.
+pub fn metapackage_for(name: &str, version: &str, kernel: &str, pool: &str, arch: &str) -> Deb {
     Deb {
         package: name.into(),
         version: version.into(),
-        arch: "amd64".into(),
-        filename: format!("{pool}{name}_{version}_amd64.deb"),
+        arch: arch.into(),
+        filename: format!("{pool}{name}_{version}_{arch}.deb"),
         depends: format!("{kernel} (= {version})"),
     }
+}
+
+/// One Ubuntu kernel built for `arch`: the flavour's arch header (depending on the common
+/// header) and the source package's common header (`all`), in `pool/main/l/<source>/`.
+pub fn ubuntu_kernel(
+    source: &str,
+    common: &str,
+    abi: &str,
+    flavour: &str,
+    version: &str,
+    arch: &str,
+) -> [Deb; 2] {
+    let pool = format!("pool/main/l/{source}/");
+    [
+        Deb {
+            package: format!("linux-headers-{abi}-{flavour}"),
+            version: version.into(),
+            arch: arch.into(),
+            filename: format!("{pool}linux-headers-{abi}-{flavour}_{version}_{arch}.deb"),
+            depends: format!("{common}-headers-{abi} (= {version})"),
+        },
+        Deb {
+            package: format!("{common}-headers-{abi}"),
+            version: version.into(),
+            arch: "all".into(),
+            filename: format!("{pool}{common}-headers-{abi}_{version}_all.deb"),
+            depends: String::new(),
+        },
+    ]
 }
 
 /// A `Packages` index in the archive's stanza format.
@@ -197,39 +232,59 @@ pub fn apt_suite(
     components: &[(&str, Vec<Deb>)],
     arch: &str,
 ) {
+    apt_suite_arches(m, signer, root, suite, &[(arch, components.to_vec())]);
+}
+
+/// The components of one architecture of a suite: `(component, packages)`.
+pub type Components<'a> = Vec<(&'a str, Vec<Deb>)>;
+
+/// [`apt_suite`] for several architectures: one `binary-<arch>` index per component and
+/// architecture, all named by one signed Release (`Architectures: all <arch>...`), as the
+/// Debian archive serves amd64 and arm64 side by side.
+pub fn apt_suite_arches(
+    m: &Mirror,
+    signer: &Signer,
+    root: &str,
+    suite: &str,
+    arches: &[(&str, Components)],
+) {
     let dists = format!("{root}dists/{suite}/");
     let mut sha_lines = String::new();
     let mut md5_lines = String::new();
-    for (component, debs) in components {
-        let text = packages_text(debs);
-        for (name, data) in [
-            ("Packages.gz", gz(text.as_bytes())),
-            ("Packages.xz", xz(text.as_bytes())),
-        ] {
-            let rel = format!("{component}/binary-{arch}/{name}");
-            sha_lines.push_str(&format!(" {} {:>16} {rel}\n", sha256(&data), data.len()));
-            md5_lines.push_str(&format!(" {:x} {:>16} {rel}\n", md5ish(&data), data.len()));
-            m.put(
-                &format!(
-                    "{dists}{component}/binary-{arch}/by-hash/SHA256/{}",
-                    sha256(&data)
-                ),
-                data.clone(),
-            );
-            m.put(&format!("{dists}{rel}"), data);
+    for (arch, components) in arches {
+        for (component, debs) in components {
+            let text = packages_text(debs);
+            for (name, data) in [
+                ("Packages.gz", gz(text.as_bytes())),
+                ("Packages.xz", xz(text.as_bytes())),
+            ] {
+                let rel = format!("{component}/binary-{arch}/{name}");
+                sha_lines.push_str(&format!(" {} {:>16} {rel}\n", sha256(&data), data.len()));
+                md5_lines.push_str(&format!(" {:x} {:>16} {rel}\n", md5ish(&data), data.len()));
+                m.put(
+                    &format!(
+                        "{dists}{component}/binary-{arch}/by-hash/SHA256/{}",
+                        sha256(&data)
+                    ),
+                    data.clone(),
+                );
+                m.put(&format!("{dists}{rel}"), data);
+            }
+            let rel = format!("{component}/binary-{arch}/Release");
+            let body = format!("Archive: {suite}\nComponent: {component}\nArchitecture: {arch}\n");
+            sha_lines.push_str(&format!(
+                " {} {:>16} {rel}\n",
+                sha256(body.as_bytes()),
+                body.len()
+            ));
+            m.put(&format!("{dists}{rel}"), body.into_bytes());
         }
-        let rel = format!("{component}/binary-{arch}/Release");
-        let body = format!("Archive: {suite}\nComponent: {component}\nArchitecture: {arch}\n");
-        sha_lines.push_str(&format!(
-            " {} {:>16} {rel}\n",
-            sha256(body.as_bytes()),
-            body.len()
-        ));
-        m.put(&format!("{dists}{rel}"), body.into_bytes());
     }
-    let comps: Vec<&str> = components.iter().map(|(c, _)| *c).collect();
+    let comps: Vec<&str> = arches[0].1.iter().map(|(c, _)| *c).collect();
+    let names: Vec<&str> = arches.iter().map(|(a, _)| *a).collect();
     let release = format!(
-        "Origin: Debian\nLabel: Debian\nSuite: {suite}\nCodename: {suite}\nDate: Sat, 29 Jun 2024 09:21:08 UTC\nAcquire-By-Hash: yes\nNo-Support-for-Architecture-all: Packages\nArchitectures: all {arch}\nComponents: {}\nDescription: Fixture {suite}\nMD5Sum:\n{md5_lines}SHA256:\n{sha_lines}",
+        "Origin: Debian\nLabel: Debian\nSuite: {suite}\nCodename: {suite}\nDate: Sat, 29 Jun 2024 09:21:08 UTC\nAcquire-By-Hash: yes\nNo-Support-for-Architecture-all: Packages\nArchitectures: all {}\nComponents: {}\nDescription: Fixture {suite}\nMD5Sum:\n{md5_lines}SHA256:\n{sha_lines}",
+        names.join(" "),
         comps.join(" ")
     );
     m.put(&format!("{dists}Release"), release.clone().into_bytes());

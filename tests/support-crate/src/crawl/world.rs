@@ -60,6 +60,9 @@ pub struct World {
     pub added: BTreeMap<String, String>,
     /// Upstream `scheme://host/` roots served by the mirror.
     pub hosts: Vec<String>,
+    /// Expected content of the arm64 lists the world serves (Debian's main and security
+    /// archives publish binary-arm64 beside binary-amd64); not crawled by the amd64 scenarios.
+    pub arm64: BTreeMap<String, BTreeSet<String>>,
 }
 
 fn set(v: impl IntoIterator<Item = String>) -> BTreeSet<String> {
@@ -100,6 +103,7 @@ impl World {
             expected_uncrawled: BTreeMap::new(),
             added: BTreeMap::new(),
             hosts: Vec::new(),
+            arm64: BTreeMap::new(),
         };
         w.debian();
         w.ubuntu_standard();
@@ -292,20 +296,29 @@ impl World {
                 ["bullseye-security", "bookworm-security"].as_slice(),
             ),
         ];
+        let mut arm64 = BTreeSet::new();
         for (root, names) in all {
             for suite in names {
                 let mut debs = suites.remove(&(root, *suite)).unwrap_or_default();
                 debs.extend(debian_fillers(root));
-                fixtures::apt_suite(
-                    &self.mirror,
-                    &self.signer,
-                    root,
-                    suite,
-                    &[("main", debs)],
-                    "amd64",
+                // Every suite publishes binary-arm64 too (empty where no kernel is served).
+                let arm = debian_arm64(suite);
+                arm64.extend(
+                    arm.iter()
+                        .filter(|d| {
+                            !d.filename.contains("linux-signed-")
+                                && !d.package.starts_with("linux-image-")
+                        })
+                        .map(|d| format!("{root}{}", d.filename)),
                 );
+                let arches = vec![
+                    ("amd64", vec![("main", debs)]),
+                    ("arm64", vec![("main", arm)]),
+                ];
+                fixtures::apt_suite_arches(&self.mirror, &self.signer, root, suite, &arches);
             }
         }
+        self.arm64.insert("debian-arm64.txt".into(), arm64);
         for (alias, codename) in [
             ("oldoldstable", "bullseye"),
             ("oldstable", "bookworm"),
@@ -666,6 +679,67 @@ fn corpus_uncrawled(name: &str) -> Vec<String> {
     } else {
         Vec::new()
     }
+}
+
+/// Debian's arm64 kernels as the archive's `binary-arm64` indexes list them (bookworm 6.1.0-22
+/// in the main archive with the rt featureset, 6.1.0-23 in the security archive): per-arch
+/// kbuild, arch headers, `all` common headers, the signed metapackages and an image package
+/// the selection must skip. Other suites publish none here.
+fn debian_arm64(suite: &str) -> Vec<Deb> {
+    let (pool, abi, version, flavours) = match suite {
+        "bookworm" => (
+            "pool/main/l/linux/",
+            "6.1.0-22",
+            "6.1.94-1",
+            &["arm64", "cloud-arm64", "rt-arm64"][..],
+        ),
+        "bookworm-security" => (
+            "pool/updates/main/l/linux/",
+            "6.1.0-23",
+            "6.1.99-1",
+            &["arm64", "cloud-arm64"][..],
+        ),
+        _ => return Vec::new(),
+    };
+    let deb = |package: String, arch: &str, depends: String| Deb {
+        filename: format!("{pool}{package}_{version}_{arch}.deb"),
+        package,
+        version: version.into(),
+        arch: arch.into(),
+        depends,
+    };
+    let mut out = vec![
+        deb("linux-kbuild-6.1".into(), "arm64", String::new()),
+        deb(format!("linux-headers-{abi}-common"), "all", String::new()),
+        deb(
+            format!("linux-image-{abi}-arm64-unsigned"),
+            "arm64",
+            String::new(),
+        ),
+    ];
+    for flavour in flavours {
+        let package = format!("linux-headers-{abi}-{flavour}");
+        let depends = if flavour.starts_with("rt-") {
+            out.push(deb(
+                format!("linux-headers-{abi}-common-rt"),
+                "all",
+                String::new(),
+            ));
+            format!("linux-headers-{abi}-common-rt (= {version}), linux-kbuild-6.1 (>= {version})")
+        } else {
+            String::new()
+        };
+        out.push(deb(package.clone(), "arm64", depends));
+        let meta = format!("linux-headers-{}", flavour);
+        out.push(fixtures::metapackage_for(
+            &meta,
+            version,
+            &package,
+            "pool/main/l/linux-signed-arm64/",
+            "arm64",
+        ));
+    }
+    out
 }
 
 /// Packages every real index has that the kernel selections must skip.
