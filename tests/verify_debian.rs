@@ -22,41 +22,6 @@ fn pack(packages: &[PathBuf], out: &Path) -> kernel_packer::pack::PackedBundle {
     pack_packages(PackerKind::Debian, packages, out, &PackOptions::default()).unwrap()
 }
 
-/// The real Debian set with `include/generated/autoconf.h` removed from the arch package.
-fn packages_without_autoconf(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for deb in debian_packages() {
-        let name = deb.file_name().unwrap().to_str().unwrap().to_string();
-        let dest = dir.join(&name);
-        if name.contains("-amd64_") && name.starts_with("linux-headers-") {
-            let root = dir.join("arch-root");
-            run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
-            let uname = name
-                .trim_start_matches("linux-headers-")
-                .split('_')
-                .next()
-                .unwrap();
-            let autoconf = root
-                .join("usr/src")
-                .join(format!("linux-headers-{uname}"))
-                .join("include/generated/autoconf.h");
-            fs::remove_file(&autoconf).unwrap();
-            let version = name.split('_').nth(1).unwrap();
-            build_deb(
-                &root,
-                &format!("linux-headers-{uname}"),
-                version,
-                &dest,
-                DebCompression::Xz,
-            );
-        } else {
-            fs::copy(&deb, &dest).unwrap();
-        }
-        out.push(dest);
-    }
-    out
-}
-
 #[test]
 fn real_debian_bundle_builds_the_canary_module_and_ebpf_object() {
     let out = tempfile::tempdir().unwrap();

@@ -537,3 +537,38 @@ pub fn assert_links_stay_inside(dir: &Path) {
         }
     }
 }
+
+/// The real Debian set with `include/generated/autoconf.h` removed from the arch package.
+pub fn packages_without_autoconf(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for deb in debian_packages() {
+        let name = deb.file_name().unwrap().to_str().unwrap().to_string();
+        let dest = dir.join(&name);
+        if name.contains("-amd64_") && name.starts_with("linux-headers-") {
+            let root = dir.join("arch-root");
+            run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+            let uname = name
+                .trim_start_matches("linux-headers-")
+                .split('_')
+                .next()
+                .unwrap();
+            let autoconf = root
+                .join("usr/src")
+                .join(format!("linux-headers-{uname}"))
+                .join("include/generated/autoconf.h");
+            fs::remove_file(&autoconf).unwrap();
+            let version = name.split('_').nth(1).unwrap();
+            build_deb(
+                &root,
+                &format!("linux-headers-{uname}"),
+                version,
+                &dest,
+                DebCompression::Xz,
+            );
+        } else {
+            fs::copy(&deb, &dest).unwrap();
+        }
+        out.push(dest);
+    }
+    out
+}
