@@ -219,6 +219,10 @@ pub struct PackRequest {
 pub struct PackItem {
     /// Manifest id.
     pub id: String,
+    /// The set's architecture (the manifest's `arch:`, absent: amd64); requests written before
+    /// architectures existed are amd64.
+    #[serde(default = "crate::pack::arch::default_name")]
+    pub arch: String,
     /// Whether the set is built from kernel sources ([`crate::ondemand::needs_toolchain`]).
     pub needs_toolchain: bool,
 }
@@ -230,14 +234,10 @@ pub fn plan(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> anyhow::Result<PackRequest> {
-    let ids = |files: &BTreeMap<String, String>| -> anyhow::Result<BTreeMap<String, String>> {
+    let ids = |files: &BTreeMap<String, String>| -> anyhow::Result<BTreeMap<String, crate::manifest::Entry>> {
         Ok(match files.get("manifest.yml") {
             None => BTreeMap::new(),
-            Some(text) => crate::manifest::Manifest::parse(text.as_bytes(), "manifest.yml")?
-                .entries
-                .into_iter()
-                .map(|(id, set)| (id, set.kind))
-                .collect(),
+            Some(text) => crate::manifest::Manifest::parse(text.as_bytes(), "manifest.yml")?.entries,
         })
     };
     let urls = |files: &BTreeMap<String, String>| -> BTreeSet<String> {
@@ -252,7 +252,7 @@ pub fn plan(
     };
     let (old_ids, new_ids) = (ids(before)?, ids(after)?);
     let (old_urls, new_urls) = (urls(before), urls(after));
-    let added: Vec<(&String, &String)> = new_ids
+    let added: Vec<(&String, &crate::manifest::Entry)> = new_ids
         .iter()
         .filter(|(id, _)| !old_ids.contains_key(*id))
         .collect();
@@ -262,9 +262,10 @@ pub fn plan(
         urls: new_urls.difference(&old_urls).cloned().collect(),
         items: added
             .iter()
-            .map(|(id, kind)| PackItem {
+            .map(|(id, set)| PackItem {
                 id: (*id).clone(),
-                needs_toolchain: crate::ondemand::needs_toolchain(kind),
+                arch: set.arch().to_string(),
+                needs_toolchain: crate::ondemand::needs_toolchain(&set.kind),
             })
             .collect(),
     })
@@ -498,6 +499,7 @@ mod tests {
             p.items,
             [PackItem {
                 id: c,
+                arch: "amd64".into(),
                 needs_toolchain: false
             }]
         );

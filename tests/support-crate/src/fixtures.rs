@@ -32,6 +32,14 @@ pub fn debian_packages() -> Vec<PathBuf> {
     debs_in(DIR.get_or_init(|| fetch("tests/fetch-debian-packages.sh")))
 }
 
+/// The three real Debian bookworm **arm64** packages of the same kind (arch headers, common
+/// headers, kbuild), downloaded once by `tests/fetch-debian-arm64-packages.sh` (needs
+/// `scripts/setup.d/70-arm64.sh`).
+pub fn debian_arm64_packages() -> Vec<PathBuf> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    debs_in(DIR.get_or_init(|| fetch("tests/fetch-debian-arm64-packages.sh")))
+}
+
 /// The header set a `tests/fetch-debian-*.sh` script downloaded into `dir`: its three `.deb`s
 /// (arch headers, common headers, kbuild), sorted. Panics unless there are exactly three.
 pub fn debs_in(dir: &Path) -> Vec<PathBuf> {
