@@ -34,6 +34,22 @@ release_target() {
     esac
 }
 
+# kernel_arch INPUT RUNNER_ARCH: the architecture of the kernels to pack, as kernel-packer names it
+# (amd64, arm64): the `arch` input when set (amd64/x86_64/X64, arm64/aarch64/ARM64), else the
+# runner's (RUNNER_ARCH X64 -> amd64, ARM64 -> arm64), else `uname -m`. Fails on anything else.
+kernel_arch() {
+    local want=${1:-${2:-}}
+    [ -n "$want" ] || want=$(uname -m)
+    case "$want" in
+        amd64 | x86_64 | X64 | x64) echo amd64 ;;
+        arm64 | aarch64 | ARM64) echo arm64 ;;
+        *)
+            echo "kernel-packer action: unsupported architecture '$want' (input arch: amd64 or arm64)" >&2
+            exit 2
+            ;;
+    esac
+}
+
 # requested_version: the `version` input, else the action's own ref (empty for a local `./action`).
 requested_version() {
     printf '%s' "${KP_VERSION:-${GITHUB_ACTION_REF:-}}"

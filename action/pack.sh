@@ -4,13 +4,18 @@
 #
 # Env in:  KP_BIN (kernel-packer binary), KP_KERNELS (unames / 64-hex manifest ids, one per line,
 #          or `missing`), KP_MANIFEST (default: the manifest shipped with the action), KP_PACKAGES,
-#          KP_OUTPUT (default kernel-bundles), KP_JOBS, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY,
-#          GITHUB_WORKSPACE, RUNNER_TEMP, GITHUB_ACTION_PATH.
-# Outputs: bundles  JSON list [{"kernel","id","bundle","name","size","sha256"}] of packed bundles;
+#          KP_OUTPUT (default kernel-bundles), KP_JOBS, KP_ARCH (input `arch`; default the
+#          runner's, RUNNER_ARCH), GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_WORKSPACE,
+#          RUNNER_TEMP, GITHUB_ACTION_PATH.
+# Outputs: bundles  JSON list [{"kernel","id","arch","bundle","name","size","sha256"}] of packed
+#          bundles;
 #          failures JSON list [{"kernel","id","error"}];
 #          bundle-dir absolute bundle directory (or the s3:// prefix).
-# Each kernel runs `kernel-packer pack (--id|--kernel|--missing) ... --json`, whose stdout has one
-# JSON line per kernel: {"id","kernel","bundle","size","sha256"} or {"id","error"}.
+# Each kernel runs `kernel-packer pack (--id|--kernel|--missing) --arch <arch> ... --json`, whose
+# stdout has one JSON line per kernel: {"id","kernel","arch","bundle","size","sha256"} or
+# {"id","error"}. The architecture selects the manifest sets: a uname of both architectures
+# (Ubuntu -generic) packs the one of `arch`, `missing` only that architecture's ids. Packing itself
+# runs the same on any runner (it never executes the bundle's host tools).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -26,6 +31,8 @@ manifest=$(absolute "$manifest")
 packages=$(absolute "$KP_PACKAGES")
 output=$(absolute "${KP_OUTPUT:-kernel-bundles}")
 jobs=${KP_JOBS:-2}
+arch=$(kernel_arch "${KP_ARCH:-}" "${RUNNER_ARCH:-}")
+echo "kernel-packer: packing $arch kernels" >&2
 case "$jobs" in '' | *[!0-9]*) echo "kernel-packer action: input jobs must be a number, got '$jobs'" >&2; exit 2 ;; esac
 is_s3 "$output" || mkdir -p "$output"
 
@@ -55,7 +62,7 @@ pack_one() {
     echo "::group::kernel-packer pack $entry"
     # stderr goes to the log and to $err (for the failure reason); stdout (JSON lines) to $out.
     set +e
-    "$KP_BIN" pack "${selector[@]}" --manifest "$manifest" --packages "$packages" \
+    "$KP_BIN" pack "${selector[@]}" --arch "$arch" --manifest "$manifest" --packages "$packages" \
         --bundles "$output" --json 2>&1 >"$out" | tee "$err" >&2
     rc=${PIPESTATUS[0]}
     set -e
@@ -70,6 +77,7 @@ pack_one() {
              error: (.error | tostring)}
         else
             {kernel: (.kernel // (if $entry == "missing" then null else $entry end)), id: .id,
+             arch: .arch,
              bundle: (.bundle | tostring | if startswith("/") or startswith("s3://") then . else "\($store)/\(.)" end),
              name: (.bundle | tostring | split("/") | last), size: .size, sha256: .sha256}
         end' "$out" >"$work/entry.jsonl"

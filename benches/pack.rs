@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use kernel_packer::pack::PackerKind;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -32,13 +32,7 @@ fn main() {
     for _ in 0..ROUNDS {
         let out = tempfile::tempdir().unwrap();
         let started = Instant::now();
-        let packed = pack_packages(
-            PackerKind::Debian,
-            &packages,
-            out.path(),
-            &PackOptions::default(),
-        )
-        .unwrap();
+        let packed = support::pack_ok(PackerKind::Debian, &packages, out.path());
         ours.push(started.elapsed());
         our_size = packed.size;
     }

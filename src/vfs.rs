@@ -460,10 +460,11 @@ impl BlobWriter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn link(target: &str) -> Node {
+    /// A symlink to `target` (origin 0).
+    pub(crate) fn link(target: &str) -> Node {
         Node {
             kind: NodeKind::Symlink(target.into()),
             origin: 0,

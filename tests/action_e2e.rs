@@ -9,6 +9,9 @@
 //! - Binary resolution: a released binary served by a local HTTP server (the test harness's, on
 //!   127.0.0.1) is downloaded and verified against its `.sha256`; a checksum mismatch fails; a cache
 //!   hit needs no server.
+//! - Architecture: with real amd64 and arm64 Debian sets in one manifest, an ARM64 runner (no `arch`
+//!   input) packs the arm64 set for `missing` and refuses the amd64 id; `arch: amd64` on the same
+//!   runner packs the amd64 one.
 //! - S3: the bundle store is an `s3://` URL on a local moto_server; the reported URL, size and sha256
 //!   match the object in the bucket.
 
@@ -23,7 +26,7 @@ use std::process::Command;
 
 use actions_runner::{run_composite, ActionResult, Runner};
 use kernel_packer::names::{manifest_id, sha256_hex, simplify};
-use kernel_packer_test_support::fixtures::debian_packages;
+use kernel_packer_test_support::fixtures::{debian_arm64_packages, debian_packages};
 use kernel_packer_test_support::harness::{HttpServer, Moto};
 use serde_json::Value;
 
@@ -76,35 +79,53 @@ struct DebianSet {
 /// Lays the real Debian packages (downloaded once) out under `root`: `packages/` as a directory
 /// package store (files named by their simplified names) and `workspace/kernels/manifest.yml`.
 fn debian_store(root: &Path) -> DebianSet {
+    debian_stores(root, &[debian_packages()]).remove(0)
+}
+
+/// [`debian_store`] for several sets of real Debian packages in one store and manifest.
+fn debian_stores(root: &Path, sets: &[Vec<PathBuf>]) -> Vec<DebianSet> {
     let store = root.join("packages");
     std::fs::create_dir_all(&store).unwrap();
-    let mut names = Vec::new();
-    let mut uname = None;
-    for path in debian_packages() {
-        let file = path.file_name().unwrap().to_str().unwrap().to_string();
-        if let Some(rest) = file.strip_prefix("linux-headers-") {
-            let release = rest.split('_').next().unwrap();
-            if release.ends_with("-amd64") {
-                uname = Some(release.to_string());
+    let mut manifest = String::new();
+    let mut out = Vec::new();
+    for debs in sets {
+        let mut names = Vec::new();
+        let mut uname = None;
+        for path in debs {
+            let file = path.file_name().unwrap().to_str().unwrap().to_string();
+            if let Some(rest) = file.strip_prefix("linux-headers-") {
+                let release = rest.split('_').next().unwrap();
+                if !release.ends_with("-common") {
+                    uname = Some(release.to_string());
+                }
             }
+            let name = simplify(&file);
+            std::fs::copy(path, store.join(&name)).unwrap();
+            names.push(name);
         }
-        let name = simplify(&file);
-        std::fs::copy(&path, store.join(&name)).unwrap();
-        names.push(name);
-    }
-    names.sort();
-    let id = manifest_id(&names);
-    let mut manifest = format!("{id}:\n  type: debian\n  packages:\n");
-    for n in &names {
-        manifest.push_str(&format!("  - {n}\n"));
+        names.sort();
+        let id = manifest_id(&names);
+        manifest.push_str(&format!("{id}:\n  type: debian\n"));
+        // Debian names the architecture in the arch-specific package file names.
+        if debs
+            .iter()
+            .any(|d| d.to_string_lossy().ends_with("_arm64.deb"))
+        {
+            manifest.push_str("  arch: arm64\n");
+        }
+        manifest.push_str("  packages:\n");
+        for n in &names {
+            manifest.push_str(&format!("  - {n}\n"));
+        }
+        out.push(DebianSet {
+            id,
+            uname: uname.expect("a linux-headers-<abi>-<flavour> package"),
+        });
     }
     let kernels = root.join("workspace/kernels");
     std::fs::create_dir_all(&kernels).unwrap();
     std::fs::write(kernels.join("manifest.yml"), manifest).unwrap();
-    DebianSet {
-        id,
-        uname: uname.expect("a linux-headers-<abi>-amd64 package"),
-    }
+    out
 }
 
 /// Checks one `bundles` entry against the bundle file: sha256, size, name, and a gzip tar with
@@ -603,4 +624,56 @@ fn packs_into_an_s3_bundle_store() {
     assert_eq!(entry["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
     assert_eq!(entry["size"].as_u64(), Some(bytes.len() as u64));
     assert!(result.summary.contains("1 packed, 0 failed"), "{log}");
+}
+
+#[test]
+fn arch_input_defaults_to_the_runner_and_selects_the_sets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sets = debian_stores(tmp.path(), &[debian_packages(), debian_arm64_packages()]);
+    let (amd, arm) = (&sets[0], &sets[1]);
+    let mut r = runner(tmp.path());
+    r.arch = "ARM64".into();
+    r.env.insert("KERNEL_PACKER_BIN".into(), BIN.into());
+    let packages = tmp.path().join("packages");
+    let common = [
+        ("manifest", "kernels/manifest.yml"),
+        ("packages", packages.to_str().unwrap()),
+        ("output", "bundles"),
+    ];
+
+    // ARM64 runner, no arch input: `missing` packs the arm64 set only; the amd64 id is refused.
+    let mut with = inputs(&common);
+    with.insert("kernels".into(), format!("missing\n{}\n", amd.id));
+    let first = run_composite(&r, &action_dir(), &with);
+    let log = dump(&first);
+    assert!(!first.success, "the amd64 id must fail:\n{log}");
+    let bundles: Value = serde_json::from_str(&first.outputs["bundles"]).unwrap();
+    let list = bundles.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{log}");
+    assert_eq!(list[0]["id"].as_str(), Some(arm.id.as_str()));
+    assert_eq!(list[0]["arch"], "arm64", "{log}");
+    check_bundle(&list[0], &r.workspace.join("bundles"), &arm.uname);
+    let failures: Value = serde_json::from_str(&first.outputs["failures"]).unwrap();
+    let error = failures[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("is an amd64 set, not arm64"), "{log}");
+
+    // The same runner with `arch: amd64`: the amd64 set.
+    let mut with = inputs(&common);
+    with.insert("kernels".into(), "missing".into());
+    with.insert("arch".into(), "amd64".into());
+    let second = run_composite(&r, &action_dir(), &with);
+    let log = dump(&second);
+    assert!(second.success, "{log}");
+    let bundles: Value = serde_json::from_str(&second.outputs["bundles"]).unwrap();
+    let list = bundles.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{log}");
+    assert_eq!(list[0]["id"].as_str(), Some(amd.id.as_str()));
+    assert_eq!(list[0]["arch"], "amd64", "{log}");
+
+    // An architecture the action does not know fails the step with the reason.
+    with.insert("arch".into(), "riscv64".into());
+    let third = run_composite(&r, &action_dir(), &with);
+    let log = dump(&third);
+    assert!(!third.success, "{log}");
+    assert!(log.contains("unsupported architecture 'riscv64'"), "{log}");
 }

@@ -1,7 +1,8 @@
 //! The scheduled crawl as a pull request (`crawl_pr::run`) against a fake GitHub REST server
 //! on 127.0.0.1 (tests/support_github) and the crawl fixture mirror (tests/crawl_support):
 //! exact call sequences and payloads for no change, first PR, update of an open PR, a PR
-//! merged meanwhile, two concurrent runs, 5xx and rate-limit answers.
+//! merged meanwhile, two concurrent runs, 5xx and rate-limit answers; the check-run and
+//! auto-merge calls under branch protection.
 
 mod crawl_support;
 mod support_github;
@@ -653,4 +654,111 @@ async fn persistent_failures_fail_clearly_and_leave_no_half_updated_branch() {
         "no retry when the wait is too long"
     );
     assert_eq!(c.gh.prs().len(), 1);
+}
+
+/// The check-run and auto-merge calls of the client against GitHub's rules as the fake models
+/// them: auto-merge is armed only while a required check is pending ("clean status" otherwise),
+/// a red check run leaves an armed pull request open, a green one merges it with a merge commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_runs_and_auto_merge_follow_branch_protection() {
+    use kernel_packer::github::{AutoMerge, Conclusion, GitHub, MergeMethod, PrCreate};
+    let gh = FakeGitHub::start(
+        "acme",
+        "kernels",
+        &BTreeMap::from([("README".to_string(), b"x\n".to_vec())]),
+    );
+    let client = OctocrabGitHub::new(
+        Some(&gh.base()),
+        &Token::new("ghp_fixturetoken").unwrap(),
+        RepoId::parse("acme/kernels").unwrap(),
+        policy(),
+    )
+    .unwrap();
+    gh.commit_files(
+        "feature",
+        &BTreeMap::from([("README".to_string(), b"y\n".to_vec())]),
+        "change",
+    );
+    let head = gh.ref_of("feature").unwrap();
+    let PrCreate::Created(pr) = client.create_pr("feature", "main", "t", "b").await.unwrap() else {
+        panic!("not created")
+    };
+    assert_eq!(pr.head_sha, head);
+    let refused = |r: AutoMerge| match r {
+        AutoMerge::Refused(m) => m,
+        AutoMerge::Enabled => panic!("armed"),
+    };
+    // No required check: nothing to wait for, GitHub refuses.
+    let m = refused(
+        client
+            .enable_auto_merge(&pr.node_id, MergeMethod::Squash)
+            .await
+            .unwrap(),
+    );
+    assert!(m.contains("clean status"), "{m}");
+    let m = refused(
+        client
+            .enable_auto_merge("PR_nope", MergeMethod::Squash)
+            .await
+            .unwrap(),
+    );
+    assert!(m.contains("PR_nope"), "{m}");
+
+    gh.require_checks(&["kernel-packer/pr-check"]);
+    let red = client
+        .create_check_run("kernel-packer/pr-check", &head, "running")
+        .await
+        .unwrap();
+    let armed = client
+        .enable_auto_merge(&pr.node_id, MergeMethod::Merge)
+        .await
+        .unwrap();
+    assert_eq!(armed, AutoMerge::Enabled);
+    client
+        .complete_check_run(red, Conclusion::Failure, "1 of 1 not green", "| table |")
+        .await
+        .unwrap();
+    let p = gh.prs().remove(0);
+    assert_eq!((p.state.as_str(), p.merged), ("open", false));
+    client.disable_auto_merge(&pr.node_id).await.unwrap();
+    assert_eq!(gh.prs()[0].auto_merge, None);
+
+    let green = client
+        .create_check_run("kernel-packer/pr-check", &head, "running")
+        .await
+        .unwrap();
+    client
+        .enable_auto_merge(&pr.node_id, MergeMethod::Merge)
+        .await
+        .unwrap();
+    client
+        .complete_check_run(green, Conclusion::Success, "green", "| table |")
+        .await
+        .unwrap();
+    assert!(gh.prs()[0].merged);
+    let main = gh.ref_of("main").unwrap();
+    assert_eq!(gh.parents(&main).len(), 2, "a merge commit");
+    assert_eq!(gh.files_at(&main)["README"], b"y\n");
+    let runs = gh.check_runs();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.conclusion.as_deref(), r.title.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (Some("failure"), "1 of 1 not green"),
+            (Some("success"), "green")
+        ]
+    );
+    let graphql: Vec<String> = gh
+        .calls()
+        .iter()
+        .filter(|c| c.path == "/graphql")
+        .map(|c| {
+            c.body["variables"]["method"]
+                .as_str()
+                .unwrap_or("-")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(graphql, ["SQUASH", "SQUASH", "MERGE", "-", "MERGE"]);
 }

@@ -5,14 +5,11 @@
 # git). Idempotent and locked like fetch-debian-packages.sh. Prints the directory on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/debian-fetch.sh
+source "$here/lib/debian-fetch.sh"
 dest="${KP_DEBIAN_612_CACHE:-$here/.cache/debian-6.12}"
-mkdir -p "$dest"
-exec 9>"$dest/.lock"
-flock 9
-if [ -f "$dest/.complete" ]; then
-  echo "$dest"
-  exit 0
-fi
+kp_lock_cache "$dest"
+kp_done_if_complete "$dest"
 if ! apt-cache search --names-only '^linux-kbuild-6\.12' | grep -q .; then
   apt-get update -qq >&2
 fi

@@ -6,29 +6,15 @@
 # Prints the directory on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/debian-fetch.sh
+source "$here/lib/debian-fetch.sh"
 dest="${KP_DEBIAN_CACHE:-$here/.cache/debian}"
-mkdir -p "$dest"
-# Concurrent test binaries may call this at once: one downloads, the others wait.
-exec 9>"$dest/.lock"
-flock 9
-if [ -f "$dest/.complete" ]; then
-  echo "$dest"
-  exit 0
-fi
-if ! apt-cache show linux-kbuild-6.1:amd64 >/dev/null 2>&1; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-fi
-kbuild_version="$(apt-cache show linux-kbuild-6.1:amd64 | awk '/^Version:/{print $2; exit}')"
+kp_lock_cache "$dest"
+kp_done_if_complete "$dest"
+kp_apt_update_unless linux-kbuild-6.1:amd64
+kbuild_version="$(kp_apt_version linux-kbuild-6.1:amd64)"
 # The newest amd64 header package whose version matches the kbuild candidate.
-abi=""
-for pkg in $(apt-cache search --names-only '^linux-headers-6\.1\.0-[0-9]+-amd64$' | awk '{print $1}' | sort -V -r); do
-  v="$(apt-cache show "$pkg:amd64" | awk '/^Version:/{print $2; exit}')"
-  if [ "$v" = "$kbuild_version" ]; then
-    abi="${pkg#linux-headers-}"
-    abi="${abi%-amd64}"
-    break
-  fi
-done
+abi="$(kp_headers_abi amd64 "$kbuild_version")"
 if [ -z "$abi" ]; then
   echo "no linux-headers-6.1.0-*-amd64 package matches linux-kbuild-6.1 $kbuild_version" >&2
   exit 1

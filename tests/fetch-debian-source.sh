@@ -6,18 +6,13 @@
 # Idempotent and flock-protected. Prints the path of the tarball on stdout.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/debian-fetch.sh
+source "$here/lib/debian-fetch.sh"
 dest="${KP_DEBIAN_SOURCE_CACHE:-$here/.cache/debian-source}"
-mkdir -p "$dest"
-exec 9>"$dest/.lock"
-flock 9
-if [ -f "$dest/.complete" ] && [ -f "$dest/linux-source-6.1.tar.xz" ]; then
-  echo "$dest/linux-source-6.1.tar.xz"
-  exit 0
-fi
-if ! apt-cache show linux-source-6.1 >/dev/null 2>&1; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-fi
-want="$(apt-cache show linux-kbuild-6.1:amd64 2>/dev/null | awk '/^Version:/{print $2; exit}')"
+kp_lock_cache "$dest"
+kp_done_if_complete "$dest" "$dest/linux-source-6.1.tar.xz"
+kp_apt_update_unless linux-source-6.1
+want="$(kp_apt_version linux-kbuild-6.1:amd64 2>/dev/null)"
 spec="linux-source-6.1"
 if [ -n "$want" ] && apt-cache show "linux-source-6.1=$want" >/dev/null 2>&1; then
   spec="linux-source-6.1=$want"

@@ -2,7 +2,10 @@
 //! directory store, a moto S3 store and a local HTTPS server (`openssl s_server -WWW` with a CA
 //! made at run time); the fetched bundle builds the canary module. A tampered bundle, a tampered
 //! `SHA256SUMS` and a wrong signing key are each refused with exit code 4 and nothing unpacked; an
-//! unknown kernel exits 3 and names the newest Debian bundle.
+//! unknown kernel exits 3 and names the newest Debian bundle. In a store holding the real amd64
+//! and arm64 Debian bundles of one release, an arm64 host (`--arch arm64`) gets the arm64 bundle
+//! (its `.ko` cross-built and AArch64), and asking for a kernel that exists only for the other
+//! architecture exits 3 naming it.
 
 mod harness;
 mod support;
@@ -32,41 +35,60 @@ struct Published {
 
 /// Packs the real Debian set into a directory store and signs it with a fresh key.
 fn publish() -> Published {
+    publish_sets(&[support::debian_packages()])
+}
+
+/// Packs each set of real Debian packages into one directory store and signs it; the first set
+/// names the host (its uname and package version).
+fn publish_sets(sets: &[Vec<PathBuf>]) -> Published {
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (uname, version) = rt.block_on(async {
         let packages: Arc<dyn Store> = Arc::new(DirStore::new(dir.path().join("packages")));
         let bundles: Arc<dyn Store> = Arc::new(DirStore::new(store_dir.clone()));
-        let mut names = Vec::new();
-        let mut version = String::new();
-        for deb in support::debian_packages() {
-            let file = deb.file_name().unwrap().to_str().unwrap().to_string();
-            if file.contains("-amd64_") {
-                version = file.split('_').nth(1).unwrap().to_string();
-            }
-            let name = simplify(&format!("http://deb.test/pool/main/l/linux/{file}"));
-            packages.put_file(&name, &deb, None).await.unwrap();
-            names.push(name);
-        }
         let ctx = PackContext {
-            packages,
+            packages: packages.clone(),
             bundles: bundles.clone(),
             work_dir: Some(dir.path().join("w")),
             verify: None,
         };
-        let id = manifest_id(&names);
-        let set = ManifestSet {
-            kind: "debian".into(),
-            packages: names,
-            arch: None,
-        };
-        let out = ondemand::pack_id(&ctx, &id, &set).await.unwrap();
+        let mut first = None;
+        for debs in sets {
+            // Debian names the architecture in each arch-specific package file name.
+            let arch = if debs
+                .iter()
+                .any(|d| d.to_string_lossy().ends_with("_arm64.deb"))
+            {
+                "arm64"
+            } else {
+                "amd64"
+            };
+            let mut names = Vec::new();
+            let mut version = String::new();
+            for deb in debs {
+                let file = deb.file_name().unwrap().to_str().unwrap().to_string();
+                if file.starts_with("linux-headers-") && !file.contains("-common_") {
+                    version = file.split('_').nth(1).unwrap().to_string();
+                }
+                let name = simplify(&format!("http://deb.test/pool/main/l/linux/{file}"));
+                packages.put_file(&name, deb, None).await.unwrap();
+                names.push(name);
+            }
+            let id = manifest_id(&names);
+            let set = ManifestSet {
+                kind: "debian".into(),
+                packages: names,
+                arch: Some(arch.to_string()),
+            };
+            let out = ondemand::pack_id(&ctx, &id, &set).await.unwrap();
+            first.get_or_insert((out.kernel, version));
+        }
         let (pk, sk) = sums::generate_keypair().unwrap();
         fs::write(dir.path().join("bundles.pub"), pk).unwrap();
         let signer = sums::Signer::from_key_text(&sk, None).unwrap();
-        assert_eq!(sums::publish(bundles, &signer).await.unwrap(), 1);
-        (out.kernel, version)
+        assert_eq!(sums::publish(bundles, &signer).await.unwrap(), sets.len());
+        first.unwrap()
     });
     Published {
         store: store_dir,
@@ -402,4 +424,65 @@ fn make_server_cert(dir: &Path) {
             "server.ext",
         ],
     );
+}
+
+#[test]
+fn an_arm64_host_fetches_the_arm64_bundle_among_amd64_ones() {
+    // The arm64 set first: it names the host.
+    let p = publish_sets(&[support::debian_arm64_packages(), support::debian_packages()]);
+    assert!(p.uname.ends_with("-arm64"), "{}", p.uname);
+    let work = tempfile::tempdir().unwrap();
+    let to = work.path().join("arm64");
+    let out = fetch(
+        &p,
+        p.store.to_str().unwrap(),
+        &to,
+        &["--arch", "aarch64"],
+        &[],
+    );
+    let (bundle, _, _) = fetched(&out, &to);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["resolution"]["arch"], "arm64", "{json}");
+    assert_eq!(
+        json["resolution"]["bundle"],
+        format!("bundle-{}.tgz", p.uname)
+    );
+    assert_eq!(
+        fs::read_to_string(bundle.join("BUNDLE_ARCH"))
+            .unwrap()
+            .trim(),
+        "arm64"
+    );
+    // The fetched arm64 bundle builds the canary module (cross, host tools under qemu-user).
+    let report = verify_bundle(
+        &bundle,
+        &VerifyOptions {
+            ebpf: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.module.status, CheckStatus::Passed, "{report:#?}");
+    assert!(report.module.detail.contains("arm64 ELF"), "{report:#?}");
+
+    // The same arm64 kernel asked for by an amd64 host: exit 3, the arm64 bundle is named as
+    // existing, nothing is unpacked.
+    let to = work.path().join("amd64");
+    let out = fetch(
+        &p,
+        p.store.to_str().unwrap(),
+        &to,
+        &["--arch", "amd64"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "no amd64 bundle for debian kernel {}; arm64 exists",
+            p.uname
+        )),
+        "{stderr}"
+    );
+    assert!(!to.exists() || fs::read_dir(&to).unwrap().count() == 0);
 }

@@ -75,6 +75,12 @@ impl Case {
         text
     }
 
+    /// [`Case::refuse`] of the one Debian package `name` made of `entries`.
+    fn refuse_deb(&self, name: &str, entries: &[RawEntry<'_>], expect: &str) -> String {
+        let deb = self.deb(name, entries);
+        self.refuse(PackerKind::Debian, &[deb], None, expect)
+    }
+
     fn deb(&self, name: &str, entries: &[RawEntry<'_>]) -> PathBuf {
         let path = self.base.join(name);
         deb_from_data_tar(raw_tar(entries), "evil", "1", &path, DebCompression::Xz);
@@ -103,28 +109,21 @@ fn entry<'a>(name: &'a [u8], kind: tar::EntryType, link: &'a [u8]) -> RawEntry<'
 #[test]
 fn dot_dot_path_is_refused() {
     let case = Case::new();
-    let deb = case.deb("dotdot.deb", &[file(b"./usr/../../evil", b"x")]);
-    case.refuse(PackerKind::Debian, &[deb], None, "'..'");
+    case.refuse_deb("dotdot.deb", &[file(b"./usr/../../evil", b"x")], "'..'");
 }
 
 #[test]
 fn absolute_path_is_refused() {
     let case = Case::new();
-    let deb = case.deb("absolute.deb", &[file(b"/etc/evil", b"x")]);
-    case.refuse(PackerKind::Debian, &[deb], None, "absolute path");
+    case.refuse_deb("absolute.deb", &[file(b"/etc/evil", b"x")], "absolute path");
 }
 
 #[test]
 fn symlink_escaping_the_tree_is_refused() {
     let case = Case::new();
-    let deb = case.deb(
+    case.refuse_deb(
         "escape-link.deb",
         &[entry(b"./usr/src/x", Symlink, b"../../../../../evil")],
-    );
-    case.refuse(
-        PackerKind::Debian,
-        &[deb],
-        None,
         "points outside the package tree",
     );
 }
@@ -132,47 +131,42 @@ fn symlink_escaping_the_tree_is_refused() {
 #[test]
 fn writing_through_a_symlink_is_refused() {
     let case = Case::new();
-    let deb = case.deb(
+    case.refuse_deb(
         "through-link.deb",
         &[
             entry(b"./usr/src/up", Symlink, b"../.."),
             file(b"./usr/src/up/evil", b"x"),
         ],
+        "goes through symlink",
     );
-    case.refuse(PackerKind::Debian, &[deb], None, "goes through symlink");
 }
 
 #[test]
 fn absolute_symlink_then_write_through_it_is_refused() {
     let case = Case::new();
-    let deb = case.deb(
+    case.refuse_deb(
         "abs-link.deb",
         &[entry(b"./etc", Symlink, b"/"), file(b"./etc/evil", b"x")],
+        "goes through symlink",
     );
-    case.refuse(PackerKind::Debian, &[deb], None, "goes through symlink");
 }
 
 #[test]
 fn hardlink_to_outside_is_refused() {
     let case = Case::new();
-    let deb = case.deb(
+    case.refuse_deb(
         "hardlink-out.deb",
         &[entry(b"./usr/x", Link, b"../../../../etc/passwd")],
+        "'..'",
     );
-    case.refuse(PackerKind::Debian, &[deb], None, "'..'");
 }
 
 #[test]
 fn hardlink_to_a_missing_entry_is_refused() {
     let case = Case::new();
-    let deb = case.deb(
+    case.refuse_deb(
         "hardlink-missing.deb",
         &[entry(b"./usr/x", Link, b"./usr/not-there")],
-    );
-    case.refuse(
-        PackerKind::Debian,
-        &[deb],
-        None,
         "not an earlier file of this archive",
     );
 }
@@ -331,14 +325,14 @@ fn truncated_rpm_is_refused() {
 #[test]
 fn a_set_without_a_kernel_tree_is_refused() {
     let case = Case::new();
-    let deb = case.deb(
+    case.refuse_deb(
         "docs-only.deb",
         &[
             entry(b"./usr/share/doc/x", Directory, b""),
             file(b"./usr/share/doc/x/README", b"hi"),
         ],
+        "no kernel tree",
     );
-    case.refuse(PackerKind::Debian, &[deb], None, "no kernel tree");
 }
 
 #[test]

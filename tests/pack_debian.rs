@@ -6,33 +6,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use kernel_packer::pack::PackerKind;
 use support::*;
 
 #[test]
 fn real_debian_set_packs_into_a_bundle_that_builds_a_module() {
     let packages = debian_packages();
     let out = tempfile::tempdir().unwrap();
-    let packed = pack_packages(
-        PackerKind::Debian,
-        &packages,
-        out.path(),
-        &PackOptions::default(),
-    )
-    .unwrap();
-    let arch = packages
-        .iter()
-        .find(|p| p.to_string_lossy().contains("-amd64_"))
-        .unwrap();
-    let uname = arch
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .trim_start_matches("linux-headers-")
-        .split('_')
-        .next()
-        .unwrap()
-        .to_string();
+    let packed = pack_ok(PackerKind::Debian, &packages, out.path());
+    let uname = header_uname(&packages, "-amd64");
     assert_eq!(packed.uname, uname);
     assert_eq!(packed.file_name, format!("bundle-{uname}.tgz"));
     assert!(packed.btf, "Debian kernels have CONFIG_DEBUG_INFO_BTF=y");
@@ -131,21 +113,9 @@ fn packing_is_reproducible_and_independent_of_argument_order() {
     let mut packages = debian_packages();
     let first = tempfile::tempdir().unwrap();
     let second = tempfile::tempdir().unwrap();
-    let a = pack_packages(
-        PackerKind::Debian,
-        &packages,
-        first.path(),
-        &PackOptions::default(),
-    )
-    .unwrap();
+    let a = pack_ok(PackerKind::Debian, &packages, first.path());
     packages.reverse();
-    let b = pack_packages(
-        PackerKind::Debian,
-        &packages,
-        second.path(),
-        &PackOptions::default(),
-    )
-    .unwrap();
+    let b = pack_ok(PackerKind::Debian, &packages, second.path());
     assert_eq!(a.sha256, b.sha256);
     assert_eq!(a.size, b.size);
     support::assert_bundle_relocatable(&a.path);
@@ -156,18 +126,13 @@ fn packing_is_reproducible_and_independent_of_argument_order() {
 fn cli_prints_the_bundle_path_and_honours_checksum_override() {
     let packages = debian_packages();
     let out = tempfile::tempdir().unwrap();
-    let output = kernel_packer()
-        .args(["pack", "--type", "kops", "--checksum", "abc123", "--out"])
-        .arg(out.path())
-        .args(&packages)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let printed = PathBuf::from(
+        run(kernel_packer()
+            .args(["pack", "--type", "kops", "--checksum", "abc123", "--out"])
+            .arg(out.path())
+            .args(&packages))
+        .trim(),
     );
-    let printed = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
     assert!(printed.exists());
     let dir = tempfile::tempdir().unwrap();
     unpack_bundle(&printed, dir.path());
@@ -211,22 +176,20 @@ fn cli_bundle_is_world_readable_and_file_logs_have_no_colour() {
 #[test]
 fn a_missing_companion_package_is_named() {
     let packages = debian_packages();
-    let without_kbuild: Vec<_> = packages
-        .iter()
-        .filter(|p| !p.to_string_lossy().contains("kbuild"))
-        .cloned()
-        .collect();
-    let err = pack_error(PackerKind::Debian, &without_kbuild);
+    // The set without the packages whose path contains `part`.
+    let without = |part: &str| -> Vec<PathBuf> {
+        packages
+            .iter()
+            .filter(|p| !p.to_string_lossy().contains(part))
+            .cloned()
+            .collect()
+    };
+    let err = pack_error(PackerKind::Debian, &without("kbuild"));
     assert!(
         err.contains("missing companion package linux-kbuild"),
         "{err}"
     );
-    let without_common: Vec<_> = packages
-        .iter()
-        .filter(|p| !p.to_string_lossy().contains("common"))
-        .cloned()
-        .collect();
-    let err = pack_error(PackerKind::Debian, &without_common);
+    let err = pack_error(PackerKind::Debian, &without("common"));
     assert!(
         err.contains("missing companion package") && err.contains("common"),
         "{err}"
@@ -276,13 +239,7 @@ fn absolute_install_paths_in_kbuild_files_are_relocated_or_refused() {
     build();
 
     let out = tempfile::tempdir().unwrap();
-    let packed = pack_packages(
-        PackerKind::Debian,
-        std::slice::from_ref(&deb),
-        out.path(),
-        &PackOptions::default(),
-    )
-    .unwrap();
+    let packed = pack_ok(PackerKind::Debian, std::slice::from_ref(&deb), out.path());
     let dir = out.path().join("else/where");
     unpack_bundle(&packed.path, &dir);
     let build_dir = dir.join(meta(&dir, "BUNDLE_BUILD_DIR"));

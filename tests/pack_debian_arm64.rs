@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use kernel_packer::verify::{verify_bundle, CheckStatus, Outcome, VerifyOptions};
 use support::*;
 
 /// ELF `e_machine` of AArch64 and x86-64.
@@ -20,16 +21,7 @@ const EM_AARCH64: u16 = 183;
 const EM_X86_64: u16 = 62;
 
 fn arm64_packages() -> Vec<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fetch-debian-arm64-packages.sh");
-    let dir = PathBuf::from(run(&mut Command::new(script)).trim());
-    let mut packages: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    packages.sort();
-    assert_eq!(packages.len(), 3, "{packages:?}");
-    packages
+    debian_arm64_packages()
 }
 
 /// The ELF machine of a file, read independently of the project's code (little-endian ELF).
@@ -210,5 +202,61 @@ fn arm64_config_with_amd64_host_tools_is_refused() {
     assert!(
         err.contains("is for arm64") && err.contains("fixdep") && err.contains("amd64"),
         "{err}"
+    );
+}
+
+/// `verify` of the arm64 bundle on this amd64 machine: the canary module is cross-built with the
+/// kernel's gcc version's aarch64 compiler, the bundle's host tools run through qemu-user, and the
+/// `.ko` is checked to be AArch64 with the bundle's vermagic. Without the cross compiler on PATH
+/// the module check is skipped with the reason (exit 2: unverified), not failed.
+#[test]
+fn verify_cross_builds_the_canary_for_an_arm64_bundle() {
+    let packages = arm64_packages();
+    let uname = uname_of(&packages, "-arm64");
+    let out = tempfile::tempdir().unwrap();
+    let packed = pack_packages(
+        PackerKind::Debian,
+        &packages,
+        out.path(),
+        &PackOptions::default(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let report = verify_bundle(&packed.path, &VerifyOptions::default()).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "arm64 verify (cross, host tools under qemu-user): {seconds:.2}s total, unpack {:.2}s, module {:.2}s, ebpf {:?} {:.2}s",
+        report.unpack_seconds,
+        report.module.seconds, report.ebpf.status, report.ebpf.seconds
+    );
+    assert_eq!(report.module.status, CheckStatus::Passed, "{report:#?}");
+    assert_eq!(report.compiler.as_deref(), Some("aarch64-linux-gnu-gcc-12"));
+    assert!(
+        report
+            .module
+            .detail
+            .starts_with(&format!("vermagic {uname} "))
+            && report.module.detail.contains("aarch64")
+            && report.module.detail.ends_with("arm64 ELF"),
+        "{}",
+        report.module.detail
+    );
+    assert_eq!(report.outcome(), Outcome::Verified, "{report:#?}");
+
+    // Only `make` on PATH: no cross compiler, so the module check is skipped with the reason.
+    let bin = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/usr/bin/make", bin.path().join("make")).unwrap();
+    let output = kernel_packer()
+        .arg("verify")
+        .arg(&packed.path)
+        .env("PATH", bin.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("needs the arm64 cross toolchain"),
+        "{stdout}\n{stderr}"
     );
 }

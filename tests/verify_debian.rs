@@ -11,50 +11,16 @@ use std::process::Command;
 use std::sync::Arc;
 
 use kernel_packer::index::{self, Verification};
-use kernel_packer::names::{manifest_id, simplify};
+use kernel_packer::names::manifest_id;
 use kernel_packer::ondemand::{self, Manifest, ManifestSet, PackContext};
-use kernel_packer::pack::{pack_packages, PackOptions, PackerKind};
+use kernel_packer::pack::PackerKind;
 use kernel_packer::store::{DirStore, Store};
 use kernel_packer::verify::{verify_bundle, CheckStatus, CompilerSource, Outcome, VerifyOptions};
+use kernel_packer_test_support::harness::{object, upload_debs};
 use support::*;
 
 fn pack(packages: &[PathBuf], out: &Path) -> kernel_packer::pack::PackedBundle {
-    pack_packages(PackerKind::Debian, packages, out, &PackOptions::default()).unwrap()
-}
-
-/// The real Debian set with `include/generated/autoconf.h` removed from the arch package.
-fn packages_without_autoconf(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for deb in debian_packages() {
-        let name = deb.file_name().unwrap().to_str().unwrap().to_string();
-        let dest = dir.join(&name);
-        if name.contains("-amd64_") && name.starts_with("linux-headers-") {
-            let root = dir.join("arch-root");
-            run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
-            let uname = name
-                .trim_start_matches("linux-headers-")
-                .split('_')
-                .next()
-                .unwrap();
-            let autoconf = root
-                .join("usr/src")
-                .join(format!("linux-headers-{uname}"))
-                .join("include/generated/autoconf.h");
-            fs::remove_file(&autoconf).unwrap();
-            let version = name.split('_').nth(1).unwrap();
-            build_deb(
-                &root,
-                &format!("linux-headers-{uname}"),
-                version,
-                &dest,
-                DebCompression::Xz,
-            );
-        } else {
-            fs::copy(&deb, &dest).unwrap();
-        }
-        out.push(dest);
-    }
-    out
+    pack_ok(PackerKind::Debian, packages, out)
 }
 
 #[test]
@@ -99,17 +65,10 @@ fn real_debian_bundle_builds_the_canary_module_and_ebpf_object() {
     let dir = tempfile::tempdir().unwrap();
     let unpacked = dir.path().join("b");
     unpack_bundle(&packed.path, &unpacked);
-    let output = kernel_packer()
+    let json: serde_json::Value = serde_json::from_str(&run(kernel_packer()
         .args(["verify", "--json", "--keep"])
-        .arg(&unpacked)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        .arg(&unpacked)))
+    .unwrap();
     assert_eq!(json["module"]["status"], "passed");
     assert_eq!(json["ebpf"]["status"], "passed");
     let scratch = PathBuf::from(json["scratch"].as_str().unwrap());
@@ -128,23 +87,7 @@ fn real_debian_bundle_builds_the_canary_module_and_ebpf_object() {
 /// bookworm's 6.12 LTS kernel (BTF, `+deb12` naming, a triplet-prefixed compiler in its config).
 #[test]
 fn real_debian_6_12_bundle_builds_the_canary_module_and_ebpf_object() {
-    let output = Command::new("bash")
-        .arg(repo_root().join("tests/fetch-debian-6.12-packages.sh"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let dir = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
-    let mut debs: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
-        .collect();
-    debs.sort();
-    assert_eq!(debs.len(), 3, "{debs:?}");
+    let debs = debs_in(&fetch("tests/fetch-debian-6.12-packages.sh"));
     let out = tempfile::tempdir().unwrap();
     let packed = pack(&debs, out.path());
     assert!(packed.uname.starts_with("6.12.") && packed.uname.ends_with("+deb12-amd64"));
@@ -227,16 +170,7 @@ async fn pack_on_demand_with_verify_records_the_result_and_publishes_nothing_on_
         ("good.test", debian_packages()),
         ("broken.test", broken_debs),
     ] {
-        let mut names = Vec::new();
-        for deb in &debs {
-            let url = format!(
-                "http://{host}/pool/{}",
-                deb.file_name().unwrap().to_str().unwrap()
-            );
-            let name = simplify(&url);
-            packages.put_file(&name, deb, None).await.unwrap();
-            names.push(name);
-        }
+        let names = upload_debs(packages.as_ref(), &debs, &format!("http://{host}/pool/")).await;
         sets.insert(
             manifest_id(&names),
             ManifestSet {
@@ -295,13 +229,7 @@ async fn pack_on_demand_with_verify_records_the_result_and_publishes_nothing_on_
         kernel_packer::store::sha256_file(&stored).await.unwrap().0,
         entry.sha256
     );
-    let raw: serde_json::Value = serde_json::from_slice(
-        &bundles
-            .get_bytes(&index::entry_key(&id))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let raw: serde_json::Value =
+        serde_json::from_slice(&object(bundles.as_ref(), &index::entry_key(&id)).await).unwrap();
     assert_eq!(raw["verification"]["verified"]["compiler"], "gcc-12");
 }

@@ -14,6 +14,13 @@
 
 #define SEC(name) __attribute__((section(name), used))
 
+/* The first argument register of the probed function, from the bundle's own pt_regs. */
+#if defined(__aarch64__)
+#define KP_PARM1(x) ((x)->regs[0])
+#else
+#define KP_PARM1(x) ((x)->di)
+#endif
+
 struct kp_map_def {
 	unsigned int type;
 	unsigned int key_size;
@@ -44,7 +51,7 @@ int kp_openat(struct pt_regs *ctx)
 	__u64 *count;
 
 	kp_probe_read(&tgid, sizeof(tgid), &task->tgid);
-	if (tgid == 0 && ctx->di == 0)
+	if (tgid == 0 && KP_PARM1(ctx) == 0)
 		return 0;
 	count = kp_map_lookup_elem(&kp_counts, &key);
 	if (count)
@@ -55,7 +62,7 @@ int kp_openat(struct pt_regs *ctx)
 SEC("kprobe/__dev_queue_xmit")
 int kp_xmit(struct pt_regs *ctx)
 {
-	struct sk_buff *skb = (struct sk_buff *)ctx->di;
+	struct sk_buff *skb = (struct sk_buff *)KP_PARM1(ctx);
 	unsigned int len = 0;
 	__u32 key = 1;
 	__u64 *bytes;

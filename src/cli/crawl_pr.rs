@@ -45,6 +45,11 @@ pub struct OpenPrArgs {
     /// Label added to the pull request; repeatable (default: `kernel-packer`).
     #[arg(long = "pr-label", value_name = "LABEL")]
     pub pr_labels: Vec<String>,
+    /// Check the opened or updated pull request: pack every kernel it adds and build the canary
+    /// module and eBPF object against it (check run `kernel-packer/pr-check`, body section, and
+    /// auto-merge for `auto_merge` groups). Needs the kernels' compilers, clang and llc.
+    #[arg(long, requires = "open_pr")]
+    pub check: bool,
 }
 
 /// `kernel-packer crawl` with both modes: the local crawl's options plus [`OpenPrArgs`].
@@ -92,6 +97,9 @@ pub fn run_open_pr(crawl_args: &CrawlArgs, pr: &OpenPrArgs) -> Result<ExitCode> 
         request: req,
         lists_dir: pr.repo_lists_dir.clone(),
         title: pr.pr_title.clone(),
+        check: pr
+            .check
+            .then(crate::crawl_pr::check::CheckSettings::default),
         ..Settings::default()
     };
     if !pr.pr_labels.is_empty() {

@@ -29,6 +29,10 @@ pub struct HostArgs {
     /// Kernel version string (`uname -v`; default this kernel's).
     #[arg(long, value_name = "V")]
     pub uname_v: Option<String>,
+    /// Architecture whose bundle is wanted (`amd64`/`x86_64`, `arm64`/`aarch64`; default this
+    /// machine's, `uname -m`).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
     /// Manifest (an absent file means: resolve from the store's index only).
     #[arg(long, default_value = "kernel-package-lists/manifest.yml")]
     pub manifest: PathBuf,
@@ -40,6 +44,7 @@ impl HostArgs {
             self.os_release.as_deref(),
             self.uname_r.clone(),
             self.uname_v.clone(),
+            self.arch.as_deref(),
         )
     }
 

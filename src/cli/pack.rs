@@ -34,6 +34,12 @@ pub struct PackArgs {
     /// Pack every manifest id that has no bundle yet (manifest mode).
     #[arg(long)]
     pub missing: bool,
+    /// Only sets of this architecture (`amd64`/`x86_64`, `arm64`/`aarch64`; manifest mode):
+    /// `--kernel` picks that architecture's set, `--missing` lists only its ids, and an `--id` of
+    /// another architecture is an error. Default: every architecture (packing does not depend on
+    /// the machine it runs on).
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
     /// Manifest file (manifest mode).
     #[arg(long, default_value = "kernel-package-lists/manifest.yml")]
     pub manifest: PathBuf,
@@ -77,6 +83,12 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         anyhow::anyhow!("pack: give --type <type> and package files, or --id/--kernel/--missing")
     })?;
     let kind: PackerKind = kind_name.parse()?;
+    if args.arch.is_some() {
+        anyhow::bail!(
+            "pack: --arch selects manifest sets (--id/--kernel/--missing); a package file's \
+             architecture is read from its content"
+        );
+    }
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
     if args.packages_files.is_empty() {
         anyhow::bail!("pack: no package files given");

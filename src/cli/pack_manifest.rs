@@ -22,19 +22,31 @@ pub fn run_from_manifest(args: &PackArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(async move {
         let s3 = s3_options(None);
         let manifest_path = args.manifest.display().to_string();
-        let manifest = ondemand::manifest::load(&manifest_path, &s3).await?;
+        let full = ondemand::manifest::load(&manifest_path, &s3).await?;
+        let arch = args
+            .arch
+            .as_deref()
+            .map(crate::lookup::parse_arch)
+            .transpose()?;
+        let manifest = match arch {
+            Some(a) => ondemand::manifest::only_arch(&full, a),
+            None => full.clone(),
+        };
         let mut ids: Vec<String> = Vec::new();
         for id in &args.id {
-            if !manifest.entries.contains_key(id) {
-                anyhow::bail!("id {id} is not in the manifest {manifest_path}");
+            match (full.entries.get(id), arch) {
+                (None, _) => anyhow::bail!("id {id} is not in the manifest {manifest_path}"),
+                (Some(set), Some(a)) if set.arch() != a.as_str() => {
+                    anyhow::bail!("id {id} is an {} set, not {a} (--arch)", set.arch())
+                }
+                _ => ids.push(id.clone()),
             }
-            ids.push(id.clone());
         }
         for kernel in &args.kernel {
-            ids.push(
-                find_by_kernel(&manifest, kernel)
-                    .map_err(|e| anyhow::anyhow!("{e} ({manifest_path})"))?,
-            );
+            ids.push(find_by_kernel(&manifest, kernel).map_err(|e| match arch {
+                Some(a) => anyhow::anyhow!("{e} ({manifest_path}, {a} sets)"),
+                None => anyhow::anyhow!("{e} ({manifest_path})"),
+            })?);
         }
         let ctx = PackContext {
             packages: store::open_url(&packages_store(args.packages.as_deref())?, &s3).await?,

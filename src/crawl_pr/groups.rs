@@ -8,6 +8,16 @@
 //!   rhel: [rhel7, rhel8]
 //! ```
 //!
+//! A group may instead be a map, to set options for its pull requests:
+//!
+//! ```yaml
+//! groups:
+//!   debian: {sources: [debian, kops], auto_merge: true}
+//! ```
+//!
+//! `auto_merge: true`: when the pull-request check ([`super::check`]) is green, the crawl enables
+//! GitHub's auto-merge on the pull request (see [`auto_merge`]). Default false.
+//!
 //! The group names the bot branch (`kernel-packer/crawl-<group>`). The group `all` (unless the
 //! file defines it) is every enabled source. A request with `sources` and no `group` gets the
 //! group name of its single source, or `custom-<8 hex>` of the sorted names.
@@ -38,20 +48,67 @@ pub struct CrawlRequest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupsFile {
-    groups: BTreeMap<String, Vec<String>>,
+    groups: BTreeMap<String, GroupEntry>,
 }
 
-/// Parses the groups file; `origin` names it in errors.
-pub fn parse_groups(text: &str, origin: &str) -> Result<BTreeMap<String, Vec<String>>> {
+/// A group: its sources, or a map with its sources and options.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum GroupEntry {
+    Sources(Vec<String>),
+    Spec(GroupSpec),
+}
+
+/// One group of the groups file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    /// Source names (list names without `.txt`).
+    pub sources: Vec<String>,
+    /// Enable GitHub's auto-merge on the group's pull request when its check is green.
+    #[serde(default)]
+    pub auto_merge: bool,
+}
+
+/// Parses the groups file into full group specs; `origin` names it in errors.
+pub fn parse_group_specs(text: &str, origin: &str) -> Result<BTreeMap<String, GroupSpec>> {
     let f: GroupsFile =
         serde_norway::from_str(text).with_context(|| format!("parsing {origin}"))?;
-    for (name, sources) in &f.groups {
-        check_name(name).with_context(|| origin.to_string())?;
-        if sources.is_empty() {
+    let mut out = BTreeMap::new();
+    for (name, entry) in f.groups {
+        check_name(&name).with_context(|| origin.to_string())?;
+        let spec = match entry {
+            GroupEntry::Sources(sources) => GroupSpec {
+                sources,
+                auto_merge: false,
+            },
+            GroupEntry::Spec(spec) => spec,
+        };
+        if spec.sources.is_empty() {
             bail!("{origin}: group {name:?} has no sources");
         }
+        out.insert(name, spec);
     }
-    Ok(f.groups)
+    Ok(out)
+}
+
+/// Parses the groups file (group → sources); `origin` names it in errors.
+pub fn parse_groups(text: &str, origin: &str) -> Result<BTreeMap<String, Vec<String>>> {
+    Ok(parse_group_specs(text, origin)?
+        .into_iter()
+        .map(|(name, spec)| (name, spec.sources))
+        .collect())
+}
+
+/// Whether `group` is configured `auto_merge: true` in the groups file `groups` (false for a
+/// group the file does not define, such as `all` or an ad-hoc `sources` request).
+pub fn auto_merge(groups: Option<&str>, group: &str) -> Result<bool> {
+    let Some(text) = groups else {
+        return Ok(false);
+    };
+    Ok(parse_group_specs(text, GROUPS_FILE)?
+        .get(group)
+        .is_some_and(|g| g.auto_merge))
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -152,6 +209,26 @@ mod tests {
         assert!(serde_json::from_str::<CrawlRequest>(r#"{"grop":"x"}"#).is_err());
         let e = resolve(&req(r#"{"group":"x"}"#), Some("groups:\n  x: []\n")).unwrap_err();
         assert!(format!("{e:#}").contains(GROUPS_FILE), "{e:#}");
+        let e = resolve(
+            &req(r#"{"group":"x"}"#),
+            Some("groups:\n  x: {sources: [a], auto_merg: true}\n"),
+        )
+        .unwrap_err();
+        assert!(format!("{e:#}").contains(GROUPS_FILE), "{e:#}");
+    }
+
+    #[test]
+    fn groups_as_maps_carry_auto_merge() {
+        let file = "groups:\n  debian: {sources: [debian, kops], auto_merge: true}\n  rpm: [centos]\n  suse: {sources: [suse]}\n";
+        let (g, s) = resolve(&req(r#"{"group":"debian"}"#), Some(file)).unwrap();
+        assert_eq!(g, "debian");
+        assert_eq!(s, Selection::Sources(vec!["debian".into(), "kops".into()]));
+        assert!(auto_merge(Some(file), "debian").unwrap());
+        assert!(!auto_merge(Some(file), "rpm").unwrap());
+        assert!(!auto_merge(Some(file), "suse").unwrap());
+        assert!(!auto_merge(Some(file), "all").unwrap());
+        assert!(!auto_merge(None, "debian").unwrap());
+        assert_eq!(parse_groups(file, "f").unwrap()["rpm"], vec!["centos"]);
     }
 }
 

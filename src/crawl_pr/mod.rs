@@ -6,7 +6,8 @@
 //! Contract of [`run`]:
 //! - Nothing changed (lists and manifest identical to the default branch) → only reads.
 //! - An open bot pull request whose branch already holds exactly this change on top of the
-//!   current default branch head → only reads.
+//!   current default branch head → only reads (with the check on: unless its head has no
+//!   completed check run, which is then run).
 //! - Otherwise blobs, one tree and one commit (parent: the default branch head) are created,
 //!   then the bot branch is created or force-moved to it, then the pull request is opened or
 //!   its title/body updated, and the labels added. A merged or closed bot pull request thus
@@ -17,9 +18,15 @@
 //! - A failure before the ref write leaves the branch untouched (the new objects are
 //!   unreachable); the error names the failing call.
 //!
+//! - With [`Settings::check`], a pull request that was opened or updated then proves itself:
+//!   [`check::prove`] packs every kernel it adds and builds the canaries against each, reports a
+//!   check run and a body section, and (group `auto_merge: true`) arms GitHub's auto-merge.
+//!
 //! Pieces: [`store::MemStore`] (the list store), [`groups`] (which sources),
-//! [`manifest_from_files`] (the generator over a file map), [`summary`] (the PR text).
+//! [`manifest_from_files`] (the generator over a file map), [`summary`] (the PR text),
+//! [`check`] (the pull-request check).
 
+pub mod check;
 pub mod groups;
 pub mod store;
 pub mod summary;
@@ -58,6 +65,8 @@ pub struct Settings {
     pub branch_prefix: String,
     /// Attempts at moving the branch when the ref write loses a race.
     pub ref_attempts: u32,
+    /// The pull-request check; `None`: no check (and no auto-merge).
+    pub check: Option<check::CheckSettings>,
 }
 
 impl Default for Settings {
@@ -69,6 +78,7 @@ impl Default for Settings {
             labels: vec!["kernel-packer".into()],
             branch_prefix: "kernel-packer/crawl-".into(),
             ref_attempts: 5,
+            check: None,
         }
     }
 }
@@ -118,8 +128,11 @@ pub struct RunReport {
     pub changed: Vec<String>,
     /// The crawl report.
     pub crawl: CrawlReport,
-    /// Body of the pull request (also when nothing was written).
+    /// Body of the pull request (also when nothing was written), before the check's section.
     pub body: String,
+    /// The pull-request check, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<check::CheckReport>,
 }
 
 /// Regenerates the manifest from list files held in memory: `files` maps names relative to
@@ -246,6 +259,7 @@ pub async fn run<G: GitHub>(
         changed: changed.clone(),
         crawl: report,
         body: body.clone(),
+        check: None,
     };
     if changed.is_empty() {
         tracing::info!("{group}: nothing changed");
@@ -279,6 +293,27 @@ pub async fn run<G: GitHub>(
                     url: pr.html_url.clone(),
                 };
                 out.commit = Some(bot.clone());
+                // A head whose check never completed (a run that failed or stopped after writing
+                // it) is checked now.
+                if let Some(cs) = &settings.check {
+                    if !gh.has_completed_check_run(bot, &cs.name).await? {
+                        tracing::info!(
+                            "{group}: pull request #{} has no completed check",
+                            pr.number
+                        );
+                        let pr = crate::github::PullRequest {
+                            head_sha: bot.clone(),
+                            ..pr.clone()
+                        };
+                        let auto = groups::auto_merge(groups_text.as_deref(), &group)?;
+                        let found = candidates(&old_manifest, &generated.manifest, &after, &config);
+                        out.check = Some(
+                            check::prove(gh, &pr, found, &http, cs, auto)
+                                .await
+                                .with_context(|| format!("checking pull request #{}", pr.number))?,
+                        );
+                    }
+                }
                 return Ok(out);
             }
         }
@@ -357,6 +392,21 @@ pub async fn run<G: GitHub>(
     if !settings.labels.is_empty() {
         gh.add_labels(pr.number, &settings.labels).await?;
     }
+    if let Some(cs) = &settings.check {
+        let auto = groups::auto_merge(groups_text.as_deref(), &group)?;
+        let candidates = candidates(&old_manifest, &generated.manifest, &after, &config);
+        let pr = crate::github::PullRequest {
+            title: title.clone(),
+            body: body.clone(),
+            head_sha: commit.clone(),
+            ..pr.clone()
+        };
+        out.check = Some(
+            check::prove(gh, &pr, candidates, &http, cs, auto)
+                .await
+                .with_context(|| format!("checking pull request #{}", pr.number))?,
+        );
+    }
     out.action = if opened {
         Action::Opened {
             number: pr.number,
@@ -369,6 +419,67 @@ pub async fn run<G: GitHub>(
         }
     };
     Ok(out)
+}
+
+/// The kernels `new` adds over `old`, with the upstream URL (from the list files in `files`) and
+/// credentials (from the source of that list) of each package. A package no list names gets an
+/// empty URL (the check then fails that kernel, naming the package).
+fn candidates(
+    old: &Manifest,
+    new: &Manifest,
+    files: &BTreeMap<String, String>,
+    config: &crawl::config::Config,
+) -> Vec<check::Candidate> {
+    let mut urls: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for (file, text) in files {
+        if !file.ends_with(".txt") {
+            continue;
+        }
+        for url in manifest::lists::read(text.as_bytes()).unwrap_or_default() {
+            urls.entry(crate::names::simplify(&url))
+                .or_insert((url, file.clone()));
+        }
+    }
+    let auth_of = |list: &str| {
+        let spec = config
+            .sources
+            .iter()
+            .find(|s| s.list == list)
+            .and_then(|s| s.credential.as_ref());
+        match spec.map(crawl::credentials::resolve) {
+            Some(Ok(auth)) => auth,
+            Some(Err(e)) => {
+                tracing::warn!("{list}: credential for the check: {e:#}");
+                crawl::credentials::Auth::None
+            }
+            None => crawl::credentials::Auth::None,
+        }
+    };
+    new.entries
+        .iter()
+        .filter(|(id, _)| !old.entries.contains_key(*id))
+        .map(|(id, set)| {
+            let list = set
+                .packages
+                .iter()
+                .find_map(|p| urls.get(p).map(|(_, f)| f.clone()))
+                .unwrap_or_default();
+            let auth = auth_of(&list);
+            check::Candidate {
+                id: id.clone(),
+                set: set.clone(),
+                urls: set
+                    .packages
+                    .iter()
+                    .map(|p| {
+                        let url = urls.get(p).map(|(u, _)| u.clone()).unwrap_or_default();
+                        (url, auth.clone())
+                    })
+                    .collect(),
+                list,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

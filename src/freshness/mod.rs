@@ -215,6 +215,37 @@ pub async fn refresh(
     Ok((next, write))
 }
 
+/// What the crawl function does after each run: refreshes the report from the lists and manifest
+/// of the repository's default branch (read through `gh`, cached in `cache`) and the crawl's
+/// per-source outcome. Returns the report and whether it was written.
+pub async fn refresh_after_crawl<G: crate::github::GitHub>(
+    gh: &G,
+    store: &dyn Store,
+    lists_dir: &str,
+    cache: Option<&std::path::Path>,
+    crawl: &crate::crawl::CrawlReport,
+    now: i64,
+) -> anyhow::Result<(Report, bool)> {
+    let snap = crate::github::snapshot::at_default_head(gh, lists_dir, cache).await?;
+    let texts = snap.texts();
+    let manifest_text = texts
+        .get("manifest.yml")
+        .with_context(|| format!("{lists_dir}/manifest.yml missing on the default branch"))?;
+    let manifest = Manifest::parse(manifest_text.as_bytes(), "manifest.yml")?;
+    let crawled = crawl
+        .sources
+        .iter()
+        .map(|s| {
+            let outcome = match &s.outcome {
+                crate::crawl::Outcome::Failed { reason } => Err(reason.clone()),
+                _ => Ok(()),
+            };
+            (s.name.clone(), outcome)
+        })
+        .collect();
+    refresh(store, &manifest, &texts, &crawled, now).await
+}
+
 /// A CloudWatch embedded-metric-format line carrying [`oldest_wait`] (printed to stdout by the
 /// crawl function; the freshness alarm watches `KernelPacker/OldestWaitSeconds`).
 pub fn emf_line(report: &Report, now: i64) -> String {

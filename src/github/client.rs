@@ -18,7 +18,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
-    Commit, GitHub, NewTreeEntry, PrCreate, PullRequest, RefWrite, RepoId, Token, TreeEntry,
+    AutoMerge, Commit, Conclusion, GitHub, MergeMethod, NewTreeEntry, PrCreate, PullRequest,
+    RefWrite, RepoId, Token, TreeEntry,
 };
 
 /// How failed calls are retried.
@@ -171,6 +172,8 @@ struct BlobJson {
 struct PrHeadJson {
     #[serde(rename = "ref")]
     name: String,
+    #[serde(default)]
+    sha: String,
 }
 #[derive(Deserialize)]
 struct PrJson {
@@ -181,6 +184,23 @@ struct PrJson {
     title: String,
     #[serde(default)]
     body: Option<String>,
+    #[serde(default)]
+    node_id: String,
+}
+
+#[derive(Deserialize)]
+struct IdJson {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct CheckRunJson {
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct CheckRunsJson {
+    check_runs: Vec<CheckRunJson>,
 }
 
 impl From<PrJson> for PullRequest {
@@ -192,6 +212,8 @@ impl From<PrJson> for PullRequest {
             head_ref: p.head.name,
             title: p.title,
             body: p.body.unwrap_or_default(),
+            node_id: p.node_id,
+            head_sha: p.head.sha,
         }
     }
 }
@@ -539,7 +561,113 @@ impl GitHub for OctocrabGitHub {
         }
         Ok(())
     }
+
+    async fn create_check_run(&self, name: &str, head_sha: &str, title: &str) -> Result<u64> {
+        let p = self.path("/check-runs");
+        let body = json!({
+            "name": name, "head_sha": head_sha, "status": "in_progress",
+            "output": {"title": title, "summary": title},
+        });
+        let r = self.call(Method::POST, &p, Some(body)).await?;
+        if !r.status.is_success() {
+            return Self::fail("POST", &p, &r);
+        }
+        Ok(r.json::<IdJson>(&p)?.id)
+    }
+
+    async fn complete_check_run(
+        &self,
+        id: u64,
+        conclusion: Conclusion,
+        title: &str,
+        summary: &str,
+    ) -> Result<()> {
+        let p = self.path(&format!("/check-runs/{id}"));
+        // GitHub caps an output summary at 65,535 characters.
+        let summary: String = summary.chars().take(65_000).collect();
+        let body = json!({
+            "status": "completed", "conclusion": conclusion.as_str(),
+            "output": {"title": title, "summary": summary},
+        });
+        let r = self.call(Method::PATCH, &p, Some(body)).await?;
+        if !r.status.is_success() {
+            return Self::fail("PATCH", &p, &r);
+        }
+        Ok(())
+    }
+
+    async fn has_completed_check_run(&self, sha: &str, name: &str) -> Result<bool> {
+        let p = self.path(&format!(
+            "/commits/{}/check-runs?check_name={}&filter=latest",
+            encode(sha, false),
+            encode(name, false)
+        ));
+        let r = self.call(Method::GET, &p, None).await?;
+        if !r.status.is_success() {
+            return Self::fail("GET", &p, &r);
+        }
+        Ok(r.json::<CheckRunsJson>(&p)?
+            .check_runs
+            .iter()
+            .any(|c| c.status == "completed"))
+    }
+
+    async fn enable_auto_merge(&self, pr_node_id: &str, method: MergeMethod) -> Result<AutoMerge> {
+        let v = self
+            .graphql(
+                ENABLE_AUTO_MERGE,
+                json!({"pr": pr_node_id, "method": method.as_graphql()}),
+            )
+            .await?;
+        Ok(match graphql_error(&v) {
+            Some(m) => AutoMerge::Refused(m),
+            None => AutoMerge::Enabled,
+        })
+    }
+
+    async fn disable_auto_merge(&self, pr_node_id: &str) -> Result<()> {
+        let v = self
+            .graphql(DISABLE_AUTO_MERGE, json!({ "pr": pr_node_id }))
+            .await?;
+        match graphql_error(&v) {
+            Some(m) => bail!("GitHub POST /graphql disablePullRequestAutoMerge: {m}"),
+            None => Ok(()),
+        }
+    }
 }
+
+/// The first GraphQL error message of a response body, if it has `errors`.
+fn graphql_error(body: &Value) -> Option<String> {
+    let errors = body.get("errors")?.as_array()?;
+    let first = errors.first()?;
+    Some(
+        first
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("GraphQL error")
+            .to_string(),
+    )
+}
+
+impl OctocrabGitHub {
+    /// One GraphQL request (octocrab's POST to `/graphql`, as `Octocrab::graphql` sends it, under
+    /// this client's retry policy). Returns the response body; HTTP errors are errors.
+    async fn graphql(&self, query: &str, variables: Value) -> Result<Value> {
+        let p = "/graphql";
+        let body = json!({"query": query, "variables": variables});
+        let r = self.call(Method::POST, p, Some(body)).await?;
+        if !r.status.is_success() {
+            return Self::fail("POST", p, &r);
+        }
+        r.json(p)
+    }
+}
+
+const ENABLE_AUTO_MERGE: &str = "mutation($pr: ID!, $method: PullRequestMergeMethod!) { \
+enablePullRequestAutoMerge(input: {pullRequestId: $pr, mergeMethod: $method}) { \
+pullRequest { number autoMergeRequest { enabledAt mergeMethod } } } }";
+const DISABLE_AUTO_MERGE: &str = "mutation($pr: ID!) { \
+disablePullRequestAutoMerge(input: {pullRequestId: $pr}) { pullRequest { number } } }";
 
 #[cfg(test)]
 mod tests {

@@ -107,6 +107,10 @@ pub struct PullRequest {
     pub title: String,
     /// Body.
     pub body: String,
+    /// GraphQL node id (what the auto-merge mutation takes).
+    pub node_id: String,
+    /// Commit the head branch points at.
+    pub head_sha: String,
 }
 
 /// The outcome of a ref write that may lose a race.
@@ -127,6 +131,55 @@ pub enum PrCreate {
     Created(PullRequest),
     /// An open pull request from the same head already exists (422); find and update it.
     AlreadyExists(String),
+}
+
+/// How a pull request is merged (GraphQL `PullRequestMergeMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MergeMethod {
+    /// A merge commit.
+    Merge,
+    /// One squashed commit.
+    Squash,
+}
+
+impl MergeMethod {
+    /// The GraphQL enum value.
+    pub fn as_graphql(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "MERGE",
+            MergeMethod::Squash => "SQUASH",
+        }
+    }
+}
+
+/// The outcome of enabling auto-merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoMerge {
+    /// Armed: GitHub merges once the branch protection's required checks are green.
+    Enabled,
+    /// GitHub refused (e.g. "Pull request is in clean status": no required check is pending, so
+    /// there is nothing to wait for; or auto-merge is not allowed in the repository).
+    Refused(String),
+}
+
+/// A check run's final state (`conclusion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conclusion {
+    /// Green.
+    Success,
+    /// Red.
+    Failure,
+}
+
+impl Conclusion {
+    /// The REST value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+        }
+    }
 }
 
 /// The GitHub REST calls the crawl automation makes, on one repository.
@@ -201,6 +254,40 @@ pub trait GitHub: Send + Sync {
     /// (`POST /repos/{o}/{r}/issues/{number}/labels`).
     fn add_labels(&self, number: u64, labels: &[String])
         -> impl Future<Output = Result<()>> + Send;
+    /// Creates an `in_progress` check run `name` on commit `head_sha`, returns its id
+    /// (`POST /repos/{o}/{r}/check-runs`; needs a GitHub App token with `checks: write`).
+    fn create_check_run(
+        &self,
+        name: &str,
+        head_sha: &str,
+        title: &str,
+    ) -> impl Future<Output = Result<u64>> + Send;
+    /// Completes check run `id` with `conclusion` and an output (`title`, markdown `summary`)
+    /// (`PATCH /repos/{o}/{r}/check-runs/{id}`).
+    fn complete_check_run(
+        &self,
+        id: u64,
+        conclusion: Conclusion,
+        title: &str,
+        summary: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Whether commit `sha` has a completed check run named `name`
+    /// (`GET /repos/{o}/{r}/commits/{sha}/check-runs?check_name={name}`).
+    fn has_completed_check_run(
+        &self,
+        sha: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Enables auto-merge on the pull request with GraphQL node id `pr_node_id`
+    /// (`POST /graphql`, mutation `enablePullRequestAutoMerge`); GitHub refusing is
+    /// [`AutoMerge::Refused`], not an error.
+    fn enable_auto_merge(
+        &self,
+        pr_node_id: &str,
+        method: MergeMethod,
+    ) -> impl Future<Output = Result<AutoMerge>> + Send;
+    /// Disables auto-merge (`POST /graphql`, mutation `disablePullRequestAutoMerge`).
+    fn disable_auto_merge(&self, pr_node_id: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The Git object id of a blob with `content` (`sha1("blob <len>\0" + content)`), as GitHub

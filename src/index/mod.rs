@@ -309,12 +309,7 @@ pub async fn ids(store: &dyn Store) -> anyhow::Result<Vec<String>> {
 
 /// Reads every entry (up to 16 reads in flight). A malformed entry is an error naming its key.
 pub async fn read_all(store: Arc<dyn Store>) -> anyhow::Result<BTreeMap<String, IndexEntry>> {
-    let keys: Vec<String> = store
-        .list(PREFIX)
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .collect();
+    let keys = store.keys(PREFIX).await?;
     let entries: Vec<Option<IndexEntry>> = futures_util::stream::iter(keys)
         .map(|key| {
             let store = store.clone();

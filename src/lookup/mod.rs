@@ -10,6 +10,12 @@
 //! match the kernel, plus index entries whose `kernel` is `uname -r`, of the family's types) →
 //! narrowed by the package version from `uname -v`, then by the family's publisher URLs, keeping a
 //! step only when it leaves something → ids that have a bundle first, then by id.
+//!
+//! Architecture: the host's ([`Host::arch`], from `uname -m`) must be the candidate's — the index
+//! entry's `arch` (`BUNDLE_ARCH`) when the id is bundled, else the manifest set's `arch` (absent:
+//! amd64). Ubuntu's
+//! `-generic`, COS and Flatcar name the same kernel on amd64 and arm64, so the filter comes before
+//! the narrowing; a kernel known only for other architectures is [`Miss::OtherArch`].
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -20,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::index::IndexEntry;
 use crate::manifest::Manifest;
 use crate::names::simplify;
+use crate::pack::arch::Arch;
 
 /// A host as lookup sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +37,9 @@ pub struct Host {
     pub uname_r: String,
     /// `uname -v`.
     pub uname_v: String,
+    /// The machine (`uname -m`: `x86_64` → amd64, `aarch64` → arm64); bundles of this
+    /// architecture only.
+    pub arch: Arch,
 }
 
 /// Parses `/etc/os-release` text (`KEY=value`, optionally quoted; comments and blanks skipped).
@@ -98,6 +108,8 @@ pub struct Resolution {
     pub sha256: Option<String>,
     /// Other ids that matched as well (after narrowing).
     pub alternatives: Vec<String>,
+    /// The architecture looked up (the host's).
+    pub arch: String,
 }
 
 /// Lookup failures a caller branches on.
@@ -110,6 +122,14 @@ pub enum Miss {
     NoKernel {
         family: String,
         newest: Option<Box<IndexEntry>>,
+    },
+    /// The kernel is known, but only for other architectures than the host's.
+    OtherArch {
+        family: String,
+        kernel: String,
+        wanted: Arch,
+        /// The architectures it exists for (sorted).
+        available: Vec<Arch>,
     },
 }
 
@@ -125,6 +145,20 @@ impl std::fmt::Display for Miss {
                     write!(f, "; newest {family} bundle: {} ({})", e.kernel, e.bundle)?;
                 }
                 Ok(())
+            }
+            Miss::OtherArch {
+                family,
+                kernel,
+                wanted,
+                available,
+            } => {
+                let names: Vec<&str> = available.iter().map(|a| a.as_str()).collect();
+                write!(
+                    f,
+                    "no {wanted} bundle for {family} kernel {kernel}; {} exists (pass --arch to \
+                     choose another architecture)",
+                    names.join(", ")
+                )
             }
         }
     }
@@ -199,7 +233,26 @@ pub fn resolve(
             }
         }
     }
-    let mut ids: Vec<String> = candidates.keys().cloned().collect();
+    // Only the host's architecture: the index's BUNDLE_ARCH when bundled, else the set's `arch`.
+    let arch_of = |id: &str| match index.get(id) {
+        Some(e) => Arch::parse(&e.arch),
+        None => manifest.entries.get(id).and_then(|e| Arch::parse(e.arch())),
+    };
+    let (mut ids, others): (Vec<String>, Vec<String>) = candidates
+        .keys()
+        .cloned()
+        .partition(|id| arch_of(id) == Some(host.arch));
+    if ids.is_empty() && !others.is_empty() {
+        let mut available: Vec<Arch> = others.iter().filter_map(|id| arch_of(id)).collect();
+        available.sort();
+        available.dedup();
+        return Err(Miss::OtherArch {
+            family: family_name.to_string(),
+            kernel: host.uname_r.trim().to_string(),
+            wanted: host.arch,
+            available,
+        });
+    }
     let narrow = |ids: &mut Vec<String>, keep: &dyn Fn(&[String]) -> bool| {
         let kept: Vec<String> = ids
             .iter()
@@ -225,7 +278,7 @@ pub fn resolve(
     let Some(id) = ids.first().cloned() else {
         return Err(Miss::NoKernel {
             family: family_name.to_string(),
-            newest: newest_for(index, family),
+            newest: newest_for(index, family, host.arch),
         });
     };
     let entry = index.get(&id);
@@ -235,15 +288,20 @@ pub fn resolve(
         bundle: entry.map(|e| e.bundle.clone()),
         sha256: entry.map(|e| e.sha256.clone()),
         alternatives: ids[1..].to_vec(),
+        arch: host.arch.as_str().to_string(),
         id,
     })
 }
 
-/// The newest bundled kernel of `family` (by kernel version, then name).
-fn newest_for(index: &BTreeMap<String, IndexEntry>, family: &Family) -> Option<Box<IndexEntry>> {
+/// The newest bundled kernel of `family` for `arch` (by kernel version, then name).
+fn newest_for(
+    index: &BTreeMap<String, IndexEntry>,
+    family: &Family,
+    arch: Arch,
+) -> Option<Box<IndexEntry>> {
     index
         .values()
-        .filter(|e| family.kinds.contains(&e.kind))
+        .filter(|e| family.kinds.contains(&e.kind) && Arch::parse(&e.arch) == Some(arch))
         .filter(|e| {
             family.prefer_urls.is_empty()
                 || e.packages
@@ -276,12 +334,38 @@ fn natural_key(s: &str) -> Vec<(u64, String)> {
     key
 }
 
+/// This machine's `uname -m` (the `machine` field of `uname(2)`).
+pub fn machine() -> Result<String> {
+    // SAFETY: `uname` fills the zeroed struct; its fields are NUL-terminated.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        bail!("uname: {}", std::io::Error::last_os_error());
+    }
+    let m = unsafe { std::ffi::CStr::from_ptr(u.machine.as_ptr()) };
+    Ok(m.to_string_lossy().into_owned())
+}
+
+/// An architecture named as `uname -m`, `RUNNER_ARCH` or Debian does (`x86_64`, `X64`, `amd64`;
+/// `aarch64`, `ARM64`, `arm64`); the error names the value and what is accepted.
+pub fn parse_arch(name: &str) -> Result<Arch> {
+    let lower = name.trim().to_ascii_lowercase();
+    let lower = match lower.as_str() {
+        "x64" => "amd64",
+        other => other,
+    };
+    Arch::parse(lower).with_context(|| {
+        format!("unsupported architecture {name:?} (amd64/x86_64 or arm64/aarch64)")
+    })
+}
+
 /// This machine's host description: `/etc/os-release` (or `os_release_path`), `uname -r`/`-v`
-/// from `/proc/sys/kernel/{osrelease,version}`, each overridable.
+/// from `/proc/sys/kernel/{osrelease,version}`, the architecture from `uname -m`, each
+/// overridable.
 pub fn this_host(
     os_release_path: Option<&std::path::Path>,
     uname_r: Option<String>,
     uname_v: Option<String>,
+    arch: Option<&str>,
 ) -> Result<Host> {
     let path = os_release_path.unwrap_or(std::path::Path::new("/etc/os-release"));
     let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
@@ -303,9 +387,37 @@ pub fn this_host(
     if uname_r.trim().is_empty() {
         bail!("empty kernel release");
     }
+    let arch = match arch {
+        Some(a) => parse_arch(a)?,
+        None => parse_arch(&machine()?).context("this machine (uname -m); pass --arch")?,
+    };
     Ok(Host {
+        arch,
         os_release: parse_os_release(&text),
         uname_r: uname_r.trim().to_string(),
         uname_v: uname_v.trim().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_spellings_of_uname_runner_and_debian() {
+        for (name, want) in [
+            ("x86_64", Arch::Amd64),
+            ("X64", Arch::Amd64),
+            ("amd64", Arch::Amd64),
+            ("aarch64", Arch::Arm64),
+            ("ARM64", Arch::Arm64),
+            (" arm64\n", Arch::Arm64),
+        ] {
+            assert_eq!(parse_arch(name).unwrap(), want, "{name:?}");
+        }
+        let err = parse_arch("riscv64").unwrap_err().to_string();
+        assert!(err.contains("riscv64") && err.contains("arm64"), "{err}");
+        // This machine's uname -m is one we know (the test machines are amd64 or arm64).
+        assert!(parse_arch(&machine().unwrap()).is_ok());
+    }
 }

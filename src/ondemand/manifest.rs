@@ -24,6 +24,18 @@ pub async fn load(location: &str, s3: &S3Options) -> anyhow::Result<Manifest> {
     }
 }
 
+/// The sets of `manifest` whose architecture (`arch:`, absent: amd64) is `arch`.
+pub fn only_arch(manifest: &Manifest, arch: crate::pack::arch::Arch) -> Manifest {
+    Manifest {
+        entries: manifest
+            .entries
+            .iter()
+            .filter(|(_, e)| e.arch() == arch.as_str())
+            .map(|(id, e)| (id.clone(), e.clone()))
+            .collect(),
+    }
+}
+
 /// The one id whose packages are for kernel `uname` ([`Manifest::find_by_kernel`]); errors when
 /// none or several ids match (several: use the id).
 pub fn find_by_kernel(manifest: &Manifest, uname: &str) -> anyhow::Result<String> {

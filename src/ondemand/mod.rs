@@ -55,6 +55,8 @@ pub struct PackOutcome {
     pub id: String,
     /// BUNDLE_UNAME.
     pub kernel: String,
+    /// BUNDLE_ARCH (`amd64`, `arm64`).
+    pub arch: String,
     /// Bundle store key.
     pub bundle: String,
     /// Bundle size in bytes.
@@ -167,6 +169,7 @@ async fn pack_group(
         out.push(PackOutcome {
             id: id.clone(),
             kernel: record.kernel.clone(),
+            arch: record.arch.clone(),
             bundle: record.bundle.clone(),
             size: record.size,
             sha256: record.sha256.clone(),

@@ -24,9 +24,10 @@ pub const HOST_TOOLS: [&str; 3] = [
     "scripts/kconfig/conf",
 ];
 
-/// A kernel architecture, by its Debian name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A kernel architecture, by its Debian name. The default is amd64, the seed's architecture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Arch {
+    #[default]
     Amd64,
     Arm64,
 }

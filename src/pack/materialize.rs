@@ -285,13 +285,7 @@ impl Loader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn link(target: &str) -> Node {
-        Node {
-            kind: NodeKind::Symlink(target.into()),
-            origin: 0,
-        }
-    }
+    use crate::vfs::tests::link;
 
     #[test]
     fn roundtrip_through_a_directory() {

@@ -125,11 +125,7 @@ impl DirStore {
         mtmp.write_all(&meta)?;
         mtmp.persist(&meta_path)
             .with_context(|| format!("rename into {}", meta_path.display()))?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size,
-            sha256: Some(actual),
-        })
+        Ok(ObjectInfo::hashed(key, size, actual))
     }
 
     /// `create_file`: the object is moved into place with a no-clobber rename (atomic: of
@@ -386,22 +382,8 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o644 & !umask);
-        let keys: Vec<_> = store
-            .list("")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        assert_eq!(keys, ["index/a.json", "pkg.deb"]);
-        let keys: Vec<_> = store
-            .list("index/")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|o| o.key)
-            .collect();
-        assert_eq!(keys, ["index/a.json"]);
+        assert_eq!(store.keys("").await.unwrap(), ["index/a.json", "pkg.deb"]);
+        assert_eq!(store.keys("index/").await.unwrap(), ["index/a.json"]);
         let head = store.head("pkg.deb").await.unwrap().unwrap();
         assert_eq!(head.size, 7);
         assert_eq!(

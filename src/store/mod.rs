@@ -32,6 +32,17 @@ pub struct ObjectInfo {
     pub sha256: Option<String>,
 }
 
+impl ObjectInfo {
+    /// An object of `size` bytes whose content has lowercase hex sha256 `sha256`.
+    pub fn hashed(key: &str, size: u64, sha256: String) -> ObjectInfo {
+        ObjectInfo {
+            key: key.to_string(),
+            size,
+            sha256: Some(sha256),
+        }
+    }
+}
+
 /// What [`Store::create_file`] found at the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Created {
@@ -89,6 +100,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Every object whose key starts with `prefix`, sorted by key (sha256 may be `None`).
     async fn list(&self, prefix: &str) -> anyhow::Result<Vec<ObjectInfo>>;
+
+    /// The keys of [`Store::list`]`(prefix)`, sorted.
+    async fn keys(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        Ok(self
+            .list(prefix)
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
 
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> anyhow::Result<()>;

@@ -389,11 +389,7 @@ impl Store for S3Store {
         let (sha, size) = sha256_file(path).await?;
         check_sha256(&path.display().to_string(), sha256, &sha)?;
         self.upload_file(key, path, &sha, size, None).await?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size,
-            sha256: Some(sha),
-        })
+        Ok(ObjectInfo::hashed(key, size, sha))
     }
 
     async fn create_file(
@@ -410,11 +406,7 @@ impl Store for S3Store {
         // A 409 means another conditional write is in flight: wait for its object, bounded.
         for attempt in 0..8u32 {
             if let Put::Done = self.upload_file(key, path, &sha, size, Some(tag)).await? {
-                return Ok(Created::New(ObjectInfo {
-                    key: key.to_string(),
-                    size,
-                    sha256: Some(sha),
-                }));
+                return Ok(Created::New(ObjectInfo::hashed(key, size, sha)));
             }
             if let Some((info, tag)) = self.head_tagged(key).await? {
                 if info.sha256.is_some() {
@@ -441,11 +433,7 @@ impl Store for S3Store {
         let size = bytes.len() as u64;
         self.put_single(key, ByteStream::from(bytes), &sha, &raw, None)
             .await?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size,
-            sha256: Some(sha),
-        })
+        Ok(ObjectInfo::hashed(key, size, sha))
     }
 
     async fn get_to_file(&self, key: &str, dest: &Path) -> anyhow::Result<ObjectInfo> {
@@ -491,11 +479,7 @@ impl Store for S3Store {
         tmp_path
             .persist(dest)
             .with_context(|| format!("rename into {}", dest.display()))?;
-        Ok(ObjectInfo {
-            key: key.to_string(),
-            size,
-            sha256: Some(sha),
-        })
+        Ok(ObjectInfo::hashed(key, size, sha))
     }
 
     async fn get_bytes(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {

@@ -219,6 +219,10 @@ pub struct PackRequest {
 pub struct PackItem {
     /// Manifest id.
     pub id: String,
+    /// The set's architecture (the manifest's `arch:`, absent: amd64); requests written before
+    /// architectures existed are amd64.
+    #[serde(default = "crate::pack::arch::default_name")]
+    pub arch: String,
     /// Whether the set is built from kernel sources ([`crate::ondemand::needs_toolchain`]).
     pub needs_toolchain: bool,
 }
@@ -230,14 +234,10 @@ pub fn plan(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> anyhow::Result<PackRequest> {
-    let ids = |files: &BTreeMap<String, String>| -> anyhow::Result<BTreeMap<String, String>> {
+    let ids = |files: &BTreeMap<String, String>| -> anyhow::Result<BTreeMap<String, crate::manifest::Entry>> {
         Ok(match files.get("manifest.yml") {
             None => BTreeMap::new(),
-            Some(text) => crate::manifest::Manifest::parse(text.as_bytes(), "manifest.yml")?
-                .entries
-                .into_iter()
-                .map(|(id, set)| (id, set.kind))
-                .collect(),
+            Some(text) => crate::manifest::Manifest::parse(text.as_bytes(), "manifest.yml")?.entries,
         })
     };
     let urls = |files: &BTreeMap<String, String>| -> BTreeSet<String> {
@@ -252,7 +252,7 @@ pub fn plan(
     };
     let (old_ids, new_ids) = (ids(before)?, ids(after)?);
     let (old_urls, new_urls) = (urls(before), urls(after));
-    let added: Vec<(&String, &String)> = new_ids
+    let added: Vec<(&String, &crate::manifest::Entry)> = new_ids
         .iter()
         .filter(|(id, _)| !old_ids.contains_key(*id))
         .collect();
@@ -262,9 +262,10 @@ pub fn plan(
         urls: new_urls.difference(&old_urls).cloned().collect(),
         items: added
             .iter()
-            .map(|(id, kind)| PackItem {
+            .map(|(id, set)| PackItem {
                 id: (*id).clone(),
-                needs_toolchain: crate::ondemand::needs_toolchain(kind),
+                arch: set.arch().to_string(),
+                needs_toolchain: crate::ondemand::needs_toolchain(&set.kind),
             })
             .collect(),
     })
@@ -443,40 +444,19 @@ mod tests {
             classify(Some("issues"), b"{}", "o/r", now, hour).unwrap(),
             Delivery::Ignored(_)
         ));
-        let d = classify(
-            Some("push"),
-            &push(now - 10, "refs/heads/main"),
-            "o/r",
-            now,
-            hour,
-        );
+        // A push to `git_ref` of repository `repo`, made `age` seconds ago.
+        let push_to = |age: i64, git_ref: &str, repo: &str| {
+            classify(Some("push"), &push(now - age, git_ref), repo, now, hour)
+        };
+        let d = push_to(10, "refs/heads/main", "o/r");
         assert!(matches!(d, Ok(Delivery::Push(p)) if p.after == "b".repeat(40)));
         assert!(matches!(
-            classify(
-                Some("push"),
-                &push(now - 10, "refs/heads/x"),
-                "o/r",
-                now,
-                hour
-            )
-            .unwrap(),
+            push_to(10, "refs/heads/x", "o/r").unwrap(),
             Delivery::Ignored(_)
         ));
-        let stale = classify(
-            Some("push"),
-            &push(now - 7200, "refs/heads/main"),
-            "o/r",
-            now,
-            hour,
-        );
+        let stale = push_to(7200, "refs/heads/main", "o/r");
         assert_eq!(stale.unwrap_err().status, 409);
-        let foreign = classify(
-            Some("push"),
-            &push(now, "refs/heads/main"),
-            "o/x",
-            now,
-            hour,
-        );
+        let foreign = push_to(0, "refs/heads/main", "o/x");
         assert_eq!(foreign.unwrap_err().status, 403);
         assert_eq!(
             classify(Some("push"), b"{", "o/r", now, hour)
@@ -519,6 +499,7 @@ mod tests {
             p.items,
             [PackItem {
                 id: c,
+                arch: "amd64".into(),
                 needs_toolchain: false
             }]
         );

@@ -124,8 +124,22 @@ pub fn choose(
     fallback: Option<&str>,
     installed: &dyn Fn(&str) -> bool,
 ) -> Result<Choice, String> {
+    choose_for(kernel, fallback, installed, &|c| c)
+}
+
+/// [`choose`] with the kernel's candidate commands rewritten by `commands` first (a cross build's
+/// prefixed compilers, [`super::target::Target::compilers`]).
+pub fn choose_for(
+    kernel: Option<(String, CompilerSource)>,
+    fallback: Option<&str>,
+    installed: &dyn Fn(&str) -> bool,
+    commands: &dyn Fn(Vec<String>) -> Vec<String>,
+) -> Result<Choice, String> {
     if let Some((text, source)) = &kernel {
-        if let Some(command) = candidates(text).into_iter().find(|c| installed(c)) {
+        if let Some(command) = commands(candidates(text))
+            .into_iter()
+            .find(|c| installed(c))
+        {
             return Ok(Choice {
                 command,
                 kernel_text: Some(text.clone()),

@@ -9,7 +9,13 @@
 //! - the eBPF object with clang + llc, include paths and CPP flags taken from kbuild itself; the
 //!   result must be an eBPF ELF object.
 //!
-//! A check that cannot run (no compiler, no clang) is `skipped` with the reason; a build that runs
+//! Both target the bundle's `BUNDLE_ARCH` ([`target`]): an arm64 bundle on amd64 is a cross build
+//! (`ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-`, the kernel's gcc version's cross compiler, the
+//! bundle's aarch64 host tools through qemu-user binfmt), and the `.ko` must be an ELF object of
+//! the bundle's machine.
+//!
+//! A check that cannot run (no compiler, no clang, host tools that cannot run here) is `skipped`
+//! with the reason; a build that runs
 //! and fails is `failed` with the first compiler error. [`VerifyReport::outcome`] sums this up as
 //! verified / unverified / failed, and [`VerifyReport::index_record`] is what the index stores.
 //! The make subprocesses run with a cleared environment (PATH and a C locale only) in the scratch
@@ -18,6 +24,7 @@
 pub mod canary;
 pub mod compiler;
 pub mod objects;
+pub mod target;
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -29,6 +36,8 @@ use serde::{Deserialize, Serialize};
 pub use compiler::CompilerSource;
 
 use crate::index::Verification;
+use crate::pack::arch::Arch;
+use target::Target;
 
 /// Knobs of one verification.
 #[derive(Debug, Clone)]
@@ -175,13 +184,28 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> 
     };
     let uname = read_meta(&root, "BUNDLE_UNAME")?;
     let build_dir = build_dir(&root)?;
+    let arch = match read_meta(&root, "BUNDLE_ARCH") {
+        Ok(a) => Arch::parse(&a)
+            .with_context(|| format!("{}: unknown BUNDLE_ARCH {a:?}", root.display()))?,
+        // Bundles from before architectures were recorded are amd64.
+        Err(_) => Arch::Amd64,
+    };
+    let target = Target::new(arch, Arch::host());
 
     let kernel = compiler::kernel_compiler_text(&root, &build_dir);
     let installed = |c: &str| compiler::find_in_path(c).is_some();
-    let choice = if installed("make") {
-        compiler::choose(kernel.clone(), opts.cc.as_deref(), &installed)
-    } else {
+    let choice = if !installed("make") {
         Err("make is not installed".to_string())
+    } else if let Err(reason) = target.host_tools_run(&build_dir) {
+        Err(reason)
+    } else {
+        compiler::choose_for(kernel.clone(), opts.cc.as_deref(), &installed, &|c| {
+            target.compilers(c)
+        })
+        .map_err(|e| match &target.cross {
+            Some(_) => format!("needs the {arch} cross toolchain: {e}"),
+            None => e,
+        })
     };
 
     let (module, ebpf) = std::thread::scope(|s| {
@@ -191,6 +215,7 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> 
                 &scratch.path().join("module"),
                 &c.command,
                 &uname,
+                &target,
             ),
             Err(reason) => Check::skipped(reason.clone()),
         });
@@ -203,8 +228,11 @@ pub fn verify_bundle(path: &Path, opts: &VerifyOptions) -> Result<VerifyReport> 
                     return Check::skipped(format!("{tool} is not installed"));
                 }
             }
+            if let Err(reason) = target.host_tools_run(&build_dir) {
+                return Check::skipped(reason);
+            }
             let cc = choice.as_ref().map(|c| c.command.as_str()).ok();
-            build_ebpf(&build_dir, &scratch.path().join("ebpf"), cc, opts)
+            build_ebpf(&build_dir, &scratch.path().join("ebpf"), cc, opts, &target)
         });
         (
             module.join().expect("module build thread panicked"),
@@ -263,18 +291,26 @@ fn build_dir(root: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Runs `make -C build_dir M=src_dir <args>` with a cleared environment; (success, log).
-fn run_make(build_dir: &Path, src_dir: &Path, args: &[String]) -> Result<(bool, String)> {
+/// Runs `make -C build_dir M=src_dir <target args> <args>` with a cleared environment (plus the
+/// target's); (success, log).
+fn run_make(
+    build_dir: &Path,
+    src_dir: &Path,
+    target: &Target,
+    args: &[String],
+) -> Result<(bool, String)> {
     let output = Command::new("make")
         .arg("-C")
         .arg(build_dir)
         .arg(format!("M={}", src_dir.display()))
+        .args(target.make_args())
         .args(args)
         .current_dir(src_dir)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("LC_ALL", "C")
         .env("HOME", src_dir)
+        .envs(target.env())
         .output()
         .context("cannot run make")?;
     let mut log = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -282,11 +318,16 @@ fn run_make(build_dir: &Path, src_dir: &Path, args: &[String]) -> Result<(bool, 
     Ok((output.status.success(), log))
 }
 
-fn build_module(build_dir: &Path, dir: &Path, cc: &str, uname: &str) -> Check {
+fn build_module(build_dir: &Path, dir: &Path, cc: &str, uname: &str, target: &Target) -> Check {
     let started = Instant::now();
     let result = (|| -> Result<std::result::Result<String, String>> {
         canary::write(canary::MODULE, dir)?;
-        let (ok, log) = run_make(build_dir, dir, &[format!("CC={cc}"), "modules".into()])?;
+        let (ok, log) = run_make(
+            build_dir,
+            dir,
+            target,
+            &[format!("CC={cc}"), "modules".into()],
+        )?;
         if !ok {
             return Ok(Err(objects::first_error(&log)));
         }
@@ -308,20 +349,41 @@ fn build_module(build_dir: &Path, dir: &Path, cc: &str, uname: &str) -> Check {
                 "vermagic {vermagic:?} does not match BUNDLE_UNAME {uname}"
             )));
         }
-        Ok(Ok(format!("vermagic {}", vermagic.trim())))
+        let machine = objects::elf_machine(&bytes);
+        if machine != Some(target.elf_machine()) {
+            return Ok(Err(format!(
+                "{} is not an {} object (ELF machine {machine:?})",
+                canary::MODULE_OBJECT,
+                target.arch
+            )));
+        }
+        Ok(Ok(format!(
+            "vermagic {}, {} ELF",
+            vermagic.trim(),
+            target.arch
+        )))
     })();
     finish(started, result)
 }
 
-fn build_ebpf(build_dir: &Path, dir: &Path, cc: Option<&str>, opts: &VerifyOptions) -> Check {
+fn build_ebpf(
+    build_dir: &Path,
+    dir: &Path,
+    cc: Option<&str>,
+    opts: &VerifyOptions,
+    target: &Target,
+) -> Check {
     let started = Instant::now();
     let result = (|| -> Result<std::result::Result<String, String>> {
         canary::write(canary::EBPF, dir)?;
-        let mut args = vec![format!("CLANG={}", opts.clang), format!("LLC={}", opts.llc)];
+        let mut args = vec![
+            format!("CLANG={}", target.clang(&opts.clang)),
+            format!("LLC={}", opts.llc),
+        ];
         if let Some(cc) = cc {
             args.push(format!("CC={cc}"));
         }
-        let (ok, log) = run_make(build_dir, dir, &args)?;
+        let (ok, log) = run_make(build_dir, dir, target, &args)?;
         if !ok {
             return Ok(Err(objects::first_error(&log)));
         }

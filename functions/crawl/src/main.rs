@@ -17,6 +17,14 @@
 //!   (`status/freshness.json`) is refreshed from the default branch's lists and the index, and
 //!   the longest wait is printed as a CloudWatch embedded metric (`KernelPacker/OldestWaitSeconds`).
 //!
+//! - `KERNEL_PACKER_PR_CHECK=1`: an opened or updated pull request proves itself
+//!   ([`kernel_packer::crawl_pr::check`]): every kernel it adds is packed from upstream and the
+//!   canary module + eBPF object are built against it (needs the toolchain of the container-image
+//!   variant), reported as the check run `kernel-packer/pr-check` and in the body; groups with
+//!   `auto_merge: true` get GitHub's auto-merge. Bounds: `KERNEL_PACKER_CHECK_MAX_KERNELS` (8),
+//!   `KERNEL_PACKER_CHECK_TIMEOUT_SECS` (per kernel, 300), `KERNEL_PACKER_CHECK_PARALLEL` (2),
+//!   `KERNEL_PACKER_CHECK_MERGE_METHOD` (`SQUASH` or `MERGE`, default `SQUASH`).
+//!
 //! Response: the run report as JSON (action, pull request, changed files, crawl report).
 
 use anyhow::{Context, Result};
@@ -70,11 +78,49 @@ fn http_for(config: &mut crawl::config::Config) -> Result<Http> {
     Http::new(c)
 }
 
+/// The pull-request check settings from the environment (`None` unless `KERNEL_PACKER_PR_CHECK=1`).
+fn check_settings() -> Result<Option<crawl_pr::check::CheckSettings>> {
+    if env("KERNEL_PACKER_PR_CHECK").as_deref() != Some("1") {
+        return Ok(None);
+    }
+    let number = |name: &str, default: u64| -> Result<u64> {
+        match env(name) {
+            Some(v) => v
+                .trim()
+                .parse()
+                .with_context(|| format!("{name}={v:?} is not a number")),
+            None => Ok(default),
+        }
+    };
+    let defaults = crawl_pr::check::CheckSettings::default();
+    let merge_method =
+        match env("KERNEL_PACKER_CHECK_MERGE_METHOD").as_deref() {
+            None => defaults.merge_method,
+            Some(m) => serde_json::from_value(Value::String(m.to_ascii_uppercase())).with_context(
+                || format!("KERNEL_PACKER_CHECK_MERGE_METHOD={m:?}: expected SQUASH or MERGE"),
+            )?,
+        };
+    Ok(Some(crawl_pr::check::CheckSettings {
+        max_kernels: number(
+            "KERNEL_PACKER_CHECK_MAX_KERNELS",
+            defaults.max_kernels as u64,
+        )? as usize,
+        kernel_timeout: std::time::Duration::from_secs(number(
+            "KERNEL_PACKER_CHECK_TIMEOUT_SECS",
+            defaults.kernel_timeout.as_secs(),
+        )?),
+        parallel: number("KERNEL_PACKER_CHECK_PARALLEL", defaults.parallel as u64)? as usize,
+        merge_method,
+        ..defaults
+    }))
+}
+
 async fn handle(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let req = request(&event.payload)?;
     let gh = repo::github_client().await?;
     let mut settings = Settings {
         request: req,
+        check: check_settings()?,
         ..Settings::default()
     };
     if let Some(d) = env("KERNEL_PACKER_LISTS_DIR") {
@@ -112,31 +158,18 @@ async fn refresh_freshness(
     let store =
         kernel_packer::store::open(bundles, &kernel_packer::store::S3Options::from_env()).await?;
     let cache = std::env::temp_dir().join("kernel-packer-github");
-    let snap =
-        kernel_packer::github::snapshot::at_default_head(gh, &repo::lists_dir(), Some(&cache))
-            .await?;
-    let texts = snap.texts();
-    let manifest_text = texts
-        .get("manifest.yml")
-        .context("manifest.yml missing on the default branch")?;
-    let manifest =
-        kernel_packer::manifest::Manifest::parse(manifest_text.as_bytes(), "manifest.yml")?;
-    let crawled = crawl
-        .sources
-        .iter()
-        .map(|s| {
-            let outcome = match &s.outcome {
-                crawl::Outcome::Failed { reason } => Err(reason.clone()),
-                _ => Ok(()),
-            };
-            (s.name.clone(), outcome)
-        })
-        .collect();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    let (report, written) =
-        kernel_packer::freshness::refresh(store.as_ref(), &manifest, &texts, &crawled, now).await?;
+    let (report, written) = kernel_packer::freshness::refresh_after_crawl(
+        gh,
+        store.as_ref(),
+        &repo::lists_dir(),
+        Some(&cache),
+        crawl,
+        now,
+    )
+    .await?;
     tracing::info!(
         written,
         oldest_wait = kernel_packer::freshness::oldest_wait(&report, now),
@@ -148,6 +181,9 @@ async fn refresh_freshness(
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // The check's packs run in a child of this executable under OS limits (`pack::isolated`).
+    kernel_packer::pack::isolated::child_main_if_requested();
+    kernel_packer::pack::isolated::enable_current_exe();
     kernel_packer::logging::init();
     lambda_runtime::run(service_fn(handle)).await
 }
@@ -168,5 +204,31 @@ mod tests {
         .unwrap();
         assert_eq!(r.sources, vec!["debian"]);
         assert!(request(&serde_json::json!({"grup": "x"})).is_err());
+    }
+
+    #[test]
+    fn check_settings_from_the_environment() {
+        // One test touches these variables (tests of this binary run in threads).
+        assert!(check_settings().unwrap().is_none());
+        std::env::set_var("KERNEL_PACKER_PR_CHECK", "1");
+        std::env::set_var("KERNEL_PACKER_CHECK_MAX_KERNELS", "3");
+        std::env::set_var("KERNEL_PACKER_CHECK_MERGE_METHOD", "merge");
+        let s = check_settings().unwrap().unwrap();
+        assert_eq!(s.max_kernels, 3);
+        assert_eq!(s.merge_method, kernel_packer::github::MergeMethod::Merge);
+        std::env::set_var("KERNEL_PACKER_CHECK_PARALLEL", "two");
+        let e = check_settings().unwrap_err();
+        assert!(
+            format!("{e:#}").contains("KERNEL_PACKER_CHECK_PARALLEL"),
+            "{e:#}"
+        );
+        for v in [
+            "KERNEL_PACKER_PR_CHECK",
+            "KERNEL_PACKER_CHECK_MAX_KERNELS",
+            "KERNEL_PACKER_CHECK_MERGE_METHOD",
+            "KERNEL_PACKER_CHECK_PARALLEL",
+        ] {
+            std::env::remove_var(v);
+        }
     }
 }

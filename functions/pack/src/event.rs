@@ -1,7 +1,20 @@
 //! The pack request: `{"id"}`, `{"kernel"}`, a bare string (an id when it is 64 hex chars), or
-//! `{"list_missing": true}` (the state machine's first step).
+//! `{"list_missing": true}` (the state machine's first step). An object may carry `"arch"`
+//! (`amd64`, `arm64`; the state machine's items do): the set must be of that architecture.
 
+use kernel_packer::pack::arch::Arch;
 use serde_json::Value;
+
+/// The `"arch"` of an object event (`None` when absent); any spelling `lookup --arch` takes.
+pub fn arch(v: &Value) -> Result<Option<Arch>, String> {
+    match v.get("arch") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(a)) => kernel_packer::lookup::parse_arch(a)
+            .map(Some)
+            .map_err(|e| format!("{e:#}")),
+        Some(_) => Err("\"arch\" must be a string (amd64, arm64)".into()),
+    }
+}
 
 /// What to pack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,5 +89,24 @@ mod tests {
             .contains("not both"));
         assert!(request(&json!({"id": 3})).is_err());
         assert!(request(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn items_carry_their_arch() {
+        let id = "a".repeat(64);
+        assert_eq!(arch(&json!({"id": id})).unwrap(), None);
+        assert_eq!(
+            arch(&json!({"id": id, "arch": "arm64", "needs_toolchain": false})).unwrap(),
+            Some(Arch::Arm64)
+        );
+        assert_eq!(
+            arch(&json!({"kernel": "x", "arch": "x86_64"})).unwrap(),
+            Some(Arch::Amd64)
+        );
+        assert!(arch(&json!({"id": id, "arch": "mips"}))
+            .unwrap_err()
+            .contains("mips"));
+        assert!(arch(&json!({"id": id, "arch": 1})).is_err());
+        assert_eq!(arch(&json!(id)).unwrap(), None);
     }
 }

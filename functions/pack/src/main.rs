@@ -2,11 +2,17 @@
 //!
 //! Event: `{"id": "<manifest id>"}` or `{"kernel": "<uname>"}`, sent directly, as the body of a
 //! Lambda Function URL request, or as a Step Functions map item (a bare id or uname string is
-//! accepted too). Result: `{"id","kernel","bundle","size","sha256"}`; a Function URL request gets
+//! accepted too), optionally with `"arch"` (`amd64`/`arm64`: the set must be of it; with
+//! `"kernel"` it picks that architecture's set of a uname both have, such as Ubuntu's `-generic`).
+//! Packing is architecture-independent (it never runs a bundle's host tools), so this amd64
+//! function packs arm64 sets; without a toolchain they are `unverified` like every zip-function
+//! pack, and the container-image variant's canary build records an arm64 bundle `unverified` with
+//! "needs the arm64 cross toolchain" (no binfmt_misc on Lambda; `verify::target`).
+//! Result: `{"id","kernel","arch","bundle","size","sha256",...}`; a Function URL request gets
 //! it as an HTTP response (200, or 400/500 with `{"error"}`); other callers get a Lambda error.
 //!
 //! `{"list_missing": true}` writes the ids without an index entry as a JSON array of
-//! `{"id","needs_toolchain"}` to `KERNEL_PACKER_MISSING` (a store URL) and returns
+//! `{"id","arch","needs_toolchain"}` to `KERNEL_PACKER_MISSING` (a store URL) and returns
 //! `{"bucket","key","count"}` for the state machine's map.
 //!
 //! Configuration (environment): `KERNEL_PACKER_MANIFEST` (`github`: the manifest of the
@@ -22,6 +28,7 @@ mod event;
 mod repo;
 
 use kernel_packer::ondemand::{self, PackContext};
+use kernel_packer::pack::arch::Arch;
 use kernel_packer::store::{self, S3Options};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -65,8 +72,12 @@ async fn config() -> anyhow::Result<Config> {
     Ok(Config { manifest, s3, ctx })
 }
 
-/// Packs what `request` names; errors are (kind, message).
-async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnostic)> {
+/// Packs what `request` names (of architecture `arch` when given); errors are (kind, message).
+async fn handle(
+    cfg: &Config,
+    request: Request,
+    arch: Option<Arch>,
+) -> Result<Value, (u16, Diagnostic)> {
     let manifest = if repo::is_repo(&cfg.manifest) {
         repo::manifest_at_head().await
     } else {
@@ -88,11 +99,29 @@ async fn handle(cfg: &Config, request: Request) -> Result<Value, (u16, Diagnosti
             }
             id
         }
-        Request::Kernel(k) => ondemand::find_by_kernel(&manifest, &k)
-            .map_err(|e| (404, diag("NotFound", format!("{e:#}"))))?,
+        Request::Kernel(k) => match arch {
+            // Only that architecture's sets of the uname.
+            Some(a) => ondemand::find_by_kernel(&ondemand::manifest::only_arch(&manifest, a), &k)
+                .map_err(|e| (404, diag("NotFound", format!("{a}: {e:#}"))))?,
+            None => ondemand::find_by_kernel(&manifest, &k)
+                .map_err(|e| (404, diag("NotFound", format!("{e:#}"))))?,
+        },
     };
     let set = &manifest.entries[&id];
-    tracing::info!(%id, kind = %set.kind, "packing");
+    let set_arch = set.arch();
+    if arch.is_some_and(|a| a.as_str() != set_arch) {
+        return Err((
+            400,
+            diag(
+                "ArchMismatch",
+                format!(
+                    "id {id} is an {set_arch} set, the request asks for {}",
+                    arch.expect("checked")
+                ),
+            ),
+        ));
+    }
+    tracing::info!(%id, kind = %set.kind, arch = %set_arch, "packing");
     let outcome = ondemand::pack_id(&cfg.ctx, &id, set)
         .await
         .map_err(|e| (500, diag("PackError", format!("{e:#}"))))?;
@@ -106,8 +135,12 @@ async fn list_missing(cfg: &Config, manifest: &ondemand::Manifest) -> anyhow::Re
     let items: Vec<Value> = ids
         .iter()
         .map(|id| {
-            let kind = &manifest.entries[id].kind;
-            serde_json::json!({"id": id, "needs_toolchain": ondemand::needs_toolchain(kind)})
+            let set = &manifest.entries[id];
+            serde_json::json!({
+                "id": id,
+                "arch": set.arch(),
+                "needs_toolchain": ondemand::needs_toolchain(&set.kind),
+            })
         })
         .collect();
     let url = std::env::var("KERNEL_PACKER_MISSING")
@@ -147,16 +180,20 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
         .map_err(|e| format!("configuration: {e:#}"))?;
     let cfg = &cfg;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
-        let parsed = envelope::unwrap(&ev.payload)
-            .and_then(|(v, env)| event::request(&v).map(|r| (r, env)).map_err(|e| (env, e)));
-        let (request, envelope) = match parsed {
+        let parsed = envelope::unwrap(&ev.payload).and_then(|(v, env)| {
+            event::request(&v)
+                .and_then(|r| event::arch(&v).map(|a| (r, a)))
+                .map(|r| (r, env))
+                .map_err(|e| (env, e))
+        });
+        let ((request, arch), envelope) = match parsed {
             Ok(x) => x,
             Err((envelope, msg)) => {
                 tracing::warn!(error = %msg, "bad event");
                 return envelope.fail(400, diag("BadRequest", msg), None);
             }
         };
-        match handle(cfg, request).await {
+        match handle(cfg, request, arch).await {
             Ok(v) => Ok(envelope.ok(v)),
             Err((status, d)) => {
                 tracing::error!(error = %d.error_message, "failed");

@@ -1,7 +1,7 @@
 //! The sync function binary run as Lambda runs it: a local Lambda Runtime API server, a local HTTP
 //! package mirror and a real `moto_server`.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use kernel_packer::names::{sha256_hex, simplify};
@@ -39,18 +39,14 @@ async fn sync_function_mirrors_lists_and_urls() {
         json!({"bogus": true}),
     ];
     let api = LambdaApi::start(events);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-sync"))
-        .envs(api.env())
-        .envs(moto.env())
-        .env("KERNEL_PACKER_PACKAGES", "s3://packages/mirror")
-        .env("KERNEL_PACKER_LISTS", lists.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let replies = api.wait_replies(4, Duration::from_secs(120), &mut child);
-    let _ = child.kill();
-    let logs = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string();
+    let (replies, logs) = api.run(
+        Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-sync"))
+            .envs(moto.env())
+            .env("KERNEL_PACKER_PACKAGES", "s3://packages/mirror")
+            .env("KERNEL_PACKER_LISTS", lists.path()),
+        4,
+        Duration::from_secs(120),
+    );
 
     assert_eq!(replies[0].kind, "error", "{:?}\n{logs}", replies[0]);
     assert_eq!(replies[0].body["errorType"], "SyncIncomplete");
@@ -106,22 +102,18 @@ async fn sync_function_reads_the_lists_of_the_default_branch() {
     let gh = FakeGitHub::start("acme", "kernels", &files);
     let api = LambdaApi::start(vec![json!({}), json!({})]);
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-sync"))
-        .envs(api.env())
-        .envs(moto.env())
-        .env("KERNEL_PACKER_PACKAGES", "s3://packages/p")
-        .env("KERNEL_PACKER_LISTS", "github")
-        .env("KERNEL_PACKER_REPO", "acme/kernels")
-        .env("GITHUB_TOKEN", "ghp_fixturetoken")
-        .env("GITHUB_API_URL", gh.base())
-        .env("TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let replies = api.wait_replies(2, Duration::from_secs(120), &mut child);
-    let _ = child.kill();
-    let logs = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string();
+    let (replies, logs) = api.run(
+        Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-sync"))
+            .envs(moto.env())
+            .env("KERNEL_PACKER_PACKAGES", "s3://packages/p")
+            .env("KERNEL_PACKER_LISTS", "github")
+            .env("KERNEL_PACKER_REPO", "acme/kernels")
+            .env("GITHUB_TOKEN", "ghp_fixturetoken")
+            .env("GITHUB_API_URL", gh.base())
+            .env("TMPDIR", tmp.path()),
+        2,
+        Duration::from_secs(120),
+    );
     assert_eq!(replies[0].kind, "response", "{:?}\n{logs}", replies[0]);
     assert_eq!(replies[0].body["transferred"], 1);
     assert_eq!(replies[1].body["transferred"], 0);

@@ -3,41 +3,18 @@
 //! A forged delivery gets 401, the signed merge push 200 and a request object naming the new id,
 //! the replay 409, a ping 200.
 
-use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
 use kernel_packer::names::{manifest_id, simplify};
-use kernel_packer::store::Store;
 use kernel_packer::trigger::{self, PackRequest};
+use kernel_packer_test_support::fixtures::{push_body, repo_lists, unix_now};
 use kernel_packer_test_support::github::FakeGitHub;
-use kernel_packer_test_support::harness::{s3_store, LambdaApi, Moto};
+use kernel_packer_test_support::harness::{object, s3_store, LambdaApi, Moto};
 use serde_json::{json, Value};
 
 const SECRET: &str = "function-test-secret";
-
-fn files(urls: &[&str]) -> BTreeMap<String, Vec<u8>> {
-    let mut manifest = String::from("# generated\n");
-    for u in urls {
-        let name = simplify(u);
-        manifest.push_str(&format!(
-            "{}:\n  type: debian\n  packages:\n  - {name}\n",
-            manifest_id(std::slice::from_ref(&name))
-        ));
-    }
-    let list: String = urls.iter().map(|u| format!("{u}\n")).collect();
-    BTreeMap::from([
-        (
-            "kernel-package-lists/manifest.yml".to_string(),
-            manifest.into_bytes(),
-        ),
-        (
-            "kernel-package-lists/debian.txt".to_string(),
-            list.into_bytes(),
-        ),
-    ])
-}
 
 fn url_event(event: &str, delivery: &str, signature: &str, body: &[u8], base64: bool) -> Value {
     let body_field = if base64 {
@@ -61,20 +38,12 @@ fn url_event(event: &str, delivery: &str, signature: &str, body: &[u8], base64: 
 async fn webhook_function_refuses_forgeries_and_replays_and_requests_the_new_id() {
     let old = "http://deb.test/linux-headers-6.1.0-1-amd64_1_amd64.deb";
     let new = "http://deb.test/linux-headers-6.1.0-2-amd64_2_amd64.deb";
-    let gh = FakeGitHub::start("acme", "kernels", &files(&[old]));
+    let gh = FakeGitHub::start("acme", "kernels", &repo_lists(&[old]));
     let before = gh.ref_of("main").unwrap();
-    let after = gh.commit_files("main", &files(&[old, new]), "Merge pull request #1");
+    let after = gh.commit_files("main", &repo_lists(&[old, new]), "Merge pull request #1");
     let moto = Moto::start();
     let store = s3_store(&moto.endpoint(), "bundles", "b/", None).await;
-    let pushed_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let body = serde_json::to_vec(&json!({
-        "ref": "refs/heads/main", "before": before, "after": after,
-        "repository": {"full_name": "acme/kernels", "default_branch": "main", "pushed_at": pushed_at}
-    }))
-    .unwrap();
+    let body = push_body(&before, &after, unix_now(), "acme/kernels");
     let good = trigger::sign(SECRET.as_bytes(), &body);
     let forged = trigger::sign(b"guess", &body);
     let events = vec![
@@ -91,22 +60,18 @@ async fn webhook_function_refuses_forgeries_and_replays_and_requests_the_new_id(
     ];
     let api = LambdaApi::start(events);
     let cache = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-trigger"))
-        .envs(api.env())
-        .envs(moto.env())
-        .env("KERNEL_PACKER_BUNDLES", "s3://bundles/b")
-        .env("KERNEL_PACKER_REPO", "acme/kernels")
-        .env("GITHUB_TOKEN", "ghp_fixturetoken")
-        .env("GITHUB_API_URL", gh.base())
-        .env("WEBHOOK_SECRET", SECRET)
-        .env("TMPDIR", cache.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let replies = api.wait_replies(4, Duration::from_secs(120), &mut child);
-    let _ = child.kill();
-    let logs = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string();
+    let (replies, logs) = api.run(
+        Command::new(env!("CARGO_BIN_EXE_kernel-packer-fn-trigger"))
+            .envs(moto.env())
+            .env("KERNEL_PACKER_BUNDLES", "s3://bundles/b")
+            .env("KERNEL_PACKER_REPO", "acme/kernels")
+            .env("GITHUB_TOKEN", "ghp_fixturetoken")
+            .env("GITHUB_API_URL", gh.base())
+            .env("WEBHOOK_SECRET", SECRET)
+            .env("TMPDIR", cache.path()),
+        4,
+        Duration::from_secs(120),
+    );
     assert!(!logs.contains(SECRET), "the secret reached the logs");
     let status = |i: usize| replies[i].body["statusCode"].as_u64().unwrap();
     let body_of = |i: usize| -> Value {
@@ -118,14 +83,8 @@ async fn webhook_function_refuses_forgeries_and_replays_and_requests_the_new_id(
     assert_eq!(status(2), 409, "{:?}", replies[2]);
     assert_eq!(status(3), 200);
     assert_eq!(body_of(3)["action"], "ping");
-    let request: PackRequest = serde_json::from_slice(
-        &store
-            .get_bytes(&trigger::request_key(&after))
-            .await
-            .unwrap()
-            .unwrap(),
-    )
-    .unwrap();
+    let request: PackRequest =
+        serde_json::from_slice(&object(&store, &trigger::request_key(&after)).await).unwrap();
     assert_eq!(request.ids, [manifest_id(&[simplify(new)])]);
     assert_eq!(request.urls, [new]);
 }

@@ -1,9 +1,20 @@
 //! A fake GitHub REST server on 127.0.0.1 for the crawl-PR tests: one repository with real Git
-//! object ids (blobs, trees, commits), refs and pull requests, answering the Git data, pulls
-//! and labels endpoints with GitHub's documented response shapes. Every request is logged
-//! (method, path with query, JSON body, status) so tests can assert exact call sequences;
-//! faults (status + headers, N times) and a two-request gate can be injected.
-//! HTTP/1.1, one request per connection (`Connection: close`), a thread per connection.
+//! object ids (blobs, trees, commits), refs and pull requests, answering the Git data, pulls,
+//! labels and check-runs endpoints with GitHub's documented response shapes, and the GraphQL
+//! auto-merge mutations (`POST /graphql`). Every request is logged (method, path with query, JSON
+//! body, status) so tests can assert exact call sequences; faults (status + headers, N times) and a
+//! two-request gate can be injected. HTTP/1.1, one request per connection (`Connection: close`), a
+//! thread per connection.
+//!
+//! GitHub's own behaviour, as far as the whole-loop test needs it:
+//! - Branch protection: [`FakeGitHub::require_checks`] names the required check runs. Auto-merge
+//!   can be enabled only on an open pull request that still waits for one of them (else GitHub's
+//!   "clean status" error); it merges the pull request as soon as every required check run on its
+//!   head commit completed with `success` (a merge commit on the base branch; SQUASH: one parent).
+//! - Webhooks: [`FakeGitHub::webhook`] sets a URL and secret; every push a merge makes to the
+//!   base branch is delivered from a thread as a `push` event signed with HMAC-SHA256
+//!   (`X-Hub-Signature-256`), optionally preceded by a copy signed with a wrong secret; the
+//!   answers are recorded ([`FakeGitHub::deliveries`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,6 +24,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
@@ -55,6 +67,38 @@ pub struct Pr {
     pub title: String,
     pub body: String,
     pub labels: Vec<String>,
+    /// Auto-merge method while armed (`MERGE`, `SQUASH`).
+    pub auto_merge: Option<String>,
+}
+
+/// A check run.
+#[derive(Debug, Clone)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    pub head_sha: String,
+    pub status: String,
+    pub conclusion: Option<String>,
+    pub title: String,
+    pub summary: String,
+}
+
+/// One webhook delivery and the receiver's answer.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    /// Signed with the configured secret (false: the deliberately forged copy).
+    pub signed: bool,
+    /// HTTP status the receiver answered (0: no answer).
+    pub status: u16,
+    pub after: String,
+}
+
+#[derive(Debug, Clone)]
+struct Webhook {
+    url: String,
+    secret: Vec<u8>,
+    forged_copy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +125,12 @@ struct Repo {
     /// Requests matching (method, path part) wait until this many arrived (or 10 s passed).
     gate: Option<(String, String, usize)>,
     gate_arrived: usize,
+    check_runs: Vec<CheckRun>,
+    required_checks: Vec<String>,
+    webhook: Option<Webhook>,
+    /// Pushes (branch, before, after) waiting to be delivered once the lock is released.
+    pending_pushes: Vec<(String, String, String)>,
+    deliveries: Vec<Delivery>,
 }
 
 pub struct FakeGitHub {
@@ -201,6 +251,68 @@ impl Repo {
         flat.into_iter()
             .map(|(p, (_, sha))| (p, self.blobs[&sha].clone()))
             .collect()
+    }
+
+    /// Every required check run on `sha` completed green (at least one is required).
+    fn checks_green(&self, sha: &str) -> bool {
+        !self.required_checks.is_empty()
+            && self.required_checks.iter().all(|name| {
+                self.check_runs
+                    .iter()
+                    .rev()
+                    .find(|c| &c.name == name && c.head_sha == sha)
+                    .is_some_and(|c| {
+                        c.status == "completed" && c.conclusion.as_deref() == Some("success")
+                    })
+            })
+    }
+
+    /// Merges `number` into its base: a merge commit (two parents) or, for SQUASH, one commit
+    /// with the head's tree on top of the base. Records the push for delivery.
+    fn merge(&mut self, number: u64, method: &str, delete_branch: bool) {
+        let pr = self
+            .prs
+            .iter()
+            .find(|p| p.number == number)
+            .unwrap()
+            .clone();
+        let head = self.refs[&pr.head].clone();
+        let base = self.refs[&pr.base].clone();
+        let tree = self.commits[&head].tree.clone();
+        let parents = if method == "SQUASH" {
+            vec![base.clone()]
+        } else {
+            vec![base.clone(), head]
+        };
+        let c = self.commit(&tree, parents, &format!("{} (#{number})", pr.title));
+        self.refs.insert(pr.base.clone(), c.clone());
+        self.pending_pushes.push((pr.base.clone(), base, c));
+        if delete_branch {
+            self.refs.remove(&pr.head);
+        }
+        let p = self.prs.iter_mut().find(|p| p.number == number).unwrap();
+        p.state = "closed".into();
+        p.merged = true;
+        p.auto_merge = None;
+    }
+
+    /// GitHub's auto-merge: merges every open pull request that is armed and green.
+    fn auto_merge(&mut self) {
+        let ready: Vec<(u64, String)> = self
+            .prs
+            .iter()
+            .filter(|p| p.state == "open")
+            .filter_map(|p| Some((p.number, p.auto_merge.clone()?, p.head.clone())))
+            .filter(|(_, _, head)| {
+                self.refs
+                    .get(head)
+                    .is_some_and(|sha| self.checks_green(sha))
+            })
+            .map(|(n, m, _)| (n, m))
+            .collect();
+        for (n, method) in ready {
+            self.merge(n, &method, false);
+        }
     }
 
     fn is_ancestor(&self, old: &str, new: &str) -> bool {
@@ -340,23 +452,143 @@ impl FakeGitHub {
     /// head's tree, the PR closed and marked merged; the head branch is deleted if asked.
     pub fn merge_pr(&self, number: u64, delete_branch: bool) {
         let mut r = self.lock();
-        let pr = r.prs.iter().find(|p| p.number == number).unwrap().clone();
-        let head = r.refs[&pr.head].clone();
-        let base = r.refs[&pr.base].clone();
-        let tree = r.commits[&head].tree.clone();
-        let c = r.commit(
-            &tree,
-            vec![base, head],
-            &format!("Merge pull request #{number}"),
-        );
-        r.refs.insert(pr.base.clone(), c);
-        if delete_branch {
-            r.refs.remove(&pr.head);
-        }
-        let p = r.prs.iter_mut().find(|p| p.number == number).unwrap();
-        p.state = "closed".into();
-        p.merged = true;
+        r.merge(number, "MERGE", delete_branch);
+        let pushes = std::mem::take(&mut r.pending_pushes);
+        let hook = r.webhook.clone();
+        drop(r);
+        deliver(&self.state, hook, pushes, &self.owner, &self.name);
     }
+
+    /// Branch protection: these check runs must be green before a pull request merges.
+    pub fn require_checks(&self, names: &[&str]) {
+        self.lock().required_checks = names.iter().map(|n| n.to_string()).collect();
+    }
+
+    /// Push webhooks go to `url`, signed with `secret`; with `forged_copy`, each delivery is
+    /// preceded by one signed with a wrong secret.
+    pub fn webhook(&self, url: &str, secret: &[u8], forged_copy: bool) {
+        self.lock().webhook = Some(Webhook {
+            url: url.into(),
+            secret: secret.to_vec(),
+            forged_copy,
+        });
+    }
+
+    pub fn check_runs(&self) -> Vec<CheckRun> {
+        self.lock().check_runs.clone()
+    }
+
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.lock().deliveries.clone()
+    }
+
+    /// Waits (at most `timeout`) until `n` deliveries were answered.
+    pub fn wait_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let d = self.deliveries();
+            if d.len() >= n || Instant::now() >= deadline {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// `sha256=<hex HMAC-SHA256(secret, body)>`, computed here independently of the project's code.
+pub fn hub_signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// POSTs `body` to `url` (`http://host:port/path`) with `headers`; returns the status (0: none).
+fn post(url: &str, headers: &[(&str, String)], body: &[u8]) -> u16 {
+    let rest = url.strip_prefix("http://").expect("webhook URL is http://");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let Ok(mut conn) = TcpStream::connect(host) else {
+        return 0;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(300)));
+    let mut head = format!(
+        "POST /{path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: GitHub-Hookshot/fixture\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    if conn.write_all(head.as_bytes()).is_err() || conn.write_all(body).is_err() {
+        return 0;
+    }
+    let mut line = String::new();
+    let _ = BufReader::new(conn).read_line(&mut line);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Delivers `pushes` to the webhook (if any) from a thread, as GitHub does after answering.
+fn deliver(
+    state: &Arc<(Mutex<Repo>, Condvar)>,
+    hook: Option<Webhook>,
+    pushes: Vec<(String, String, String)>,
+    owner: &str,
+    name: &str,
+) {
+    let Some(hook) = hook else { return };
+    if pushes.is_empty() {
+        return;
+    }
+    let (state, full) = (state.clone(), format!("{owner}/{name}"));
+    std::thread::spawn(move || {
+        for (branch, before, after) in pushes {
+            let pushed_at = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let body = serde_json::to_vec(&json!({
+                "ref": format!("refs/heads/{branch}"), "before": before, "after": after,
+                "created": false, "deleted": false, "forced": false,
+                "repository": {"full_name": full, "default_branch": "main", "pushed_at": pushed_at},
+                "pusher": {"name": "web-flow"},
+            }))
+            .unwrap();
+            let copies: &[bool] = if hook.forged_copy {
+                &[false, true]
+            } else {
+                &[true]
+            };
+            for &signed in copies {
+                let id = format!(
+                    "{}-{}",
+                    &after[..12],
+                    if signed { "delivery" } else { "forged" }
+                );
+                let secret: &[u8] = if signed {
+                    &hook.secret
+                } else {
+                    b"not-the-secret"
+                };
+                let status = post(
+                    &hook.url,
+                    &[
+                        ("X-GitHub-Event", "push".into()),
+                        ("X-GitHub-Delivery", id.clone()),
+                        ("X-Hub-Signature-256", hub_signature(secret, &body)),
+                    ],
+                    &body,
+                );
+                state.0.lock().unwrap().deliveries.push(Delivery {
+                    id,
+                    signed,
+                    status,
+                    after: after.clone(),
+                });
+            }
+        }
+    });
 }
 
 fn read_request(conn: &mut TcpStream) -> std::io::Result<(String, String, Vec<u8>)> {
@@ -457,11 +689,15 @@ fn handle(
         });
     let (status, headers, out) = match fault {
         Some(f) => (f.status, f.headers, f.body),
+        None if method == "POST" && path == "/graphql" => {
+            (200, Vec::new(), graphql(&mut r, &json_body))
+        }
         None => {
             let (s, v) = route(&mut r, &method, &path, &json_body, base, owner, name);
             (s, Vec::new(), v)
         }
     };
+    r.auto_merge();
     r.calls.push(Call {
         method: method.clone(),
         path: path.clone(),
@@ -469,9 +705,78 @@ fn handle(
         status,
         at: Instant::now(),
     });
+    let pushes = std::mem::take(&mut r.pending_pushes);
+    let hook = r.webhook.clone();
     drop(r);
     respond(&mut conn, status, &headers, &out);
+    deliver(state, hook, pushes, owner, name);
     Ok(())
+}
+
+fn graphql_error(kind: &str, message: &str) -> Value {
+    json!({"data": null, "errors": [{"type": kind, "path": ["mutation"], "locations": [{"line": 1, "column": 1}], "message": message}]})
+}
+
+/// The GraphQL auto-merge mutations (`enablePullRequestAutoMerge`, `disablePullRequestAutoMerge`)
+/// with GitHub's answers; anything else is an error response.
+fn graphql(r: &mut Repo, body: &Value) -> Value {
+    let query = body["query"].as_str().unwrap_or("");
+    let vars = &body["variables"];
+    let node = vars["pr"].as_str().unwrap_or("");
+    let enable = query.contains("enablePullRequestAutoMerge");
+    if !enable && !query.contains("disablePullRequestAutoMerge") {
+        return graphql_error(
+            "UNSUPPORTED",
+            "the fake GitHub serves only the auto-merge mutations",
+        );
+    }
+    let Some(i) = r.prs.iter().position(|p| pr_node_id(p.number) == node) else {
+        return graphql_error(
+            "NOT_FOUND",
+            &format!("Could not resolve to a node with the global id of '{node}'."),
+        );
+    };
+    let number = r.prs[i].number;
+    if r.prs[i].state != "open" {
+        return graphql_error("UNPROCESSABLE", "Pull request is closed");
+    }
+    let field = if enable {
+        let method = vars["method"].as_str().unwrap_or("MERGE").to_string();
+        if !["MERGE", "SQUASH", "REBASE"].contains(&method.as_str()) {
+            return graphql_error("INVALID", &format!("invalid merge method {method}"));
+        }
+        let head = r.refs.get(&r.prs[i].head).cloned().unwrap_or_default();
+        if r.required_checks.is_empty() || r.checks_green(&head) {
+            return graphql_error(
+                "UNPROCESSABLE",
+                "Pull request Pull request is in clean status",
+            );
+        }
+        r.prs[i].auto_merge = Some(method.clone());
+        json!({"enablePullRequestAutoMerge": {"pullRequest": {"number": number,
+            "autoMergeRequest": {"enabledAt": "2023-11-14T22:13:20Z", "mergeMethod": method}}}})
+    } else {
+        r.prs[i].auto_merge = None;
+        json!({"disablePullRequestAutoMerge": {"pullRequest": {"number": number}}})
+    };
+    json!({ "data": field })
+}
+
+fn pr_node_id(number: u64) -> String {
+    format!("PR_kwDOfixture{number}")
+}
+
+fn check_run_json(base: &str, repo: &str, c: &CheckRun) -> Value {
+    json!({
+        "id": c.id, "node_id": format!("CR_kwDOfixture{}", c.id), "head_sha": c.head_sha,
+        "external_id": "", "url": format!("{base}{repo}/check-runs/{}", c.id),
+        "html_url": format!("https://github.invalid{}/runs/{}", repo.replace("/repos", ""), c.id),
+        "details_url": null, "status": c.status, "conclusion": c.conclusion,
+        "started_at": "2023-11-14T22:13:20Z",
+        "completed_at": if c.status == "completed" { json!("2023-11-14T22:13:21Z") } else { Value::Null },
+        "output": {"title": c.title, "summary": c.summary, "text": null, "annotations_count": 0},
+        "name": c.name, "app": {"id": 1, "slug": "kernel-packer"}, "pull_requests": []
+    })
 }
 
 fn not_found() -> (u16, Value) {
@@ -547,7 +852,7 @@ fn pr_json(base: &str, repo: &str, owner: &str, r: &Repo, p: &Pr) -> Value {
     json!({
         "url": format!("{base}{repo}/pulls/{}", p.number),
         "id": 1000 + p.number,
-        "node_id": "PR_kwDOfixture",
+        "node_id": pr_node_id(p.number),
         "html_url": format!("https://github.invalid{repo}/pull/{}", p.number).replace("/repos", ""),
         "number": p.number,
         "state": p.state,
@@ -561,6 +866,7 @@ fn pr_json(base: &str, repo: &str, owner: &str, r: &Repo, p: &Pr) -> Value {
         "closed_at": if p.state == "closed" { json!("2023-11-14T22:13:20Z") } else { Value::Null },
         "merged_at": if p.merged { json!("2023-11-14T22:13:20Z") } else { Value::Null },
         "draft": false,
+        "auto_merge": p.auto_merge.as_ref().map(|m| json!({"enabled_by": {"login": "kernel-packer-bot"}, "merge_method": m.to_lowercase(), "commit_title": null, "commit_message": null})),
         "head": {"label": format!("{owner}:{}", p.head), "ref": p.head, "sha": head_sha},
         "base": {"label": format!("{owner}:{}", p.base), "ref": p.base, "sha": base_sha}
     })
@@ -802,6 +1108,7 @@ fn route(
                 title: s(body, "title"),
                 body: s(body, "body"),
                 labels: Vec::new(),
+                auto_merge: None,
             };
             r.prs.push(pr.clone());
             (201, pr_json(base, &repo, owner, r, &pr))
@@ -839,6 +1146,61 @@ fn route(
                 .map(|l| json!({"id": 1, "node_id": "LA_kwDOfixture", "url": format!("{base}{repo}/labels/{l}"), "name": l, "color": "ededed", "default": false, "description": null}))
                 .collect();
             (200, Value::Array(labels))
+        }
+        ("GET", p) if p.starts_with("/commits/") && p.ends_with("/check-runs") => {
+            let sha = &p["/commits/".len()..p.len() - "/check-runs".len()];
+            let name = q.get("check_name");
+            let runs: Vec<Value> = r
+                .check_runs
+                .iter()
+                .rev()
+                .filter(|c| c.head_sha == sha && name.is_none_or(|n| *n == c.name))
+                .map(|c| check_run_json(base, &repo, c))
+                .collect();
+            (200, json!({"total_count": runs.len(), "check_runs": runs}))
+        }
+        ("POST", "/check-runs") => {
+            let head = s(body, "head_sha");
+            if !r.commits.contains_key(&head) {
+                return unprocessable("No commit found for SHA");
+            }
+            let c = CheckRun {
+                id: 5000 + r.check_runs.len() as u64 + 1,
+                name: s(body, "name"),
+                head_sha: head,
+                status: body
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("queued")
+                    .into(),
+                conclusion: body
+                    .get("conclusion")
+                    .and_then(Value::as_str)
+                    .map(Into::into),
+                title: s(&body["output"], "title"),
+                summary: s(&body["output"], "summary"),
+            };
+            r.check_runs.push(c.clone());
+            (201, check_run_json(base, &repo, &c))
+        }
+        ("PATCH", p) if p.starts_with("/check-runs/") => {
+            let id: u64 = p["/check-runs/".len()..].parse().unwrap_or(0);
+            let Some(c) = r.check_runs.iter_mut().find(|c| c.id == id) else {
+                return not_found();
+            };
+            if let Some(v) = body.get("status").and_then(Value::as_str) {
+                c.status = v.into();
+            }
+            if let Some(v) = body.get("conclusion").and_then(Value::as_str) {
+                c.conclusion = Some(v.into());
+                c.status = "completed".into();
+            }
+            if let Some(o) = body.get("output") {
+                c.title = s(o, "title");
+                c.summary = s(o, "summary");
+            }
+            let c = c.clone();
+            (200, check_run_json(base, &repo, &c))
         }
         _ => not_found(),
     }

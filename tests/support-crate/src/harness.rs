@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kernel_packer::store::{S3Options, S3Store};
+use kernel_packer::store::{S3Options, S3Store, Store};
 
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {
@@ -115,6 +115,32 @@ pub async fn s3_store(
         .unwrap();
     let _ = store.client().create_bucket().bucket(bucket).send().await;
     store
+}
+
+/// Stores each of `debs` under the simplified name of `<base_url><file name>` (as a sync of those
+/// URLs would); returns the names in the order of `debs`.
+pub async fn upload_debs(
+    store: &dyn Store,
+    debs: &[std::path::PathBuf],
+    base_url: &str,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for deb in debs {
+        let url = format!("{base_url}{}", deb.file_name().unwrap().to_str().unwrap());
+        let name = kernel_packer::names::simplify(&url);
+        store.put_file(&name, deb, None).await.unwrap();
+        names.push(name);
+    }
+    names
+}
+
+/// The content of `key`; panics when the object is missing or cannot be read.
+pub async fn object(store: &dyn Store, key: &str) -> Vec<u8> {
+    store
+        .get_bytes(key)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{}: no object {key}", store.location()))
 }
 
 /// One HTTP request as the server saw it.
@@ -514,6 +540,22 @@ impl LambdaApi {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect()
+    }
+
+    /// Runs the function binary `function` (its own configuration already set on it) against this
+    /// API until `n` replies arrived (bounded by `timeout`, see [`LambdaApi::wait_replies`]), then
+    /// stops it. Returns the replies and the function's stderr (its logs).
+    pub fn run(&self, function: &mut Command, n: usize, timeout: Duration) -> (Vec<Reply>, String) {
+        let mut child = function
+            .envs(self.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {function:?}: {e}"));
+        let replies = self.wait_replies(n, timeout, &mut child);
+        let _ = child.kill();
+        let logs = String::from_utf8_lossy(&child.wait_with_output().unwrap().stderr).to_string();
+        (replies, logs)
     }
 
     /// Waits (bounded by `timeout`) until `n` replies arrived; panics with the init error if any.

@@ -7,8 +7,10 @@
 //!   Lambda Runtime API.
 //! - [`crawl`]: the fixture mirror serving every upstream repository format, and the fixture world
 //!   built from the seed corpus (`tests/corpus/`).
-//! - [`github`]: a fake GitHub REST server (Git data, pulls, labels).
+//! - [`github`]: a fake GitHub (Git data, pulls, labels, check runs, auto-merge, push webhooks).
 //! - [`actions_runner`]: an emulation of the GitHub Actions runner for composite actions.
+//! - [`pipeline`]: the deployed pipeline's glue for the loop tests (write-counting store, webhook
+//!   endpoint, the pack state machine's work).
 //!
 //! The old module paths (`tests/support`, `tests/harness`, `tests/crawl_support`,
 //! `tests/support_github`) are thin re-exports of these modules.
@@ -20,6 +22,7 @@ pub mod crawl;
 pub mod fixtures;
 pub mod github;
 pub mod harness;
+pub mod pipeline;
 
 /// Root of the kernel-packer repository (two levels above this crate).
 pub fn repo_root() -> PathBuf {

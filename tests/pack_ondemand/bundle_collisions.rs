@@ -10,17 +10,16 @@
 //! - every index entry's sha256 is the stored object's, and each bundle's BUNDLE_CHECKSUM is the
 //!   entry's `checksum`.
 
-mod harness;
-mod support;
+use crate::{harness, support};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use harness::{s3_store, Moto};
+use harness::{s3_store, upload_debs, Moto};
 use kernel_packer::index::{self, IndexEntry};
-use kernel_packer::names::{manifest_id, simplify};
+use kernel_packer::names::manifest_id;
 use kernel_packer::ondemand::{self, Manifest, ManifestSet, PackContext};
 use kernel_packer::store::{sha256_file, Store};
 
@@ -55,16 +54,7 @@ fn altered_debs(debs: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
 
 /// Uploads `debs` as listed under `host`; returns the set.
 async fn upload(packages: &dyn Store, debs: &[PathBuf], host: &str) -> ManifestSet {
-    let mut names = Vec::new();
-    for deb in debs {
-        let url = format!(
-            "http://{host}/pool/main/l/linux/{}",
-            deb.file_name().unwrap().to_str().unwrap()
-        );
-        let name = simplify(&url);
-        packages.put_file(&name, deb, None).await.unwrap();
-        names.push(name);
-    }
+    let mut names = upload_debs(packages, debs, &format!("http://{host}/pool/main/l/linux/")).await;
     names.sort();
     ManifestSet {
         kind: "debian".into(),
@@ -100,13 +90,7 @@ async fn assert_index_true(bundles: Arc<dyn Store>, work: &Path) -> BTreeMap<Str
 }
 
 async fn bundle_keys(bundles: &dyn Store) -> BTreeSet<String> {
-    bundles
-        .list("bundle-")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|o| o.key)
-        .collect()
+    bundles.keys("bundle-").await.unwrap().into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

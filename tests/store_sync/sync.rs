@@ -2,7 +2,7 @@
 //! transfer, idempotent rerun, checksum refusal, retries, failures that do not stop the others,
 //! and an S3 server dying mid-upload.
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

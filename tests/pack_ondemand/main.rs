@@ -1,13 +1,18 @@
 //! Pack on demand with the real Debian header set: packages in an S3 package store (moto), bundle
 //! and index entries in an S3 bundle store; a broken id fails without stopping the good one.
 
+#[path = "../harness/mod.rs"]
 mod harness;
+#[path = "../support/mod.rs"]
 mod support;
+
+// Same-uname ids sharing or splitting bundles: a module of this binary (one test binary fewer).
+mod bundle_collisions;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use harness::{s3_store, Moto};
+use harness::{s3_store, upload_debs, Moto};
 use kernel_packer::index;
 use kernel_packer::names::{manifest_id, simplify};
 use kernel_packer::ondemand::{self, find_by_kernel, Manifest, ManifestSet, PackContext};
@@ -15,17 +20,8 @@ use kernel_packer::store::Store;
 
 /// Puts the real Debian header packages into `store` under their simplified pool URLs.
 async fn upload_debian(store: &dyn Store) -> Vec<String> {
-    let mut names = Vec::new();
-    for deb in support::debian_packages() {
-        let url = format!(
-            "http://mirror.test/pool/main/l/linux/{}",
-            deb.file_name().unwrap().to_str().unwrap()
-        );
-        let name = simplify(&url);
-        store.put_file(&name, &deb, None).await.unwrap();
-        names.push(name);
-    }
-    names
+    let debs = support::debian_packages();
+    upload_debs(store, &debs, "http://mirror.test/pool/main/l/linux/").await
 }
 
 /// One directory store for packages and bundles under `dir`, work dir `dir/w`.
@@ -276,12 +272,7 @@ fn cli_manifest_mode_packs_by_kernel_and_missing() {
         names.push(name);
     }
     let good = manifest_id(&names);
-    let uname = debs
-        .iter()
-        .filter_map(|d| d.file_name()?.to_str()?.strip_prefix("linux-headers-"))
-        .find(|n| n.split('_').next().unwrap().ends_with("-amd64"))
-        .map(|n| n.split('_').next().unwrap().to_string())
-        .unwrap();
+    let uname = support::header_uname(&debs, "-amd64");
     let manifest_path = dir.path().join("manifest.yml");
     let broken_pkg = simplify("http://mirror.test/pool/linux-headers-0.1.0-1-amd64_1_amd64.deb");
     let broken = manifest_id(std::slice::from_ref(&broken_pkg));

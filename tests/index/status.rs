@@ -1,7 +1,7 @@
 //! `kernel-packer status`: the freshness report of a bundle store, refreshed from a lists directory;
 //! a listed kernel waits until its id is indexed.
 
-mod support;
+use crate::support;
 
 use kernel_packer::index::{self, IndexEntry};
 use kernel_packer::names::{manifest_id, simplify};

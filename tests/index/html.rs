@@ -3,7 +3,7 @@
 //! gets a kernel typed into the search box; exactly the matching row stays visible, and a
 //! screenshot is saved into the test's output dir (target/index-html/).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 
@@ -57,17 +57,12 @@ fn search_in_headless_chromium_shows_the_matching_row() {
     ] {
         rt.block_on(index::write_entry(&store, &e)).unwrap();
     }
-    let out = support::kernel_packer()
-        .args(["index", "--bundles"])
-        .arg(&store_dir)
-        .arg("--html")
-        .arg(&store_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    support::run(
+        support::kernel_packer()
+            .args(["index", "--bundles"])
+            .arg(&store_dir)
+            .arg("--html")
+            .arg(&store_dir),
     );
     let page = store_dir.join("index.html");
     let html = std::fs::read_to_string(&page).unwrap();
