@@ -178,15 +178,12 @@ fn arm64_variants_mirror_their_amd64_sources() {
     let c = config();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kernel-package-lists");
     let reformat = kernel_packer::manifest::Config::load(&dir.join("reformat.yml")).unwrap();
-    let groups: serde_norway::Value =
-        serde_norway::from_str(&std::fs::read_to_string(dir.join("crawl-groups.yml")).unwrap())
-            .unwrap();
-    let grouped: Vec<&str> = groups["groups"]
-        .as_mapping()
-        .unwrap()
-        .values()
-        .flat_map(|v| v.as_sequence().unwrap().iter().map(|n| n.as_str().unwrap()))
-        .collect();
+    let groups = kernel_packer::crawl_pr::groups::parse_groups(
+        &std::fs::read_to_string(dir.join("crawl-groups.yml")).unwrap(),
+        "crawl-groups.yml",
+    )
+    .unwrap();
+    let grouped: Vec<&str> = groups.values().flatten().map(String::as_str).collect();
     let mut report = Vec::new();
     let variants: Vec<_> = c.sources.iter().filter(|s| s.arch == "arm64").collect();
     assert!(variants.len() >= 14, "{} arm64 variants", variants.len());
