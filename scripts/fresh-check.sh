@@ -112,6 +112,10 @@ for conf in /etc/pip.conf /etc/npmrc /usr/etc/npmrc "$HOME/.npmrc" "$HOME/.cargo
   if [ -f "$conf" ]; then mkdir -p "$root$(dirname "$conf")"; cp "$conf" "$root$conf"; fi
 done
 
+# The root is a mount point of its own, as / is on a real machine (tests that unshare a mount
+# namespace make / private, which fails on a directory that is not a mount point).
+mount --bind "$root" "$root"
+mounted+=("$root")
 bind /proc /proc
 bind /sys /sys
 bind /dev /dev
