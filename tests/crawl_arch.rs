@@ -58,64 +58,165 @@ const ARM64: &[(&str, usize)] = &[
     ("oracle-uek-arm64", 3),
     ("centos8-arm64", 6),
     ("centos-stream-arm64", 2),
+    ("ubuntu-azure-arm64", 2),
+    ("ubuntu-gcp-arm64", 2),
+    ("ubuntu-oracle-arm64", 2),
+    ("ubuntu-lowlatency-arm64", 2),
+    ("ubuntu-hwe-arm64", 2),
 ];
 
 fn hex(seed: &str) -> String {
     kernel_packer::names::sha256_hex(seed.as_bytes())
 }
 
-/// Ubuntu's ports archive: jammy- and noble-security `binary-arm64` indexes (generic and AWS
-/// flavour headers with their common headers, the `linux-headers-generic` and
-/// `linux-headers-aws` metapackages) and the pool listings, which also keep an older generic
-/// kernel the indexes dropped. Returns the generic and the AWS list.
-fn ubuntu_ports(w: &World) -> (BTreeSet<String>, BTreeSet<String>) {
+/// Ubuntu flavours in the ports archive beside generic and AWS: (list, source package,
+/// flavour, metapackage, per suite: ABI and version). HWE is jammy's `linux-hwe-6.8` and
+/// focal's `linux-hwe-5.15` (`~22.04.1` / `~20.04.1` versions, common headers
+/// `linux-hwe-<series>-headers-*`).
+#[allow(clippy::type_complexity)]
+const PORTS_FLAVOURS: &[(&str, &str, &str, &str, &[(&str, &str, &str)])] = &[
+    (
+        "ubuntu-azure-arm64.txt",
+        "linux-azure",
+        "azure",
+        "linux-headers-azure",
+        &[
+            ("jammy-security", "5.15.0-1073", "5.15.0-1073.82"),
+            ("noble-security", "6.8.0-1017", "6.8.0-1017.20"),
+        ],
+    ),
+    (
+        "ubuntu-gcp-arm64.txt",
+        "linux-gcp",
+        "gcp",
+        "linux-headers-gcp",
+        &[
+            ("jammy-security", "5.15.0-1067", "5.15.0-1067.75"),
+            ("noble-security", "6.8.0-1015", "6.8.0-1015.17"),
+        ],
+    ),
+    (
+        "ubuntu-oracle-arm64.txt",
+        "linux-oracle",
+        "oracle",
+        "linux-headers-oracle",
+        &[
+            ("jammy-security", "5.15.0-1066", "5.15.0-1066.72"),
+            ("noble-security", "6.8.0-1013", "6.8.0-1013.13"),
+        ],
+    ),
+    (
+        "ubuntu-lowlatency-arm64.txt",
+        "linux-lowlatency",
+        "lowlatency",
+        "linux-headers-lowlatency",
+        &[
+            ("jammy-security", "5.15.0-119", "5.15.0-119.129"),
+            ("noble-security", "6.8.0-45", "6.8.0-45.45.1"),
+        ],
+    ),
+    (
+        "ubuntu-hwe-arm64.txt",
+        "linux-hwe-6.8",
+        "generic",
+        "linux-headers-generic-hwe-22.04",
+        &[("jammy-security", "6.8.0-47", "6.8.0-47.47~22.04.1")],
+    ),
+    (
+        "ubuntu-hwe-arm64.txt",
+        "linux-hwe-5.15",
+        "generic",
+        "linux-headers-generic-hwe-20.04",
+        &[("focal-security", "5.15.0-122", "5.15.0-122.132~20.04.1")],
+    ),
+];
+
+/// Ubuntu's ports archive: jammy- and noble-security `binary-arm64` indexes (generic, AWS and
+/// the [`PORTS_FLAVOURS`] headers with their common headers, and each flavour's metapackage)
+/// and the pool listings, which also keep an older generic kernel the indexes dropped.
+/// Returns every Ubuntu arm64 list.
+fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
     let pool = "pool/main/l/linux/";
     let kernel = |source: &str, abi: &str, flavour: &str, version: &str| -> Vec<Deb> {
         fixtures::ubuntu_kernel(source, source, abi, flavour, version, "arm64").to_vec()
     };
     let mut files = Vec::new();
-    let (mut generic, mut aws) = (BTreeSet::new(), BTreeSet::new());
+    let mut lists: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let url = |d: &Deb| format!("{PORTS}{}", d.filename);
-    for (suite, abi, version, meta, aws_abi, aws_version) in [
+    // focal-security: only HWE here (the generic and AWS canaries are met by later suites).
+    let generic_aws: [(&str, Option<[&str; 5]>); 3] = [
+        ("focal-security", None),
         (
             "jammy-security",
-            "5.15.0-115",
-            "5.15.0-115.125",
-            "5.15.0.115.115",
-            "5.15.0-1063",
-            "5.15.0-1063.69",
+            Some([
+                "5.15.0-115",
+                "5.15.0-115.125",
+                "5.15.0.115.115",
+                "5.15.0-1063",
+                "5.15.0-1063.69",
+            ]),
         ),
         (
             "noble-security",
-            "6.8.0-45",
-            "6.8.0-45.45",
-            "6.8.0-45.45",
-            "6.8.0-1015",
-            "6.8.0-1015.16",
+            Some([
+                "6.8.0-45",
+                "6.8.0-45.45",
+                "6.8.0-45.45",
+                "6.8.0-1015",
+                "6.8.0-1015.16",
+            ]),
         ),
-    ] {
-        let mut debs = kernel("linux", abi, "generic", version);
-        generic.extend(debs.iter().map(url));
-        let aws_debs = kernel("linux-aws", aws_abi, "aws", aws_version);
-        aws.extend(aws_debs.iter().map(url));
-        debs.extend(aws_debs);
-        files.extend(debs.iter().map(url));
-        for (name, version, kernel, pool) in [
-            (
-                "linux-headers-generic",
-                meta,
+    ];
+    for (suite, kernels) in generic_aws {
+        let mut debs = Vec::new();
+        let mut metas = Vec::new();
+        if let Some([abi, version, meta, aws_abi, aws_version]) = kernels {
+            let generic = kernel("linux", abi, "generic", version);
+            lists
+                .entry("ubuntu-standard-arm64.txt".into())
+                .or_default()
+                .extend(generic.iter().map(url));
+            let aws_debs = kernel("linux-aws", aws_abi, "aws", aws_version);
+            lists
+                .entry("ubuntu-aws-arm64.txt".into())
+                .or_default()
+                .extend(aws_debs.iter().map(url));
+            debs.extend(generic);
+            debs.extend(aws_debs);
+            metas.push((
+                "linux-headers-generic".to_string(),
+                meta.to_string(),
                 format!("linux-headers-{abi}-generic"),
-                "pool/main/l/linux-meta/",
-            ),
-            (
-                "linux-headers-aws",
-                aws_version,
+                "pool/main/l/linux-meta/".to_string(),
+            ));
+            metas.push((
+                "linux-headers-aws".into(),
+                aws_version.into(),
                 format!("linux-headers-{aws_abi}-aws"),
-                "pool/main/l/linux-meta-aws/",
-            ),
-        ] {
+                "pool/main/l/linux-meta-aws/".into(),
+            ));
+        }
+        for (list, source, flavour, metapackage, kernels) in PORTS_FLAVOURS {
+            for (_, abi, version) in kernels.iter().filter(|k| k.0 == suite) {
+                let flavour_debs = kernel(source, abi, flavour, version);
+                lists
+                    .entry(list.to_string())
+                    .or_default()
+                    .extend(flavour_debs.iter().map(url));
+                debs.extend(flavour_debs);
+                let meta_source = source.replacen("linux", "linux-meta", 1);
+                metas.push((
+                    metapackage.to_string(),
+                    version.to_string(),
+                    format!("linux-headers-{abi}-{flavour}"),
+                    format!("pool/main/l/{meta_source}/"),
+                ));
+            }
+        }
+        files.extend(debs.iter().map(url));
+        for (name, version, kernel, pool) in metas {
             debs.push(fixtures::metapackage_for(
-                name, version, &kernel, pool, "arm64",
+                &name, &version, &kernel, &pool, "arm64",
             ));
         }
         fixtures::apt_suite(
@@ -129,13 +230,19 @@ fn ubuntu_ports(w: &World) -> (BTreeSet<String>, BTreeSet<String>) {
     }
     // Only in the pool: an older jammy kernel, plus files the selections must skip.
     for d in kernel("linux", "5.15.0-113", "generic", "5.15.0-113.123") {
-        generic.insert(url(&d));
+        lists
+            .entry("ubuntu-standard-arm64.txt".into())
+            .or_default()
+            .insert(url(&d));
         files.push(url(&d));
     }
     for skip in [
         format!("{pool}linux-image-5.15.0-115-generic_5.15.0-115.125_arm64.deb"),
         format!("{pool}linux-headers-5.15.0-115-generic-64k_5.15.0-115.125_arm64.deb"),
         "pool/main/l/linux-aws/linux-image-6.8.0-1015-aws_6.8.0-1015.16_arm64.deb".to_string(),
+        "pool/main/l/linux-lowlatency/linux-headers-6.8.0-45-lowlatency-64k_6.8.0-45.45.1_arm64.deb"
+            .to_string(),
+        "pool/main/l/linux-azure/linux-image-6.8.0-1017-azure_6.8.0-1017.20_arm64.deb".to_string(),
     ] {
         files.push(format!("{PORTS}{skip}"));
     }
@@ -147,7 +254,7 @@ fn ubuntu_ports(w: &World) -> (BTreeSet<String>, BTreeSet<String>) {
             "{PORTS}pool/universe/l/lightdm/lightdm_1.30.0-0ubuntu14_arm64.deb"
         )],
     );
-    (generic, aws)
+    lists
 }
 
 /// Photon OS `photon_{release,updates}_N.0_aarch64` roots with `aarch64/` and `noarch/` hrefs.
@@ -319,9 +426,7 @@ fn serve(w: &World) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     e.extend(w.arm64.clone());
-    let (generic, aws) = ubuntu_ports(w);
-    e.insert("ubuntu-standard-arm64.txt".into(), generic);
-    e.insert("ubuntu-aws-arm64.txt".into(), aws);
+    e.extend(ubuntu_ports(w));
     e.insert("photon-arm64.txt".into(), photon(w));
     e.insert(
         "amazon-arm64.txt".into(),
