@@ -17,6 +17,7 @@ mod crawl_support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crawl_support::fixtures::{self, Deb, Rpm};
+use crawl_support::mirror::Mirror;
 use crawl_support::world::{crawl_with, World};
 use kernel_packer::manifest::urls::binary_arch;
 use kernel_packer::manifest::{generate, Config, Generated, SourceInput};
@@ -31,6 +32,10 @@ const ALMA: &str = "https://repo.almalinux.org/almalinux/";
 const LEAP: &str = "https://download.opensuse.org/";
 const PHOTON: &str = "https://packages.vmware.com/photon/";
 const FLATCAR: &str = "https://stable.release.flatcar-linux.net/arm64-usr/";
+const CDN: &str = "https://cdn.redhat.com/content/";
+const SUSE: &str = "https://updates.suse.com/SUSE/";
+/// The fixture SLES registration token (appended to every SLES metadata URL).
+const SUSE_TOKEN: &str = "7f3a9c1e5b2d4f60a8c9e1b3d5f7a9c2";
 
 /// amd64 sources crawled beside their arm64 variants (served by the world or here).
 const AMD64: &[&str] = &[
@@ -63,6 +68,9 @@ const ARM64: &[(&str, usize)] = &[
     ("ubuntu-oracle-arm64", 2),
     ("ubuntu-lowlatency-arm64", 2),
     ("ubuntu-hwe-arm64", 2),
+    ("rhel8-arm64", 2),
+    ("rhel84-eus-arm64", 1),
+    ("suse-arm64", 10),
 ];
 
 fn hex(seed: &str) -> String {
@@ -398,6 +406,135 @@ fn leap(w: &World) -> (BTreeSet<String>, BTreeSet<String>) {
     (amd, arm)
 }
 
+/// The credentials of the sources that need one, as files in `dir` named by the variants'
+/// `credential.file` (their variables unset here): RHEL's entitlement certificate + key (PEM,
+/// made by the `openssl` CLI; the fixture CDN is plain HTTP, so only its parsing is exercised)
+/// and the SLES registration token.
+fn credentials(w: &mut World, dir: &std::path::Path) {
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-subj", "/CN=fixture-entitlement", "-days", "2"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (scripts/setup.d/50-crawl-signed-apt-metadata.sh)");
+    assert!(status.success());
+    let pem = [dir.join("cert.pem"), dir.join("key.pem")]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<String>();
+    let rhel = dir.join("rhel-entitlement.pem");
+    std::fs::write(&rhel, pem).unwrap();
+    let suse = dir.join("suse-repo-token");
+    std::fs::write(&suse, format!("?{SUSE_TOKEN}\n")).unwrap();
+    for s in &mut w.config.sources {
+        let file = match s.name() {
+            "rhel8-arm64" | "rhel84-eus-arm64" => &rhel,
+            "suse-arm64" => &suse,
+            _ => continue,
+        };
+        let c = s
+            .credential
+            .as_mut()
+            .expect("the variant keeps its credential");
+        c.env = None;
+        c.file = Some(file.display().to_string());
+    }
+}
+
+/// Moves a yum repository's metadata behind `?<token>` (SLES answers only with the
+/// registration token; without it the repository is a 404).
+fn behind_token(m: &Mirror, root: &str) {
+    let repomd = format!("{root}repodata/repomd.xml");
+    let text = String::from_utf8(m.get(&repomd).unwrap()).unwrap();
+    let href = text.split("<location href=\"").nth(1).unwrap();
+    let primary = format!("{root}{}", href.split('"').next().unwrap());
+    for url in [repomd, primary] {
+        let body = m.get(&url).unwrap();
+        m.remove(&url);
+        m.put(&format!("{url}?{SUSE_TOKEN}"), body);
+    }
+}
+
+/// SLES update and product repositories for aarch64: `aarch64/` and `noarch/` hrefs, one
+/// kernel per repository (kernel-default-devel + kernel-devel), metadata behind the token.
+fn sles(w: &World) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (root, v) in [
+        ("Updates/SLE-SERVER/12-SP4-LTSS/", "4.12.14-95.173.1"),
+        ("Updates/SLE-SERVER/12-SP5/", "4.12.14-122.231.1"),
+        (
+            "Updates/SLE-Module-Basesystem/15/",
+            "4.12.14-150000.150.101.1",
+        ),
+        (
+            "Updates/SLE-Module-Basesystem/15-SP1/",
+            "4.12.14-150100.197.148.1",
+        ),
+        (
+            "Updates/SLE-Module-Basesystem/15-SP2/",
+            "5.3.18-150200.24.183.1",
+        ),
+        (
+            "Updates/SLE-Module-Basesystem/15-SP3/",
+            "5.3.18-150300.59.164.1",
+        ),
+        (
+            "Updates/SLE-Module-Basesystem/15-SP4/",
+            "5.14.21-150400.24.125.1",
+        ),
+        (
+            "Updates/SLE-Module-Basesystem/15-SP5/",
+            "5.14.21-150500.55.68.1",
+        ),
+        (
+            "Products/SLE-Module-Basesystem/15-SP4/",
+            "5.14.21-150400.22.1",
+        ),
+        (
+            "Products/SLE-Module-Basesystem/15-SP5/",
+            "5.14.21-150500.53.2",
+        ),
+    ] {
+        let kind = if root.starts_with("Products") {
+            "product"
+        } else {
+            "update"
+        };
+        let root = format!("{SUSE}{root}aarch64/{kind}/");
+        let files = [
+            format!("kernel-default-devel-{v}.aarch64.rpm"),
+            format!("kernel-devel-{v}.noarch.rpm"),
+        ];
+        let noise = [
+            format!("kernel-default-{v}.aarch64.rpm"),
+            format!("kernel-64kb-devel-{v}.aarch64.rpm"),
+            format!("kernel-source-{v}.noarch.rpm"),
+        ];
+        let href = |f: &str| {
+            let arch = f.trim_end_matches(".rpm").rsplit('.').next().unwrap();
+            format!("{arch}/{f}")
+        };
+        let rpms: Vec<Rpm> = files
+            .iter()
+            .chain(&noise)
+            .map(|f| Rpm::from_file(f, &href(f)))
+            .collect();
+        fixtures::yum_repo(&w.mirror, None, &root, &rpms, "gz");
+        behind_token(&w.mirror, &root);
+        out.extend(files.iter().map(|f| format!("{root}{}", href(f))));
+    }
+    out
+}
+
 /// Flatcar's `arm64-usr/` releases: developer containers beside production images.
 fn flatcar(w: &World) -> BTreeSet<String> {
     let mut files = Vec::new();
@@ -557,6 +694,32 @@ fn serve(w: &World) -> BTreeMap<String, BTreeSet<String>> {
         .collect();
     e.insert("fedora-coreos-arm64.txt".into(), fedora);
     e.insert("flatcar-arm64.txt".into(), flatcar(w));
+    // Red Hat CDN: the aarch64 BaseOS repositories of RHEL 8 and 8.4 EUS.
+    e.insert(
+        "rhel8-arm64.txt".into(),
+        el_aarch64(
+            w,
+            CDN,
+            "Packages/k/",
+            &[(
+                "dist/rhel8/8/aarch64/baseos/os/",
+                &["4.18.0-553.16.1.el8_10", "4.18.0-553.22.1.el8_10"],
+            )],
+        ),
+    );
+    e.insert(
+        "rhel84-eus-arm64.txt".into(),
+        el_aarch64(
+            w,
+            CDN,
+            "Packages/k/",
+            &[(
+                "eus/rhel8/8.4/aarch64/baseos/os/",
+                &["4.18.0-305.120.1.el8_4"],
+            )],
+        ),
+    );
+    e.insert("suse-arm64.txt".into(), sles(w));
     e
 }
 
@@ -598,7 +761,9 @@ fn manifest(w: &World, with_arm64: bool) -> Generated {
 
 #[test]
 fn amd64_and_arm64_crawl_into_one_manifest_without_mixing() {
-    let w = World::build();
+    let mut w = World::build();
+    let secrets = tempfile::tempdir().unwrap();
+    credentials(&mut w, secrets.path());
     let expected = serve(&w);
     let names: Vec<&str> = AMD64
         .iter()
@@ -609,6 +774,8 @@ fn amd64_and_arm64_crawl_into_one_manifest_without_mixing() {
     assert!(r.ok(), "{}", r.summary());
     for (list, want) in &expected {
         assert_eq!(&w.list(list), want, "{list}");
+        // The SLES token is sent, never written.
+        assert!(!w.list_text(list).unwrap().contains(SUSE_TOKEN), "{list}");
     }
     // Every arm64 variant read arm64 metadata only: the amd64 index of Debian's shared
     // suites was read by the amd64 crawl, and no ports URL holds amd64.
@@ -720,4 +887,67 @@ fn an_amd64_package_in_an_arm64_list_is_rejected_not_grouped() {
             .contains("amd64 package in a list of arm64 kernels"),
         "{s:?}"
     );
+}
+
+#[test]
+fn stale_canaries_and_missing_credentials_fail_the_new_arm64_variants() {
+    let mut w = World::build();
+    let secrets = tempfile::tempdir().unwrap();
+    credentials(&mut w, secrets.path());
+    serve(&w);
+    // Ubuntu: noble-updates' linux-headers-azure points at a flavour the rules miss.
+    crawl_support::world::expect_failure(
+        &w,
+        "ubuntu-azure-arm64",
+        &[
+            "rules are stale: ",
+            "linux-headers-azure (noble-updates) depends on linux-headers-6.8.0-1020-azure-64k",
+        ],
+        |w| {
+            let meta = fixtures::metapackage_for(
+                "linux-headers-azure",
+                "6.8.0-1020.23",
+                "linux-headers-6.8.0-1020-azure-64k",
+                "pool/main/l/linux-meta-azure/",
+                "arm64",
+            );
+            fixtures::apt_suite(
+                &w.mirror,
+                &w.signer,
+                PORTS,
+                "noble-updates",
+                &[("main", vec![meta]), ("universe", Vec::new())],
+                "arm64",
+            );
+        },
+    );
+    // RHEL 8.4 EUS moves kernel-devel away (only kernel-64k-devel left): stale, not empty.
+    crawl_support::world::expect_failure(
+        &w,
+        "rhel84-eus-arm64",
+        &["rules are stale: ", "eus/rhel8/8.4/aarch64/baseos/os/"],
+        |w| {
+            let root = format!("{CDN}eus/rhel8/8.4/aarch64/baseos/os/");
+            let f = "kernel-64k-devel-4.18.0-305.125.1.el8_4.aarch64.rpm";
+            let rpms = [Rpm::from_file(f, &format!("Packages/k/{f}"))];
+            fixtures::yum_repo(&w.mirror, None, &root, &rpms, "zst");
+        },
+    );
+    // SLES 15 SP5 ships only kernel-64kb-devel for aarch64: stale.
+    crawl_support::world::expect_failure(
+        &w,
+        "suse-arm64",
+        &["rules are stale: ", "15-SP5/aarch64/update/"],
+        |w| {
+            let root = format!("{SUSE}Updates/SLE-Module-Basesystem/15-SP5/aarch64/update/");
+            let f = "kernel-64kb-devel-5.14.21-150500.55.73.1.aarch64.rpm";
+            let rpms = [Rpm::from_file(f, &format!("aarch64/{f}"))];
+            fixtures::yum_repo(&w.mirror, None, &root, &rpms, "gz");
+            behind_token(&w.mirror, &root);
+        },
+    );
+    // Without its entitlement certificate RHEL 8 fails, naming the credential, not a secret.
+    crawl_support::world::expect_failure(&w, "rhel8-arm64", &["credential missing"], |_| {
+        std::fs::remove_file(secrets.path().join("rhel-entitlement.pem")).unwrap();
+    });
 }
