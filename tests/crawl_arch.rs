@@ -50,7 +50,7 @@ const AMD64: &[&str] = &[
 /// The arm64 variants and the sets each must give.
 const ARM64: &[(&str, usize)] = &[
     ("debian-arm64", 5),
-    ("ubuntu-standard-arm64", 3),
+    ("ubuntu-standard-arm64", 6),
     ("amazon-arm64", 2),
     ("amazon2023-arm64", 3),
     ("rocky-arm64", 4),
@@ -190,6 +190,13 @@ fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
                 .or_default()
                 .extend(aws_debs.iter().map(url));
             debs.extend(generic);
+            // The arm64-only generic-64k flavour, against the same common headers.
+            let k64 = kernel("linux", abi, "generic-64k", version)[0].clone();
+            lists
+                .entry("ubuntu-standard-arm64.txt".into())
+                .or_default()
+                .insert(url(&k64));
+            debs.push(k64);
             debs.extend(aws_debs);
             metas.push((
                 "linux-headers-generic".to_string(),
@@ -236,8 +243,15 @@ fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
             "arm64",
         );
     }
-    // Only in the pool: an older jammy kernel, plus files the selections must skip.
-    for d in kernel("linux", "5.15.0-113", "generic", "5.15.0-113.123") {
+    // Only in the pool: an older jammy kernel, jammy's generic-64k beside its generic, an
+    // older noble kernel of which only generic-64k is kept, plus files the selections must
+    // skip.
+    let pool_only = [
+        kernel("linux", "5.15.0-113", "generic", "5.15.0-113.123"),
+        vec![kernel("linux", "5.15.0-115", "generic-64k", "5.15.0-115.125")[0].clone()],
+        kernel("linux", "6.8.0-31", "generic-64k", "6.8.0-31.31"),
+    ];
+    for d in pool_only.iter().flatten() {
         lists
             .entry("ubuntu-standard-arm64.txt".into())
             .or_default()
@@ -246,7 +260,7 @@ fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
     }
     for skip in [
         format!("{pool}linux-image-5.15.0-115-generic_5.15.0-115.125_arm64.deb"),
-        format!("{pool}linux-headers-5.15.0-115-generic-64k_5.15.0-115.125_arm64.deb"),
+        format!("{pool}linux-image-6.8.0-31-generic-64k_6.8.0-31.31_arm64.deb"),
         "pool/main/l/linux-aws/linux-image-6.8.0-1015-aws_6.8.0-1015.16_arm64.deb".to_string(),
         "pool/main/l/linux-lowlatency/linux-headers-6.8.0-45-lowlatency-64k_6.8.0-45.45.1_arm64.deb"
             .to_string(),

@@ -265,6 +265,29 @@ mod tests {
     }
 
     #[test]
+    fn arm64_generic_64k_is_its_own_kernel() {
+        // Alone with the common package (a kernel whose -generic is gone from the list)...
+        let common = u("linux-headers-6.8.0-31_6.8.0-31.31_all.deb");
+        let k64 = u("linux-headers-6.8.0-31-generic-64k_6.8.0-31.31_arm64.deb");
+        let got = run(&[
+            "linux-headers-6.8.0-31-generic-64k_6.8.0-31.31_arm64.deb",
+            "linux-headers-6.8.0-31_6.8.0-31.31_all.deb",
+        ])
+        .unwrap();
+        assert_eq!(got, vec![vec![k64.clone(), common.clone()]]);
+        assert_eq!(check_set(&got[0]), Ok(()));
+        // ...and beside -generic: two kernels sharing the common package.
+        let got = run(&[
+            "linux-headers-6.8.0-31_6.8.0-31.31_all.deb",
+            "linux-headers-6.8.0-31-generic_6.8.0-31.31_arm64.deb",
+            "linux-headers-6.8.0-31-generic-64k_6.8.0-31.31_arm64.deb",
+        ])
+        .unwrap();
+        let generic = u("linux-headers-6.8.0-31-generic_6.8.0-31.31_arm64.deb");
+        assert_eq!(got, vec![vec![common.clone(), generic], vec![common, k64]]);
+    }
+
+    #[test]
     fn derivative_versions_pair_their_packages() {
         let l = "http://security.ubuntu.com/ubuntu/pool/main/l/linux-lowlatency/";
         let urls = vec![
