@@ -255,8 +255,8 @@ fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
         lists
             .entry("ubuntu-standard-arm64.txt".into())
             .or_default()
-            .insert(url(&d));
-        files.push(url(&d));
+            .insert(url(d));
+        files.push(url(d));
     }
     for skip in [
         format!("{pool}linux-image-5.15.0-115-generic_5.15.0-115.125_arm64.deb"),
