@@ -66,7 +66,7 @@ const ARM64: &[(&str, usize)] = &[
     ("ubuntu-azure-arm64", 2),
     ("ubuntu-gcp-arm64", 2),
     ("ubuntu-oracle-arm64", 2),
-    ("ubuntu-lowlatency-arm64", 2),
+    ("ubuntu-lowlatency-arm64", 3),
     ("ubuntu-hwe-arm64", 2),
     ("rhel8-arm64", 2),
     ("rhel84-eus-arm64", 1),
@@ -251,6 +251,19 @@ fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
         vec![kernel("linux", "5.15.0-115", "generic-64k", "5.15.0-115.125")[0].clone()],
         kernel("linux", "6.8.0-31", "generic-64k", "6.8.0-31.31"),
     ];
+    // noble's lowlatency-64k, in the pool only, beside the indexed lowlatency kernel.
+    let ll64k = kernel(
+        "linux-lowlatency",
+        "6.8.0-45",
+        "lowlatency-64k",
+        "6.8.0-45.45.1",
+    )[0]
+    .clone();
+    lists
+        .entry("ubuntu-lowlatency-arm64.txt".into())
+        .or_default()
+        .insert(url(&ll64k));
+    files.push(url(&ll64k));
     for d in pool_only.iter().flatten() {
         lists
             .entry("ubuntu-standard-arm64.txt".into())
@@ -262,8 +275,6 @@ fn ubuntu_ports(w: &World) -> BTreeMap<String, BTreeSet<String>> {
         format!("{pool}linux-image-5.15.0-115-generic_5.15.0-115.125_arm64.deb"),
         format!("{pool}linux-image-6.8.0-31-generic-64k_6.8.0-31.31_arm64.deb"),
         "pool/main/l/linux-aws/linux-image-6.8.0-1015-aws_6.8.0-1015.16_arm64.deb".to_string(),
-        "pool/main/l/linux-lowlatency/linux-headers-6.8.0-45-lowlatency-64k_6.8.0-45.45.1_arm64.deb"
-            .to_string(),
         "pool/main/l/linux-azure/linux-image-6.8.0-1017-azure_6.8.0-1017.20_arm64.deb".to_string(),
     ] {
         files.push(format!("{PORTS}{skip}"));
